@@ -1,0 +1,465 @@
+/*
+ * The GPU check ctensor owns (issue 4, item 6). Modes:
+ *
+ *   gpu_check suite    every GPU op against the CPU oracle, fresh random
+ *                      inputs (seed printed), tolerance per dtype; a NaN
+ *                      never passes; strict placement, so an op that
+ *                      cannot run on the GPU fails instead of falling back
+ *   gpu_check matmul   TFLOP/s, float32 / TF32 / bfloat16, n = 4096, 8192
+ *   gpu_check bandwidth  add of two 64 Mi float32 tensors vs a
+ *                      device-to-device copy of one, GB/s
+ *   gpu_check first    one small add on the GPU, copied back (for timing
+ *                      the whole process: cold and warm kernel cache)
+ *
+ * Exit status: 0 all good, 1 a check failed, 2 no usable GPU.
+ * Built and run by bench/gpu/run.sh.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctensor.h"
+
+static int failures, checks;
+static unsigned long long rng_state;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double urand(void) { /* splitmix64 */
+  unsigned long long z = (rng_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+
+static void die_status(const char *what) {
+  fprintf(stderr, "gpu_check: %s: %s\n", what, ct_last_error());
+  exit(1);
+}
+#define OK(expr) \
+  do {           \
+    if ((expr) != CT_OK) die_status(#expr); \
+  } while (0)
+
+static double load(const void *p, ct_dtype dt, int64_t i) {
+  switch (dt) {
+  case CT_FLOAT32: return ((const float *)p)[i];
+  case CT_FLOAT64: return ((const double *)p)[i];
+  case CT_FLOAT16: return ct_half_to_float(((const uint16_t *)p)[i]);
+  case CT_BFLOAT16: return ct_bfloat16_to_float(((const uint16_t *)p)[i]);
+  case CT_INT32: return ((const int32_t *)p)[i];
+  case CT_INT64: return (double)((const int64_t *)p)[i];
+  default: return ((const unsigned char *)p)[i];
+  }
+}
+
+static void store(void *p, ct_dtype dt, int64_t i, double v) {
+  switch (dt) {
+  case CT_FLOAT32: ((float *)p)[i] = (float)v; break;
+  case CT_FLOAT64: ((double *)p)[i] = v; break;
+  case CT_FLOAT16: ((uint16_t *)p)[i] = ct_float_to_half((float)v); break;
+  case CT_BFLOAT16: ((uint16_t *)p)[i] = ct_float_to_bfloat16((float)v); break;
+  case CT_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
+  case CT_INT64: ((int64_t *)p)[i] = (int64_t)v; break;
+  default: ((unsigned char *)p)[i] = v != 0; break;
+  }
+}
+
+static bool is_float(ct_dtype d) { return d <= CT_BFLOAT16; }
+
+/* kind of values: 0 any sign, 1 positive (log, sqrt), 2 small non-negative
+ * integers (pow exponents) */
+static ct_tensor *make(ct_context *ctx, const char *dev, ct_dtype dt, const int64_t *shape, int rank, int kind,
+                       void *host_copy_out) {
+  int64_t n = 1;
+  for (int i = 0; i < rank; i++) n *= shape[i];
+  void *buf = malloc((size_t)(n > 0 ? n : 1) * 8);
+  for (int64_t i = 0; i < n; i++) {
+    double v;
+    if (dt == CT_BOOL) v = urand() < 0.5;
+    else if (kind == 2) v = floor(urand() * 4);
+    else if (!is_float(dt)) v = floor(urand() * 200 - 100) + (kind == 1 ? 101 : 0);
+    else v = kind == 1 ? 0.05 + urand() * 4 : urand() * 8 - 4;
+    store(buf, dt, i, v);
+  }
+  if (host_copy_out) memcpy(host_copy_out, buf, (size_t)n * ct_dtype_size(dt));
+  ct_tensor *t = NULL;
+  OK(ct_device_scope_push(ctx, dev));
+  OK(ct_tensor_from_host(ctx, dt, shape, rank, buf, &t));
+  OK(ct_device_scope_pop(ctx));
+  free(buf);
+  return t;
+}
+
+static ct_tensor *copy_to(ct_context *ctx, const ct_tensor *t, const char *dev) {
+  (void)ctx;
+  ct_tensor *o = NULL;
+  OK(ct_tensor_copy_to(t, dev, &o));
+  return o;
+}
+
+/* Compares a GPU result with the CPU's. tol: relative+absolute per
+ * element; scale_tol: tolerance relative to the largest |ref| (matmul). */
+static void compare(const char *what, const ct_tensor *gpu, const ct_tensor *cpu, double tol, bool scale_tol) {
+  checks++;
+  if (strstr(ct_tensor_device(gpu), "GPU") == NULL) {
+    failures++;
+    printf("FAIL %-40s ran on %s\n", what, ct_tensor_device(gpu));
+    return;
+  }
+  int64_t n = ct_tensor_num_elements(cpu);
+  if (n != ct_tensor_num_elements(gpu) || ct_tensor_dtype(gpu) != ct_tensor_dtype(cpu)) {
+    failures++;
+    printf("FAIL %-40s shape or dtype differs\n", what);
+    return;
+  }
+  ct_dtype dt = ct_tensor_dtype(cpu);
+  size_t bytes = ct_tensor_nbytes(cpu);
+  void *a = malloc(bytes + 8), *b = malloc(bytes + 8);
+  OK(ct_tensor_to_host(gpu, a, bytes));
+  OK(ct_tensor_to_host(cpu, b, bytes));
+  double ref_max = 0;
+  for (int64_t i = 0; i < n; i++) ref_max = fmax(ref_max, fabs(load(b, dt, i)));
+  int64_t bad = -1;
+  for (int64_t i = 0; i < n && bad < 0; i++) {
+    double x = load(a, dt, i), y = load(b, dt, i);
+    double lim = scale_tol ? tol * (ref_max + 1e-30) : tol * (1 + fabs(y));
+    if (!(fabs(x - y) <= lim)) bad = i; /* NaN fails here */
+  }
+  if (bad >= 0) {
+    failures++;
+    printf("FAIL %-40s element %lld: GPU %.9g, CPU %.9g\n", what, (long long)bad, load(a, dt, bad), load(b, dt, bad));
+  }
+  free(a);
+  free(b);
+}
+
+static double tol_for(ct_dtype dt, double f32) {
+  switch (dt) {
+  case CT_FLOAT64: return 1e-12;
+  case CT_FLOAT32: return f32;
+  case CT_FLOAT16: return 2e-3;
+  case CT_BFLOAT16: return 1.6e-2;
+  default: return 0;
+  }
+}
+
+static const ct_dtype all_dtypes[] = {CT_FLOAT32, CT_FLOAT64, CT_FLOAT16, CT_BFLOAT16, CT_INT32, CT_INT64, CT_BOOL};
+static const ct_dtype float_dtypes[] = {CT_FLOAT32, CT_FLOAT64, CT_FLOAT16, CT_BFLOAT16};
+static const ct_dtype numeric_dtypes[] = {CT_FLOAT32, CT_FLOAT64, CT_FLOAT16, CT_BFLOAT16, CT_INT32, CT_INT64};
+#define N_OF(a) (int)(sizeof(a) / sizeof((a)[0]))
+
+typedef ct_status (*binop)(ct_context *, const ct_tensor *, const ct_tensor *, ct_tensor **);
+typedef ct_status (*unop)(ct_context *, const ct_tensor *, ct_tensor **);
+
+/* Runs f under scope `dev`. */
+#define ON(dev, call)                          \
+  do {                                         \
+    OK(ct_device_scope_push(ctx, dev));        \
+    OK(call);                                  \
+    OK(ct_device_scope_pop(ctx));              \
+  } while (0)
+
+static void suite(ct_context *ctx) {
+  char name[96];
+  /* creation */
+  for (int d = 0; d < N_OF(all_dtypes); d++) {
+    ct_dtype dt = all_dtypes[d];
+    int64_t shape[2] = {37, 1001};
+    ct_tensor *g, *c;
+    ON("/GPU:0", ct_fill(ctx, dt, shape, 2, -2.75, &g));
+    ON("/CPU:0", ct_fill(ctx, dt, shape, 2, -2.75, &c));
+    snprintf(name, sizeof name, "fill %s", ct_dtype_name(dt));
+    compare(name, g, c, 0, false);
+    ct_tensor_release(g), ct_tensor_release(c);
+    if (dt != CT_BOOL) {
+      ON("/GPU:0", ct_range(ctx, dt, -5, 300, 1.5, &g));
+      ON("/CPU:0", ct_range(ctx, dt, -5, 300, 1.5, &c));
+      snprintf(name, sizeof name, "range %s", ct_dtype_name(dt));
+      compare(name, g, c, 0, false);
+      ct_tensor_release(g), ct_tensor_release(c);
+    }
+  }
+  /* random: uniform bits identical; float64 normals within an ulp or so */
+  for (int d = 0; d < N_OF(float_dtypes); d++) {
+    ct_dtype dt = float_dtypes[d];
+    int64_t shape[1] = {1000003};
+    uint64_t seed = (uint64_t)(urand() * 1e15), off = (uint64_t)(urand() * 1e6);
+    typedef ct_status (*rfn)(ct_context *, ct_dtype, const int64_t *, int, double, double, uint64_t, uint64_t,
+                             ct_tensor **);
+    rfn fns[3] = {ct_random_uniform, ct_random_normal, ct_truncated_normal};
+    const char *names[3] = {"random_uniform", "random_normal", "truncated_normal"};
+    for (int f = 0; f < 3; f++) {
+      ct_tensor *g, *c;
+      ON("/GPU:0", fns[f](ctx, dt, shape, 1, -1.5, 2.5, seed, off, &g));
+      ON("/CPU:0", fns[f](ctx, dt, shape, 1, -1.5, 2.5, seed, off, &c));
+      snprintf(name, sizeof name, "%s %s", names[f], ct_dtype_name(dt));
+      compare(name, g, c, dt == CT_FLOAT64 && f > 0 ? 1e-13 : 0, false);
+      ct_tensor_release(g), ct_tensor_release(c);
+    }
+  }
+  /* elementwise binary with broadcasting, comparisons */
+  static const struct {
+    binop fn;
+    const char *name;
+    bool cmp, pos_b, pow;
+  } bins[] = {{ct_add, "add", 0, 0, 0},         {ct_sub, "sub", 0, 0, 0},          {ct_mul, "mul", 0, 0, 0},
+              {ct_div, "div", 0, 1, 0},         {ct_maximum, "maximum", 0, 0, 0},  {ct_minimum, "minimum", 0, 0, 0},
+              {ct_pow, "pow", 0, 0, 1},         {ct_equal, "equal", 1, 0, 0},      {ct_not_equal, "not_equal", 1, 0, 0},
+              {ct_less, "less", 1, 0, 0},       {ct_less_equal, "less_equal", 1, 0, 0},
+              {ct_greater, "greater", 1, 0, 0}, {ct_greater_equal, "greater_equal", 1, 0, 0}};
+  static const int64_t shapes[][2][3] = {{{1000, 1000, 1}, {1000, 1000, 1}}, /* same shape */
+                                         {{64, 1, 33}, {7, 1, 1}},          /* both broadcast */
+                                         {{513, 77, 1}, {1, 1, 1}}};        /* scalar */
+  for (size_t o = 0; o < sizeof bins / sizeof bins[0]; o++)
+    for (int d = 0; d < N_OF(all_dtypes); d++) {
+      ct_dtype dt = all_dtypes[d];
+      if (dt == CT_BOOL && bins[o].fn != ct_equal && bins[o].fn != ct_not_equal) continue;
+      for (int s = 0; s < 3; s++) {
+        int64_t sa[3] = {shapes[s][0][0], shapes[s][0][1], shapes[s][0][2]};
+        int64_t sb[3] = {shapes[s][1][0], shapes[s][1][1], shapes[s][1][2]};
+        int ra = sa[2] == 1 && s == 0 ? 2 : 3, rb = s == 1 ? 2 : s == 2 ? 0 : 2;
+        int pos = bins[o].pos_b ? 1 : 0;
+        if (bins[o].pow) pos = is_float(dt) ? 1 : 2;
+        ct_tensor *ga = make(ctx, "/GPU:0", dt, sa, ra, bins[o].pow && is_float(dt) ? 1 : 0, NULL);
+        ct_tensor *gb = make(ctx, "/GPU:0", dt, sb, rb, pos, NULL);
+        ct_tensor *ca = copy_to(ctx, ga, "/CPU:0"), *cb = copy_to(ctx, gb, "/CPU:0");
+        ct_tensor *g, *c;
+        ON("/GPU:0", bins[o].fn(ctx, ga, gb, &g));
+        ON("/CPU:0", bins[o].fn(ctx, ca, cb, &c));
+        snprintf(name, sizeof name, "%s %s case %d", bins[o].name, ct_dtype_name(dt), s);
+        double tol = bins[o].cmp ? 0 : tol_for(ct_tensor_dtype(c), bins[o].pow ? 2e-6 : 1e-6);
+        compare(name, g, c, tol, false);
+        ct_tensor_release(g), ct_tensor_release(c);
+        ct_tensor_release(ga), ct_tensor_release(gb), ct_tensor_release(ca), ct_tensor_release(cb);
+      }
+    }
+  /* unary */
+  static const struct {
+    unop fn;
+    const char *name;
+    bool floats_only, positive;
+  } uns[] = {{ct_neg, "neg", 0, 0},   {ct_abs, "abs", 0, 0},         {ct_exp, "exp", 1, 0},
+             {ct_log, "log", 1, 1},   {ct_sqrt, "sqrt", 1, 1},       {ct_tanh, "tanh", 1, 0},
+             {ct_sigmoid, "sigmoid", 1, 0}, {ct_relu, "relu", 0, 0}};
+  for (size_t o = 0; o < sizeof uns / sizeof uns[0]; o++)
+    for (int d = 0; d < N_OF(numeric_dtypes); d++) {
+      ct_dtype dt = numeric_dtypes[d];
+      if (uns[o].floats_only && !is_float(dt)) continue;
+      int64_t shape[2] = {333, 1025};
+      ct_tensor *gx = make(ctx, "/GPU:0", dt, shape, 2, uns[o].positive, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+      ct_tensor *g, *c;
+      ON("/GPU:0", uns[o].fn(ctx, gx, &g));
+      ON("/CPU:0", uns[o].fn(ctx, cx, &c));
+      snprintf(name, sizeof name, "%s %s", uns[o].name, ct_dtype_name(dt));
+      compare(name, g, c, tol_for(dt, 2e-6), false);
+      ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
+    }
+  /* cast, every pair */
+  for (int d = 0; d < N_OF(all_dtypes); d++)
+    for (int e = 0; e < N_OF(all_dtypes); e++) {
+      int64_t shape[1] = {100001};
+      ct_tensor *gx = make(ctx, "/GPU:0", all_dtypes[d], shape, 1, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+      ct_tensor *g, *c;
+      ON("/GPU:0", ct_cast(ctx, gx, all_dtypes[e], &g));
+      ON("/CPU:0", ct_cast(ctx, cx, all_dtypes[e], &c));
+      snprintf(name, sizeof name, "cast %s->%s", ct_dtype_name(all_dtypes[d]), ct_dtype_name(all_dtypes[e]));
+      compare(name, g, c, 0, false);
+      ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
+    }
+  /* reductions: small and large, axis sets, keepdims */
+  typedef ct_status (*redfn)(ct_context *, const ct_tensor *, const int *, int, bool, ct_tensor **);
+  static const struct {
+    redfn fn;
+    const char *name;
+  } reds[] = {{ct_reduce_sum, "sum"}, {ct_reduce_mean, "mean"}, {ct_reduce_max, "max"}, {ct_reduce_min, "min"}};
+  static const int axes_sets[][3] = {{-1, 0, 0}, {0, 0, 0}, {1, 0, 0}, {2, 0, 0}, {0, 2, 0}};
+  static const int n_axes[] = {-1, 1, 1, 1, 2};
+  static const int64_t rshapes[][3] = {{17, 300, 9}, {3, 200000, 2}, {1, 1, 4000000}};
+  for (size_t o = 0; o < 4; o++)
+    for (int d = 0; d < N_OF(numeric_dtypes); d++)
+      for (int sh = 0; sh < 3; sh++)
+        for (int a = 0; a < 5; a++) {
+          ct_dtype dt = numeric_dtypes[d];
+          ct_tensor *gx = make(ctx, "/GPU:0", dt, rshapes[sh], 3, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+          ct_tensor *g, *c;
+          const int *axes = n_axes[a] < 0 ? NULL : axes_sets[a];
+          int na = n_axes[a] < 0 ? 0 : n_axes[a];
+          bool keep = a & 1;
+          ON("/GPU:0", reds[o].fn(ctx, gx, axes, na, keep, &g));
+          ON("/CPU:0", reds[o].fn(ctx, cx, axes, na, keep, &c));
+          snprintf(name, sizeof name, "reduce_%s %s shape %d axes %d", reds[o].name, ct_dtype_name(dt), sh, a);
+          /* float64 accumulation on both sides; only the order differs */
+          compare(name, g, c, dt == CT_FLOAT64 ? 1e-10 : tol_for(dt, 1e-6), false);
+          ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
+        }
+  /* argmax, softmax */
+  for (int d = 0; d < N_OF(all_dtypes); d++)
+    for (int axis = 0; axis < 3; axis++) {
+      ct_dtype dt = all_dtypes[d];
+      int64_t shape[3] = {19, 257, 33};
+      ct_tensor *gx = make(ctx, "/GPU:0", dt, shape, 3, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+      ct_tensor *g, *c;
+      ON("/GPU:0", ct_argmax(ctx, gx, axis, axis == 1 ? CT_INT32 : CT_INT64, &g));
+      ON("/CPU:0", ct_argmax(ctx, cx, axis, axis == 1 ? CT_INT32 : CT_INT64, &c));
+      snprintf(name, sizeof name, "argmax %s axis %d", ct_dtype_name(dt), axis);
+      compare(name, g, c, 0, false);
+      ct_tensor_release(g), ct_tensor_release(c);
+      if (is_float(dt)) {
+        ON("/GPU:0", ct_softmax(ctx, gx, axis, &g));
+        ON("/CPU:0", ct_softmax(ctx, cx, axis, &c));
+        snprintf(name, sizeof name, "softmax %s axis %d", ct_dtype_name(dt), axis);
+        compare(name, g, c, tol_for(dt, 2e-6), false);
+        ct_tensor_release(g), ct_tensor_release(c);
+      }
+      /* shape ops */
+      int perm[3] = {2, 0, 1};
+      ON("/GPU:0", ct_transpose(ctx, gx, perm, &g));
+      ON("/CPU:0", ct_transpose(ctx, cx, perm, &c));
+      snprintf(name, sizeof name, "transpose %s", ct_dtype_name(dt));
+      compare(name, g, c, 0, false);
+      ct_tensor_release(g), ct_tensor_release(c);
+      int64_t begin[3] = {3, 100, 5}, size[3] = {10, -1, 20};
+      ON("/GPU:0", ct_slice(ctx, gx, begin, size, &g));
+      ON("/CPU:0", ct_slice(ctx, cx, begin, size, &c));
+      snprintf(name, sizeof name, "slice %s", ct_dtype_name(dt));
+      compare(name, g, c, 0, false);
+      ct_tensor_release(g), ct_tensor_release(c);
+      const ct_tensor *gs[3] = {gx, gx, gx}, *cs[3] = {cx, cx, cx};
+      ON("/GPU:0", ct_concat(ctx, gs, 3, axis, &g));
+      ON("/CPU:0", ct_concat(ctx, cs, 3, axis, &c));
+      snprintf(name, sizeof name, "concat %s axis %d", ct_dtype_name(dt), axis);
+      compare(name, g, c, 0, false);
+      ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
+    }
+  /* matmul: rank 2 with transposes, rank 3 with a broadcast batch */
+  for (int d = 0; d < N_OF(float_dtypes); d++)
+    for (int t = 0; t < 4; t++) {
+      ct_dtype dt = float_dtypes[d];
+      bool ta = t & 1, tb = t & 2, batched = t == 3;
+      int64_t m = 129, k = 257, n = 65;
+      int64_t sa[3] = {4, ta ? k : m, ta ? m : k}, sb[2] = {tb ? n : k, tb ? k : n};
+      ct_tensor *ga = make(ctx, "/GPU:0", dt, batched ? sa : sa + 1, batched ? 3 : 2, 0, NULL);
+      ct_tensor *gb = make(ctx, "/GPU:0", dt, sb, 2, 0, NULL);
+      ct_tensor *ca = copy_to(ctx, ga, "/CPU:0"), *cb = copy_to(ctx, gb, "/CPU:0");
+      ct_tensor *g, *c;
+      ON("/GPU:0", ct_matmul(ctx, ga, gb, ta, tb, &g));
+      ON("/CPU:0", ct_matmul(ctx, ca, cb, ta, tb, &c));
+      snprintf(name, sizeof name, "matmul %s ta=%d tb=%d batched=%d", ct_dtype_name(dt), ta, tb, batched);
+      compare(name, g, c, dt == CT_FLOAT64 ? 1e-12 : dt == CT_FLOAT32 ? 1e-5 : 2e-2, true);
+      ct_tensor_release(g), ct_tensor_release(c);
+      ct_tensor_release(ga), ct_tensor_release(gb), ct_tensor_release(ca), ct_tensor_release(cb);
+    }
+  OK(ct_context_synchronize(ctx));
+}
+
+static double time_matmul(ct_context *ctx, ct_dtype dt, int64_t n, bool tf32) {
+  OK(ct_config_set_tf32(ctx, tf32));
+  int64_t shape[2] = {n, n};
+  ct_tensor *a, *b, *c;
+  ON("/GPU:0", ct_random_uniform(ctx, dt, shape, 2, -1, 1, 1, 0, &a));
+  ON("/GPU:0", ct_random_uniform(ctx, dt, shape, 2, -1, 1, 2, 0, &b));
+  OK(ct_device_scope_push(ctx, "/GPU:0"));
+  for (int i = 0; i < 3; i++) {
+    OK(ct_matmul(ctx, a, b, false, false, &c));
+    ct_tensor_release(c);
+  }
+  OK(ct_context_synchronize(ctx));
+  int iters = n >= 8192 ? 10 : 30;
+  double t0 = now();
+  for (int i = 0; i < iters; i++) {
+    OK(ct_matmul(ctx, a, b, false, false, &c));
+    ct_tensor_release(c);
+  }
+  OK(ct_context_synchronize(ctx));
+  double dt_s = now() - t0;
+  OK(ct_device_scope_pop(ctx));
+  ct_tensor_release(a), ct_tensor_release(b);
+  OK(ct_config_set_tf32(ctx, false));
+  return 2.0 * n * n * n * iters / dt_s / 1e12;
+}
+
+static void bandwidth(ct_context *ctx, double *add_gbs, double *copy_gbs) {
+  int64_t shape[1] = {64ll << 20};
+  ct_tensor *a, *b, *c;
+  ON("/GPU:0", ct_random_uniform(ctx, CT_FLOAT32, shape, 1, -1, 1, 1, 0, &a));
+  ON("/GPU:0", ct_random_uniform(ctx, CT_FLOAT32, shape, 1, -1, 1, 2, 0, &b));
+  OK(ct_device_scope_push(ctx, "/GPU:0"));
+  int iters = 50;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < 3; i++) { /* warm up (and fill the allocator's cache) */
+      OK(pass ? ct_cast(ctx, a, CT_FLOAT32, &c) : ct_add(ctx, a, b, &c));
+      ct_tensor_release(c);
+    }
+    OK(ct_context_synchronize(ctx));
+    double t0 = now();
+    for (int i = 0; i < iters; i++) {
+      /* cast to the same dtype is a device-to-device copy (cuMemcpyDtoDAsync) */
+      OK(pass ? ct_cast(ctx, a, CT_FLOAT32, &c) : ct_add(ctx, a, b, &c));
+      ct_tensor_release(c);
+    }
+    OK(ct_context_synchronize(ctx));
+    double s = now() - t0;
+    double bytes = (double)shape[0] * 4 * (pass ? 2 : 3) * iters;
+    *(pass ? copy_gbs : add_gbs) = bytes / s / 1e9;
+  }
+  OK(ct_device_scope_pop(ctx));
+  ct_tensor_release(a), ct_tensor_release(b);
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "suite";
+  ct_context *ctx = NULL;
+  OK(ct_context_new(&ctx));
+  if (strcmp(mode, "first") == 0) {
+    /* the time to first result: no checks beyond the value */
+    float x[4] = {1, 2, 3, 4}, y[4];
+    int64_t shape[1] = {4};
+    ct_tensor *a, *c;
+    ON("/GPU:0", ct_tensor_from_host(ctx, CT_FLOAT32, shape, 1, x, &a));
+    ON("/GPU:0", ct_add(ctx, a, a, &c));
+    OK(ct_tensor_to_host(c, y, sizeof y));
+    int bad = y[3] != 8 || strstr(ct_tensor_device(c), "GPU") == NULL;
+    ct_tensor_release(a), ct_tensor_release(c);
+    ct_context_free(ctx);
+    return bad;
+  }
+  char detail[512];
+  if (ct_gpu_availability(ctx, detail, sizeof detail) != CT_GPU_USABLE || ct_logical_device_count(ctx, "GPU") < 1) {
+    fprintf(stderr, "gpu_check: no usable GPU: %s\n", detail);
+    ct_context_free(ctx);
+    return 2;
+  }
+  OK(ct_config_set_soft_placement(ctx, false));
+  if (strcmp(mode, "suite") == 0) {
+    const char *s = getenv("GPU_CHECK_SEED");
+    rng_state = s ? strtoull(s, NULL, 10) : (unsigned long long)time(NULL);
+    printf("seed %llu (rerun with GPU_CHECK_SEED=%llu)\n", rng_state, rng_state);
+    double t0 = now();
+    suite(ctx);
+    printf("%d checks, %d failed (%.1f s)\n", checks, failures, now() - t0);
+  } else if (strcmp(mode, "matmul") == 0) {
+    static const int64_t sizes[] = {4096, 8192};
+    for (int i = 0; i < 2; i++) {
+      printf("matmul float32 n=%lld %.2f TFLOP/s\n", (long long)sizes[i], time_matmul(ctx, CT_FLOAT32, sizes[i], false));
+      printf("matmul tf32 n=%lld %.2f TFLOP/s\n", (long long)sizes[i], time_matmul(ctx, CT_FLOAT32, sizes[i], true));
+      printf("matmul bfloat16 n=%lld %.2f TFLOP/s\n", (long long)sizes[i], time_matmul(ctx, CT_BFLOAT16, sizes[i], false));
+    }
+  } else if (strcmp(mode, "bandwidth") == 0) {
+    double add = 0, copy = 0;
+    bandwidth(ctx, &add, &copy);
+    printf("add float32 64Mi %.1f GB/s\n", add);
+    printf("copy d2d 64Mi %.1f GB/s\n", copy);
+  } else {
+    fprintf(stderr, "gpu_check: unknown mode '%s' (suite, matmul, bandwidth, first)\n", mode);
+    failures = 1;
+  }
+  ct_context_free(ctx);
+  return failures ? 1 : 0;
+}

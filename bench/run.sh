@@ -1,0 +1,24 @@
+#!/bin/sh
+# `make bench`: ctensor and its peers side by side, one table of ratios.
+#   bench/run.sh [--quick] [--rounds R] [--threads 1,2]
+# Installs the peers first (bench/setup.sh), builds ct_bench and the CLI,
+# then runs bench/report.py. Results also land in $BUILD/bench/results.json
+# and $BUILD/bench/results.md.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+VENV=${CT_BENCH_VENV:-.venv-bench}
+
+./bench/setup.sh
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCT_WERROR=ON
+fi
+cmake --build "$BUILD" -j 2 --target ct_bench ctensor_cli
+
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE may be set on this kind of machine
+# for older OpenBLAS builds; they slow a current numpy, so the benchmark (and
+# only the benchmark) runs without them. Each side prints the OpenBLAS kernel
+# it ended up with, and ct_bench checks ctensor's matmul against cblas.
+exec env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+  "$VENV/bin/python" bench/report.py --build "$BUILD" \
+  --json "$BUILD/bench/results.json" --markdown "$BUILD/bench/results.md" "$@"

@@ -1,0 +1,8 @@
+# tests/test_placement_gpu.c runs placement against the fake CUDA driver
+# (cmake/parts/cuda.cmake); it exits 77, counted as skipped, without it.
+if(TARGET test_placement_gpu)
+  set_tests_properties(test_placement_gpu PROPERTIES SKIP_RETURN_CODE 77)
+  if(TARGET fake_cuda)
+    add_dependencies(test_placement_gpu fake_cuda)
+  endif()
+endif()

@@ -1,0 +1,488 @@
+/*
+ * ctensor — a tensor runtime in C with TensorFlow-style device management.
+ *
+ * This header is the whole public API. Conventions, once for every function:
+ *
+ *  - Every fallible call returns a ct_status. On failure, ct_last_error()
+ *    returns a message for the calling thread that names the offending value
+ *    (e.g. "matmul: inner dimensions differ: a is [2,3], b is [4,5]"). A
+ *    failed call changes nothing the caller can observe: no output is
+ *    written, no reference is taken, and the context stays usable.
+ *  - Results come back through out-parameters. A function that hands out a
+ *    ct_tensor* through an out-parameter gives the caller one reference,
+ *    which the caller owns and must drop with ct_tensor_release().
+ *    Input tensors are borrowed: the callee takes its own reference when it
+ *    needs one.
+ *  - The library never aborts, exits or prints. Logging goes to a callback
+ *    the application sets (stderr only when logging was turned on and no
+ *    callback is set).
+ *  - A ct_context is safe to use from several threads for ops; configuration
+ *    calls must not race with each other.
+ *  - Environment variables are read once, when a context initialises
+ *    (ct_context_initialize() or the first call that needs devices), never
+ *    afterwards.
+ */
+#ifndef CTENSOR_H
+#define CTENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CT_BUILDING_LIBRARY)
+#define CT_API __attribute__((visibility("default")))
+#else
+#define CT_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define CT_VERSION_MAJOR 0
+#define CT_VERSION_MINOR 1
+#define CT_VERSION_PATCH 0
+#define CT_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded (may differ from the header). */
+CT_API const char *ct_version(void);
+/* Space-separated build features, e.g. "cpu openblas openmp cuda-dlopen". */
+CT_API const char *ct_build_features(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status and errors                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* The canonical codes; the numbers are stable and match TensorFlow/absl. */
+typedef enum ct_status {
+  CT_OK = 0,
+  CT_CANCELLED = 1,
+  CT_UNKNOWN = 2,
+  CT_INVALID_ARGUMENT = 3,
+  CT_DEADLINE_EXCEEDED = 4,
+  CT_NOT_FOUND = 5,
+  CT_ALREADY_EXISTS = 6,
+  CT_PERMISSION_DENIED = 7,
+  CT_RESOURCE_EXHAUSTED = 8,
+  CT_FAILED_PRECONDITION = 9,
+  CT_ABORTED = 10,
+  CT_OUT_OF_RANGE = 11,
+  CT_UNIMPLEMENTED = 12,
+  CT_INTERNAL = 13,
+  CT_UNAVAILABLE = 14
+} ct_status;
+
+/* "OK", "INVALID_ARGUMENT", ...; "UNKNOWN_STATUS" for a value outside the set. */
+CT_API const char *ct_status_name(ct_status status);
+/* The calling thread's last failure message, or "" if the last call that
+ * sets it succeeded. Valid until this thread's next ctensor call. */
+CT_API const char *ct_last_error(void);
+/* The status of the calling thread's last failure (CT_OK if none). */
+CT_API ct_status ct_last_status(void);
+
+/* ------------------------------------------------------------------------ */
+/* Data types                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef enum ct_dtype {
+  CT_FLOAT32 = 0,
+  CT_FLOAT64 = 1,
+  CT_FLOAT16 = 2,
+  CT_BFLOAT16 = 3,
+  CT_INT32 = 4,
+  CT_INT64 = 5,
+  CT_BOOL = 6
+} ct_dtype;
+#define CT_DTYPE_COUNT 7
+#define CT_MAX_RANK 8
+
+/* "float32", "float64", "float16", "bfloat16", "int32", "int64", "bool";
+ * "invalid" for a value outside the enum. */
+CT_API const char *ct_dtype_name(ct_dtype dtype);
+/* Bytes per element; 0 for an invalid dtype. bool is one byte (0 or 1). */
+CT_API size_t ct_dtype_size(ct_dtype dtype);
+/* Parses the names above (and TensorFlow's "half", "double", "float"). */
+CT_API ct_status ct_dtype_from_name(const char *name, ct_dtype *out);
+
+/* IEEE half and bfloat16 conversions (round to nearest even). */
+CT_API uint16_t ct_float_to_half(float f);
+CT_API float ct_half_to_float(uint16_t h);
+CT_API uint16_t ct_float_to_bfloat16(float f);
+CT_API float ct_bfloat16_to_float(uint16_t b);
+
+/* ------------------------------------------------------------------------ */
+/* Device names (TensorFlow grammar)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* A parsed device specification. Unset fields are wildcards. */
+#define CT_DEVICE_FIELD_MAX 64
+typedef struct ct_device_name {
+  bool has_job;
+  char job[CT_DEVICE_FIELD_MAX];
+  bool has_replica;
+  int replica;
+  bool has_task;
+  int task;
+  bool has_type;
+  char type[CT_DEVICE_FIELD_MAX];
+  bool has_id;
+  int id;
+} ct_device_name;
+
+/* Longest canonical name, terminator included. */
+#define CT_DEVICE_NAME_MAX 256
+
+/* Parses "/job:localhost/replica:0/task:0/device:GPU:0", "/GPU:0", "gpu:1",
+ * "/device:CPU:*", "" ... (see docs/device-names.md for the full grammar). */
+CT_API ct_status ct_device_name_parse(const char *spec, ct_device_name *out);
+/* Canonical text of a parsed name; unset fields are omitted, a type without
+ * an index prints as "/device:TYPE:*". */
+CT_API ct_status ct_device_name_format(const ct_device_name *name, char *out, size_t out_size);
+
+CT_API ct_status ct_device_name_canonicalize(const char *spec, char *out, size_t out_size);
+/* nested scopes: fields set in `inner` win (TF DeviceSpec.make_merged_spec) */
+CT_API ct_status ct_device_name_merge(const char *outer, const char *inner, char *out, size_t out_size);
+/* constraint merge (TF DeviceNameUtils::MergeDevNames): conflicting fields are
+   INVALID_ARGUMENT ("incompatible jobs", ...); with allow_soft_placement,
+   conflicting types clear type and id, conflicting ids become a wildcard */
+CT_API ct_status ct_device_name_merge_compatible(const char *a, const char *b, bool allow_soft_placement,
+                                                 char *out, size_t out_size);
+/* True when every field set in `pattern` equals the same field of `name`
+ * (TF DeviceNameUtils::IsSpecification). */
+CT_API bool ct_device_name_matches(const ct_device_name *pattern, const ct_device_name *name);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct ct_context ct_context;
+typedef struct ct_tensor ct_tensor;
+
+/* Creates a context. Devices are discovered lazily; configuration may be
+ * changed until the context initialises. */
+CT_API ct_status ct_context_new(ct_context **out);
+/* Frees the context. Tensors still alive keep what they need alive; the
+ * context's memory goes when the last of them is released. NULL is a no-op. */
+CT_API void ct_context_free(ct_context *ctx);
+/* Starts the runtime: reads the environment, creates logical devices.
+ * Idempotent. Called implicitly by the first op, tensor, logical-device
+ * query or scope push. After it, device configuration is frozen. */
+CT_API ct_status ct_context_initialize(ct_context *ctx);
+CT_API bool ct_context_is_initialized(const ct_context *ctx);
+
+/* Log levels for the callback. */
+typedef enum ct_log_level { CT_LOG_INFO = 0, CT_LOG_WARNING = 1, CT_LOG_ERROR = 2 } ct_log_level;
+typedef void (*ct_log_fn)(void *user, ct_log_level level, const char *message);
+/* Where log lines go. NULL restores the default (stderr). */
+CT_API void ct_context_set_log_callback(ct_context *ctx, ct_log_fn fn, void *user);
+
+/* ------------------------------------------------------------------------ */
+/* Devices                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Why a GPU (or all GPUs) cannot be used. Printed by name, stable numbers. */
+typedef enum ct_gpu_reason {
+  CT_GPU_USABLE = 0,
+  CT_GPU_NO_DRIVER_LIBRARY = 1,   /* libcuda.so.1 not found */
+  CT_GPU_DRIVER_IS_STUB = 2,      /* the libcuda found is the toolkit's stub */
+  CT_GPU_DRIVER_INIT_FAILED = 3,  /* cuInit failed (detail has the CUDA error) */
+  CT_GPU_NO_DEVICE = 4,           /* driver fine, no GPU present */
+  CT_GPU_NO_VISIBLE_DEVICE = 5,   /* hidden by CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES */
+  CT_GPU_DRIVER_TOO_OLD = 6,      /* driver older than the CUDA libraries need */
+  CT_GPU_ARCH_UNSUPPORTED = 7,    /* compute capability too old */
+  CT_GPU_SYMBOL_MISSING = 8,      /* driver lacks an entry point ctensor needs */
+  CT_GPU_HIDDEN_BY_CONFIG = 9,    /* excluded by ct_config_set_visible_devices */
+  CT_GPU_NO_CUBLAS = 10,          /* usable, but matmul cannot run on it */
+  CT_GPU_NO_NVRTC = 11            /* usable for copies/matmul, no JIT kernels */
+} ct_gpu_reason;
+CT_API const char *ct_gpu_reason_name(ct_gpu_reason reason);
+
+#define CT_INFO_TEXT_MAX 256
+typedef struct ct_physical_device_info {
+  char name[64];          /* "/physical_device:CPU:0" */
+  char device_type[16];   /* "CPU" or "GPU" */
+  int index;              /* index among physical devices of this type */
+  char model[128];        /* CPU model name / GPU product name */
+  int cores;              /* CPU: logical cores; GPU: multiprocessors */
+  uint64_t memory_bytes;  /* total memory of the device */
+  char features[CT_INFO_TEXT_MAX]; /* CPU: "sse4.2 avx avx2 fma avx512f ..."; GPU: "" */
+  int compute_major, compute_minor; /* GPU only */
+  char pci_bus_id[32];    /* GPU only, "0000:01:00.0" */
+  char uuid[64];          /* GPU only, "GPU-xxxxxxxx-..." */
+  bool usable;            /* false: see reason */
+  ct_gpu_reason reason;   /* CT_GPU_USABLE for usable devices and every CPU */
+  char reason_detail[CT_INFO_TEXT_MAX];
+} ct_physical_device_info;
+
+/* Usable physical devices of a type ("CPU", "GPU"; NULL for all), in the
+ * order TensorFlow lists them (CPU first). Does not initialise the context
+ * and allocates no device memory. The type filter is an exact,
+ * case-sensitive match, as in tf.config.list_physical_devices. */
+CT_API int ct_physical_device_count(ct_context *ctx, const char *type_or_null);
+CT_API ct_status ct_physical_device_get(ct_context *ctx, const char *type_or_null, int i,
+                                        ct_physical_device_info *out);
+/* GPUs that exist but cannot be used, each with its reason. */
+CT_API int ct_unusable_device_count(ct_context *ctx);
+CT_API ct_status ct_unusable_device_get(ct_context *ctx, int i, ct_physical_device_info *out);
+/* Why no GPU is usable at all (CT_GPU_USABLE when at least one is), with
+ * a sentence of detail; valid without any GPU present. */
+CT_API ct_gpu_reason ct_gpu_availability(ct_context *ctx, char *detail, size_t detail_size);
+
+typedef struct ct_logical_device_info {
+  char name[CT_DEVICE_NAME_MAX];  /* "/job:localhost/replica:0/task:0/device:CPU:0" */
+  char short_name[64];            /* "/device:CPU:0", as tf.config.list_logical_devices */
+  char device_type[16];
+  int index;                      /* index among logical devices of this type */
+  int physical_index;             /* the physical device it lives on */
+  uint64_t memory_limit_bytes;    /* 0: no limit */
+} ct_logical_device_info;
+
+/* Logical devices (initialises the context). */
+CT_API int ct_logical_device_count(ct_context *ctx, const char *type_or_null);
+CT_API ct_status ct_logical_device_get(ct_context *ctx, const char *type_or_null, int i,
+                                       ct_logical_device_info *out);
+
+typedef struct ct_memory_info {
+  uint64_t current_bytes;  /* bytes held by live tensors */
+  uint64_t peak_bytes;
+  uint64_t reserved_bytes; /* bytes held by the allocator (cached included) */
+  uint64_t limit_bytes;    /* 0: none */
+} ct_memory_info;
+/* Memory statistics of a logical device, by spec ("GPU:0", "/device:CPU:1"). */
+CT_API ct_status ct_device_memory_info(ct_context *ctx, const char *device_spec, ct_memory_info *out);
+/* Waits for all work queued on every device; returns the first deferred
+ * error (naming the op that caused it). */
+CT_API ct_status ct_context_synchronize(ct_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                             */
+/* ------------------------------------------------------------------------ */
+/* Device configuration must happen before the context initialises; after it,
+ * a call that would change the configuration fails with
+ * CT_FAILED_PRECONDITION, and one that repeats the current value succeeds. */
+
+/* Which physical devices of `type` ("CPU" or "GPU") are used, by physical
+ * index. An empty list hides every device of that type (the CPU cannot be
+ * hidden). Combined with CUDA_VISIBLE_DEVICES, which renumbers first. */
+CT_API ct_status ct_config_set_visible_devices(ct_context *ctx, const char *type, const int *physical,
+                                               int n);
+/* Writes at most `cap` indices; *n receives the full count. */
+CT_API ct_status ct_config_get_visible_devices(ct_context *ctx, const char *type, int *physical, int cap,
+                                               int *n);
+
+typedef struct ct_logical_device_config {
+  int64_t memory_limit_mb; /* GPU: required (> 0); CPU: must be 0 */
+  int priority;            /* GPU only, used when has_priority */
+  bool has_priority;
+} ct_logical_device_config;
+/* Splits one physical device ("/physical_device:GPU:0") into n logical ones. */
+CT_API ct_status ct_config_set_logical_devices(ct_context *ctx, const char *physical_name,
+                                               const ct_logical_device_config *cfg, int n);
+/* Writes at most `cap` configs; *n receives the count (0 if never set). */
+CT_API ct_status ct_config_get_logical_devices(ct_context *ctx, const char *physical_name,
+                                               ct_logical_device_config *cfg, int cap, int *n);
+/* GPU memory growth. Growth is ctensor's default behaviour either way; with
+ * growth off, a GPU's allocator reserves its whole limit at start. */
+CT_API ct_status ct_config_set_memory_growth(ct_context *ctx, const char *physical_name, bool on);
+/* *out: 1 on, 0 off, -1 never set (TensorFlow's None). */
+CT_API ct_status ct_config_get_memory_growth(ct_context *ctx, const char *physical_name, int *out);
+
+/* These may change at any time. */
+CT_API ct_status ct_config_set_soft_placement(ct_context *ctx, bool on); /* default on */
+CT_API bool ct_config_get_soft_placement(ct_context *ctx);
+CT_API ct_status ct_config_set_log_placement(ct_context *ctx, bool on);  /* default off */
+CT_API bool ct_config_get_log_placement(ct_context *ctx);
+/* Matmul on GPUs with TensorFloat-32 (off by default). */
+CT_API ct_status ct_config_set_tf32(ct_context *ctx, bool on);
+
+/* What happens when an op's input lives on another device than the op. */
+typedef enum ct_device_policy {
+  CT_POLICY_SILENT = 0,          /* copy (default, as TensorFlow 2) */
+  CT_POLICY_WARN = 1,            /* copy and log once per (op, input, devices) */
+  CT_POLICY_EXPLICIT = 2,        /* fail with INVALID_ARGUMENT */
+  CT_POLICY_SILENT_FOR_INT32 = 3 /* copy int32 silently, else as EXPLICIT */
+} ct_device_policy;
+/* Per thread, as tf.config.experimental.set_device_policy. */
+CT_API ct_status ct_config_set_device_policy(ct_context *ctx, ct_device_policy policy);
+CT_API ct_device_policy ct_config_get_device_policy(ct_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Placement                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Per-thread device scopes, like `with tf.device(spec):`. Nested scopes
+ * merge: fields set in the inner spec win. Push validates the spec. */
+CT_API ct_status ct_device_scope_push(ct_context *ctx, const char *spec);
+CT_API ct_status ct_device_scope_pop(ct_context *ctx);
+/* The calling thread's merged scope ("" when none). */
+CT_API ct_status ct_device_scope_current(ct_context *ctx, char *out, size_t out_size);
+
+/* Why an op did not run where it was asked. */
+typedef enum ct_fallback_reason {
+  CT_FALLBACK_NO_SUCH_DEVICE = 0,  /* requested device does not exist */
+  CT_FALLBACK_NO_KERNEL = 1,       /* device exists, no kernel for op/dtype */
+  CT_FALLBACK_DEVICE_HIDDEN = 2,   /* device exists but is not visible */
+  CT_FALLBACK_UNKNOWN_TYPE = 3     /* device type unknown to ctensor */
+} ct_fallback_reason;
+CT_API const char *ct_fallback_reason_name(ct_fallback_reason reason);
+
+typedef struct ct_fallback_record {
+  char op[32];                          /* TensorFlow op name, "MatMul" */
+  char requested[CT_DEVICE_NAME_MAX];   /* the merged scope spec */
+  char placed[CT_DEVICE_NAME_MAX];      /* where it ran */
+  ct_fallback_reason reason;
+  uint64_t count;
+} ct_fallback_record;
+/* Soft-placement fallbacks, counted per (op, requested device, reason). */
+CT_API int ct_fallback_count(ct_context *ctx);
+CT_API ct_status ct_fallback_get(ct_context *ctx, int i, ct_fallback_record *out);
+/* Ops executed on a logical device (by spec), since the context started. */
+CT_API ct_status ct_device_op_count(ct_context *ctx, const char *device_spec, uint64_t *out);
+/* Writes the placement report (ops per device, fallbacks and reasons) as
+ * text. Returns the length it needed, like snprintf. Also printed to stderr
+ * at ct_context_free when CT_PLACEMENT_REPORT=1 was set at initialisation or
+ * ct_context_set_report_at_exit() was called. */
+CT_API size_t ct_placement_report(ct_context *ctx, char *out, size_t out_size);
+CT_API void ct_context_set_report_at_exit(ct_context *ctx, bool on);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Copies `data` (row-major, shape[0..rank)) into a new tensor placed like
+ * an op (TensorFlow's _EagerConst): on the scope's device, else the best
+ * device. rank 0..CT_MAX_RANK; data may be NULL only when the tensor has
+ * no elements. */
+CT_API ct_status ct_tensor_from_host(ct_context *ctx, ct_dtype dtype, const int64_t *shape, int rank,
+                                     const void *data, ct_tensor **out);
+/* Copies the tensor's elements to host memory; dst_bytes must be at least
+ * ct_tensor_nbytes(). Waits for pending work on the tensor's device. */
+CT_API ct_status ct_tensor_to_host(const ct_tensor *t, void *dst, size_t dst_bytes);
+
+CT_API ct_dtype ct_tensor_dtype(const ct_tensor *t);
+CT_API int ct_tensor_rank(const ct_tensor *t);
+/* The shape array (rank entries), valid while the tensor lives. */
+CT_API const int64_t *ct_tensor_shape(const ct_tensor *t);
+CT_API int64_t ct_tensor_dim(const ct_tensor *t, int axis); /* -1 if out of range */
+CT_API int64_t ct_tensor_num_elements(const ct_tensor *t);
+CT_API size_t ct_tensor_nbytes(const ct_tensor *t);
+/* "/job:localhost/replica:0/task:0/device:CPU:0" — where the op that made
+ * the tensor ran. Valid while the tensor lives. */
+CT_API const char *ct_tensor_device(const ct_tensor *t);
+/* Where the bytes actually are (differs for int32 outputs of GPU ops). */
+CT_API const char *ct_tensor_backing_device(const ct_tensor *t);
+
+CT_API ct_tensor *ct_tensor_retain(ct_tensor *t);
+/* Drops one reference; frees on the last. NULL is a no-op. */
+CT_API void ct_tensor_release(ct_tensor *t);
+
+/* Copies to the device named by `device_spec` (like tf.identity under
+ * tf.device). Copying to the device the tensor is on returns the same
+ * tensor with one more reference. */
+CT_API ct_status ct_tensor_copy_to(const ct_tensor *t, const char *device_spec, ct_tensor **out);
+
+/* ------------------------------------------------------------------------ */
+/* Ops                                                                       */
+/* ------------------------------------------------------------------------ */
+/* Every op places itself by the placement rules and returns a new tensor on
+ * the device where it ran. Binary ops need equal dtypes (as TensorFlow) and
+ * broadcast like NumPy. */
+
+/* creation */
+CT_API ct_status ct_fill(ct_context *ctx, ct_dtype dtype, const int64_t *shape, int rank, double value,
+                         ct_tensor **out);
+CT_API ct_status ct_zeros(ct_context *ctx, ct_dtype dtype, const int64_t *shape, int rank, ct_tensor **out);
+CT_API ct_status ct_ones(ct_context *ctx, ct_dtype dtype, const int64_t *shape, int rank, ct_tensor **out);
+/* tf.range(start, limit, delta): ceil((limit - start) / delta) elements. */
+CT_API ct_status ct_range(ct_context *ctx, ct_dtype dtype, double start, double limit, double delta,
+                          ct_tensor **out);
+
+/* random: stateless in (seed, offset); see the counter layout in
+ * docs/random.md. float32/float64/float16/bfloat16 outputs.
+ * Philox4x32-10 with key = {seed low 32 bits, seed high 32 bits}; element i
+ * (row-major) uses block b = i / E with the 128-bit counter offset + b
+ * (words 0..2, word 3 = 0), E = 4 values per block for float32/16-bit
+ * types, 2 for float64. offset counts blocks: a draw at offset k equals a
+ * draw at offset 0 with its first k*E elements removed. float32 uniform:
+ * (x >> 8) * 2^-24; float64: top 53 bits of (x[1] << 32 | x[0]). Normals:
+ * Box–Muller on word pairs (x[0],x[1]) -> lanes 0,1 and (x[2],x[3]) ->
+ * lanes 2,3 (float64: one pair per block). truncated_normal re-draws a
+ * value with |z| >= 2 from the same block index with counter word 3 =
+ * 1, 2, ... . float16/bfloat16 are the float32 values rounded. */
+CT_API ct_status ct_random_uniform(ct_context *ctx, ct_dtype dtype, const int64_t *shape, int rank,
+                                   double minval, double maxval, uint64_t seed, uint64_t offset,
+                                   ct_tensor **out);
+CT_API ct_status ct_random_normal(ct_context *ctx, ct_dtype dtype, const int64_t *shape, int rank,
+                                  double mean, double stddev, uint64_t seed, uint64_t offset,
+                                  ct_tensor **out);
+CT_API ct_status ct_truncated_normal(ct_context *ctx, ct_dtype dtype, const int64_t *shape, int rank,
+                                     double mean, double stddev, uint64_t seed, uint64_t offset,
+                                     ct_tensor **out);
+
+/* matmul: rank 2 or 3 (batched, NumPy batch broadcasting); float32/float64
+ * through BLAS, float16/bfloat16 computed in float32 and rounded once,
+ * int32/int64 exact with two's-complement wrap-around (as TF's MatMul). */
+CT_API ct_status ct_matmul(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, bool transpose_a,
+                           bool transpose_b, ct_tensor **out);
+
+/* elementwise binary */
+CT_API ct_status ct_add(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_sub(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_mul(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_div(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_maximum(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_minimum(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_pow(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+/* comparisons (bool output) */
+CT_API ct_status ct_equal(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_not_equal(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_less(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_less_equal(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_greater(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_greater_equal(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+
+/* elementwise unary */
+CT_API ct_status ct_neg(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+CT_API ct_status ct_abs(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+CT_API ct_status ct_exp(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+CT_API ct_status ct_log(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+CT_API ct_status ct_sqrt(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+CT_API ct_status ct_tanh(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+CT_API ct_status ct_sigmoid(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+CT_API ct_status ct_relu(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+
+/* reductions: axes == NULL reduces every axis; negative axes count from the
+ * end; n_axes == 0 with non-NULL axes reduces nothing. */
+CT_API ct_status ct_reduce_sum(ct_context *ctx, const ct_tensor *x, const int *axes, int n_axes,
+                               bool keepdims, ct_tensor **out);
+CT_API ct_status ct_reduce_mean(ct_context *ctx, const ct_tensor *x, const int *axes, int n_axes,
+                                bool keepdims, ct_tensor **out);
+CT_API ct_status ct_reduce_max(ct_context *ctx, const ct_tensor *x, const int *axes, int n_axes,
+                               bool keepdims, ct_tensor **out);
+CT_API ct_status ct_reduce_min(ct_context *ctx, const ct_tensor *x, const int *axes, int n_axes,
+                               bool keepdims, ct_tensor **out);
+/* index of the first maximum along `axis`; output dtype CT_INT64 or CT_INT32 */
+CT_API ct_status ct_argmax(ct_context *ctx, const ct_tensor *x, int axis, ct_dtype out_dtype,
+                           ct_tensor **out);
+
+/* shape and type */
+CT_API ct_status ct_cast(ct_context *ctx, const ct_tensor *x, ct_dtype dtype, ct_tensor **out);
+/* No copy: the result shares x's memory. One entry of shape may be -1. */
+CT_API ct_status ct_reshape(ct_context *ctx, const ct_tensor *x, const int64_t *shape, int rank,
+                            ct_tensor **out);
+/* perm == NULL reverses the axes. */
+CT_API ct_status ct_transpose(ct_context *ctx, const ct_tensor *x, const int *perm, ct_tensor **out);
+CT_API ct_status ct_concat(ct_context *ctx, const ct_tensor *const *xs, int n, int axis, ct_tensor **out);
+/* size[i] == -1 takes everything from begin[i] to the end. */
+CT_API ct_status ct_slice(ct_context *ctx, const ct_tensor *x, const int64_t *begin, const int64_t *size,
+                          ct_tensor **out);
+CT_API ct_status ct_softmax(ct_context *ctx, const ct_tensor *x, int axis, ct_tensor **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CTENSOR_H */

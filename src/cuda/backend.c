@@ -1,0 +1,180 @@
+/*
+ * The CUDA platform: logical GPU creation and the backend table (memory,
+ * copies, synchronisation) the core calls through.
+ *
+ * A logical device gets the primary context of its physical GPU (shared
+ * by every logical device on that GPU, and with other libraries in the
+ * process that use the runtime API), one non-blocking stream, and its own
+ * caching allocator.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cuda_device.h"
+
+static CUdeviceptr dptr(const void *p) { return (CUdeviceptr)(uintptr_t)p; }
+
+static void release_device(ct_cuda_device *cd, bool allocator_ready) {
+  const ct_cuda_driver *d = cd->drv;
+  if (cd->cu_ctx) {
+    d->cuCtxSetCurrent(cd->cu_ctx);
+    if (cd->stream) ct_cuda_device_quiesce(cd);
+    if (cd->module_cache_destroy) cd->module_cache_destroy(cd);
+    if (cd->blas_destroy) cd->blas_destroy(cd);
+    if (allocator_ready) ct_cuda_allocator_destroy(cd);
+    if (cd->stream) d->cuStreamDestroy(cd->stream);
+    d->cuDevicePrimaryCtxRelease(cd->cu_device);
+    /* Leave no dangling current context behind on this thread. */
+    d->cuCtxSetCurrent(NULL);
+  }
+  pthread_mutex_destroy(&cd->async_lock);
+  free(cd);
+}
+
+ct_status ct_cuda_device_init(ct_context *ctx, ct_device *dev) {
+  ct_cuda_state *st = (ct_cuda_state *)ctx->cuda;
+  if (!st || !st->cu_initialized || dev->physical_index < 0 || dev->physical_index >= st->n_usable)
+    return ct_error(CT_FAILED_PRECONDITION, "%s: physical GPU %d was not discovered as usable", dev->short_name,
+                    dev->physical_index);
+  ct_cuda_device *cd = calloc(1, sizeof *cd);
+  if (!cd) return ct_error(CT_RESOURCE_EXHAUSTED, "%s: out of host memory", dev->short_name);
+  pthread_mutex_init(&cd->async_lock, NULL);
+  cd->ctx = ctx;
+  cd->dev = dev;
+  cd->state = st;
+  cd->drv = &st->drv;
+  cd->ordinal = st->ordinals[dev->physical_index];
+  const ct_cuda_driver *d = cd->drv;
+
+  CUresult r = d->cuDeviceGet(&cd->cu_device, cd->ordinal);
+  if (r == CUDA_SUCCESS) {
+    r = d->cuDevicePrimaryCtxRetain(&cd->cu_ctx, cd->cu_device);
+    if (r != CUDA_SUCCESS) cd->cu_ctx = NULL;
+  }
+  ct_status s = ct_cuda_check(cd, r, "creating the CUDA context (cuDevicePrimaryCtxRetain)");
+  if (s == CT_OK) s = ct_cuda_check(cd, d->cuCtxSetCurrent(cd->cu_ctx), "cuCtxSetCurrent");
+  if (s == CT_OK) {
+    r = d->cuStreamCreate(&cd->stream, CU_STREAM_NON_BLOCKING);
+    if (r != CUDA_SUCCESS) cd->stream = NULL;
+    s = ct_cuda_check(cd, r, "cuStreamCreate");
+  }
+  if (s == CT_OK) {
+    d->cuDeviceGetAttribute(&cd->cc_major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, cd->cu_device);
+    d->cuDeviceGetAttribute(&cd->cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, cd->cu_device);
+    d->cuDeviceGetAttribute(&cd->sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, cd->cu_device);
+    snprintf(cd->arch, sizeof cd->arch, "sm_%d%d", cd->cc_major, cd->cc_minor);
+    int g = ctx->cfg[CT_DEV_GPU].memory_growth[dev->physical_index];
+    s = ct_cuda_allocator_init(cd, dev->memory_limit, g != 0);
+    if (s != CT_OK) {
+      release_device(cd, false);
+      return s;
+    }
+    dev->impl = cd;
+    return CT_OK;
+  }
+  release_device(cd, false);
+  return s;
+}
+
+/* ---- backend table ------------------------------------------------------ */
+
+static ct_status cuda_alloc(ct_device *dev, size_t bytes, void **out) {
+  if (bytes == 0) {
+    *out = NULL;
+    return CT_OK;
+  }
+  CUdeviceptr p = 0;
+  ct_status s = ct_cuda_allocator_alloc(ct_cuda_device_of(dev), bytes, &p);
+  if (s == CT_OK) *out = (void *)(uintptr_t)p;
+  return s;
+}
+
+static void cuda_free(ct_device *dev, void *ptr, size_t bytes) {
+  CT_UNUSED(bytes);
+  ct_cuda_allocator_free(ct_cuda_device_of(dev), dptr(ptr));
+}
+
+static ct_status cuda_copy_from_host(ct_device *dev, void *dst, const void *src, size_t bytes) {
+  if (bytes == 0) return CT_OK;
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  ct_status s = ct_cuda_make_current(cd);
+  if (s != CT_OK) return s;
+  /* From pageable memory the driver has consumed `src` when this returns,
+   * so the caller may free it at once. */
+  return ct_cuda_check(cd, cd->drv->cuMemcpyHtoDAsync(dptr(dst), src, bytes, cd->stream),
+                       "copy from host (cuMemcpyHtoDAsync)");
+}
+
+static ct_status cuda_copy_to_host(ct_device *dev, void *dst, const void *src, size_t bytes) {
+  if (bytes == 0) return CT_OK;
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  ct_status s = ct_cuda_make_current(cd);
+  if (s != CT_OK) return s;
+  s = ct_cuda_check(cd, cd->drv->cuMemcpyDtoHAsync(dst, dptr(src), bytes, cd->stream),
+                    "copy to host (cuMemcpyDtoHAsync)");
+  /* The host reads dst next: wait, and report what the queue did. */
+  ct_status w = ct_cuda_device_synchronize(cd);
+  return s != CT_OK ? s : w;
+}
+
+static ct_status cuda_copy_device(ct_device *dst_dev, void *dst, ct_device *src_dev, const void *src,
+                                  size_t bytes) {
+  if (bytes == 0) return CT_OK;
+  ct_cuda_device *dc = ct_cuda_device_of(dst_dev), *sc = ct_cuda_device_of(src_dev);
+  ct_status s;
+  /* The source may still be being written on its own stream. */
+  if (sc != dc && (s = ct_cuda_device_synchronize(sc)) != CT_OK) return s;
+  if ((s = ct_cuda_make_current(dc)) != CT_OK) return s;
+  if (sc->cu_ctx == dc->cu_ctx)
+    return ct_cuda_check(dc, dc->drv->cuMemcpyDtoDAsync(dptr(dst), dptr(src), bytes, dc->stream),
+                         "copy between devices (cuMemcpyDtoDAsync)");
+  if (dc->drv->cuMemcpyPeerAsync)
+    return ct_cuda_check(dc,
+                         dc->drv->cuMemcpyPeerAsync(dptr(dst), dc->cu_ctx, dptr(src), sc->cu_ctx, bytes, dc->stream),
+                         "copy between GPUs (cuMemcpyPeerAsync)");
+  /* No peer copy: through the host. */
+  void *tmp = malloc(bytes);
+  if (!tmp) return ct_error(CT_RESOURCE_EXHAUSTED, "copy between GPUs: no host memory for %zu bytes", bytes);
+  s = cuda_copy_to_host(src_dev, tmp, src, bytes);
+  if (s == CT_OK) s = cuda_copy_from_host(dst_dev, dst, tmp, bytes);
+  if (s == CT_OK) s = ct_cuda_device_synchronize(dc);
+  free(tmp);
+  return s;
+}
+
+static ct_status cuda_synchronize(ct_device *dev) { return ct_cuda_device_synchronize(ct_cuda_device_of(dev)); }
+
+static void cuda_device_destroy(ct_device *dev) {
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  if (!cd) return;
+  release_device(cd, true);
+  dev->impl = NULL;
+}
+
+static ct_status cuda_memory_info(ct_device *dev, ct_memory_info *out) {
+  ct_cuda_allocator_stats(ct_cuda_device_of(dev), out);
+  return CT_OK;
+}
+
+const ct_backend ct_cuda_backend = {
+    .type = CT_DEV_GPU,
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .copy_from_host = cuda_copy_from_host,
+    .copy_to_host = cuda_copy_to_host,
+    .copy_device = cuda_copy_device,
+    .synchronize = cuda_synchronize,
+    .device_destroy = cuda_device_destroy,
+    .memory_info = cuda_memory_info,
+};
+
+static const ct_platform cuda_platform = {
+    .type = CT_DEV_GPU,
+    .discover = ct_cuda_discover,
+    .device_init = ct_cuda_device_init,
+    .backend = &ct_cuda_backend,
+    .context_release = ct_cuda_state_free,
+};
+
+const ct_platform *const ct_cuda_platform_ptr = &cuda_platform;

@@ -1,0 +1,233 @@
+/* On-disk cache of compiled kernels (see kernel_cache.h). */
+#include "cuda/kernel_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- SHA-256 (FIPS 180-4) ------------------------------------------------- */
+
+typedef struct sha256 {
+  uint32_t h[8];
+  uint64_t total;
+  unsigned char buf[64];
+  size_t used;
+} sha256;
+
+static const uint32_t sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+static uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void sha_block(sha256 *s, const unsigned char *p) {
+  uint32_t w[64];
+  for (int i = 0; i < 16; i++)
+    w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+  for (int i = 16; i < 64; i++) {
+    uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4], f = s->h[5], g = s->h[6], h = s->h[7];
+  for (int i = 0; i < 64; i++) {
+    uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + sha_k[i] + w[i];
+    uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+    h = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = c;
+    c = b;
+    b = a;
+    a = t1 + t2;
+  }
+  s->h[0] += a, s->h[1] += b, s->h[2] += c, s->h[3] += d;
+  s->h[4] += e, s->h[5] += f, s->h[6] += g, s->h[7] += h;
+}
+
+static void sha_init(sha256 *s) {
+  static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  memcpy(s->h, iv, sizeof iv);
+  s->total = 0;
+  s->used = 0;
+}
+
+static void sha_update(sha256 *s, const void *data, size_t n) {
+  const unsigned char *p = data;
+  s->total += n;
+  while (n > 0) {
+    size_t take = 64 - s->used < n ? 64 - s->used : n;
+    memcpy(s->buf + s->used, p, take);
+    s->used += take;
+    p += take;
+    n -= take;
+    if (s->used == 64) {
+      sha_block(s, s->buf);
+      s->used = 0;
+    }
+  }
+}
+
+static void sha_final_hex(sha256 *s, char out[CT_KCACHE_KEY_HEX]) {
+  uint64_t bits = s->total * 8;
+  unsigned char pad = 0x80, zero = 0, len[8];
+  sha_update(s, &pad, 1);
+  while (s->used != 56) sha_update(s, &zero, 1);
+  for (int i = 0; i < 8; i++) len[i] = (unsigned char)(bits >> (56 - 8 * i));
+  sha_update(s, len, 8);
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; i++)
+    for (int j = 0; j < 4; j++) {
+      unsigned char byte = (unsigned char)(s->h[i] >> (24 - 8 * j));
+      out[8 * i + 2 * j] = hex[byte >> 4];
+      out[8 * i + 2 * j + 1] = hex[byte & 15];
+    }
+  out[64] = '\0';
+}
+
+void ct_sha256_hex(const void *data, size_t size, char out[CT_KCACHE_KEY_HEX]) {
+  sha256 s;
+  sha_init(&s);
+  sha_update(&s, data, size);
+  sha_final_hex(&s, out);
+}
+
+/* ---- cache ------------------------------------------------------------------ */
+
+/* Bump when the file layout or the meaning of a key changes. */
+#define CACHE_FORMAT "ctensor-kernel-cache-1"
+
+void ct_kernel_cache_init(ct_kernel_cache *c, const char *dir_override) {
+  memset(c, 0, sizeof *c);
+  if (dir_override) {
+    snprintf(c->dir, sizeof c->dir, "%s", dir_override);
+    c->enabled = c->dir[0] != '\0';
+    return;
+  }
+  const char *off = getenv("CT_KERNEL_CACHE");
+  if (off && strcmp(off, "0") == 0) return;
+  const char *d = getenv("CT_KERNEL_CACHE_DIR");
+  const char *xdg = getenv("XDG_CACHE_HOME");
+  const char *home = getenv("HOME");
+  if (d && d[0])
+    snprintf(c->dir, sizeof c->dir, "%s", d);
+  else if (xdg && xdg[0] == '/') /* the XDG spec ignores relative paths */
+    snprintf(c->dir, sizeof c->dir, "%s/ctensor", xdg);
+  else if (home && home[0])
+    snprintf(c->dir, sizeof c->dir, "%s/.cache/ctensor", home);
+  c->enabled = c->dir[0] != '\0';
+}
+
+void ct_kernel_cache_key(const char *arch, const char *options, int nvrtc_major, int nvrtc_minor,
+                         const char *source, char key[CT_KCACHE_KEY_HEX]) {
+  char head[256];
+  int n = snprintf(head, sizeof head, "%s\n%s\n%s\nnvrtc %d.%d\n", CACHE_FORMAT, arch, options ? options : "",
+                   nvrtc_major, nvrtc_minor);
+  sha256 s;
+  sha_init(&s);
+  sha_update(&s, head, (size_t)n < sizeof head ? (size_t)n : sizeof head - 1);
+  sha_update(&s, source, strlen(source));
+  sha_final_hex(&s, key);
+}
+
+void ct_kernel_cache_path(const ct_kernel_cache *c, const char *key, char *out, size_t size) {
+  snprintf(out, size, "%s/%s.bin", c->dir, key);
+}
+
+/* File: "<format> <key> <size> <sha256 of payload>\n" then the payload. */
+bool ct_kernel_cache_load(ct_kernel_cache *c, const char *key, void **data, size_t *size) {
+  if (!c->enabled) return false;
+  char path[600];
+  ct_kernel_cache_path(c, key, path, sizeof path);
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    c->misses++;
+    return false;
+  }
+  char line[256], fkey[CT_KCACHE_KEY_HEX + 1], sum[CT_KCACHE_KEY_HEX + 1], format[64];
+  unsigned long long n = 0;
+  bool ok = fgets(line, sizeof line, f) != NULL &&
+            sscanf(line, "%63s %65s %llu %65s", format, fkey, &n, sum) == 4 && strcmp(format, CACHE_FORMAT) == 0 &&
+            strcmp(fkey, key) == 0 && n > 0 && n < (1ull << 31);
+  void *buf = NULL;
+  if (ok) {
+    buf = malloc((size_t)n + 1);
+    ok = buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n && fgetc(f) == EOF;
+  }
+  if (ok) {
+    char actual[CT_KCACHE_KEY_HEX];
+    ct_sha256_hex(buf, (size_t)n, actual);
+    ok = strcmp(actual, sum) == 0;
+  }
+  fclose(f);
+  if (!ok) {
+    free(buf);
+    c->rejected++;
+    c->misses++;
+    return false;
+  }
+  ((char *)buf)[n] = '\0'; /* PTX images are text */
+  *data = buf;
+  *size = (size_t)n;
+  c->hits++;
+  return true;
+}
+
+static int mkdir_p(const char *dir) {
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s", dir);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+  return 0;
+}
+
+ct_status ct_kernel_cache_store(ct_kernel_cache *c, const char *key, const void *data, size_t size) {
+  if (!c->enabled) return CT_OK;
+  char path[600], tmp[640], sum[CT_KCACHE_KEY_HEX];
+  ct_kernel_cache_path(c, key, path, sizeof path);
+  if (mkdir_p(c->dir) != 0) {
+    c->store_failures++;
+    return ct_error(CT_UNAVAILABLE, "kernel cache: cannot create %s: %s", c->dir, strerror(errno));
+  }
+  snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    c->store_failures++;
+    return ct_error(CT_UNAVAILABLE, "kernel cache: cannot create a file in %s: %s", c->dir, strerror(errno));
+  }
+  ct_sha256_hex(data, size, sum);
+  FILE *f = fdopen(fd, "wb");
+  bool ok = f != NULL;
+  if (ok) {
+    ok = fprintf(f, "%s %s %zu %s\n", CACHE_FORMAT, key, size, sum) > 0 && fwrite(data, 1, size, f) == size;
+    ok = (fclose(f) == 0) && ok;
+  } else {
+    close(fd);
+  }
+  /* rename() is atomic within a file system: readers never see a partial file */
+  if (!ok || chmod(tmp, 0644) != 0 || rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    c->store_failures++;
+    return ct_error(CT_UNAVAILABLE, "kernel cache: cannot write %s: %s", path, strerror(e));
+  }
+  c->stores++;
+  return CT_OK;
+}

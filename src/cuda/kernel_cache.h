@@ -1,0 +1,54 @@
+/*
+ * The on-disk cache of compiled kernels, shared by every process of the
+ * user: $CT_KERNEL_CACHE_DIR, else $XDG_CACHE_HOME/ctensor, else
+ * ~/.cache/ctensor. CT_KERNEL_CACHE=0 turns it off.
+ *
+ * An entry is keyed by the SHA-256 of everything that decides its bytes:
+ * the full kernel source, the target architecture, the options and the
+ * NVRTC version. The file repeats the key and carries the SHA-256 of its
+ * payload; a file whose key, size or checksum does not match is ignored
+ * (and replaced by the next store). Stores write a temporary file in the
+ * same directory and rename() it into place, so readers in other
+ * processes see the old entry, the new entry or none — never half of one.
+ */
+#ifndef CT_CUDA_KERNEL_CACHE_H
+#define CT_CUDA_KERNEL_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/internal.h"
+
+#define CT_KCACHE_KEY_HEX 65 /* 64 hex digits + NUL */
+
+typedef struct ct_kernel_cache {
+  bool enabled;
+  char dir[512];
+  /* counters, for tests and `doctor` */
+  uint64_t hits, misses, rejected, stores, store_failures;
+} ct_kernel_cache;
+
+/* Reads the environment (once, when the cache is set up). dir_override
+ * non-NULL: use that directory and ignore the environment (tests). */
+void ct_kernel_cache_init(ct_kernel_cache *c, const char *dir_override);
+
+/* key = SHA-256 over (format version, arch, options, nvrtc version, source). */
+void ct_kernel_cache_key(const char *arch, const char *options, int nvrtc_major, int nvrtc_minor,
+                         const char *source, char key[CT_KCACHE_KEY_HEX]);
+
+/* The entry's path ("<dir>/<key>.bin"). */
+void ct_kernel_cache_path(const ct_kernel_cache *c, const char *key, char *out, size_t size);
+
+/* true and a malloc'ed copy on a valid hit; false on a miss or a rejected
+ * (corrupt, truncated, foreign) file. */
+bool ct_kernel_cache_load(ct_kernel_cache *c, const char *key, void **data, size_t *size);
+
+/* Stores atomically (creates the directory). Failure is reported but
+ * harmless: the caller keeps its compiled image. */
+ct_status ct_kernel_cache_store(ct_kernel_cache *c, const char *key, const void *data, size_t size);
+
+/* SHA-256 of a buffer as 64 hex digits (exposed for tests). */
+void ct_sha256_hex(const void *data, size_t size, char out[CT_KCACHE_KEY_HEX]);
+
+#endif

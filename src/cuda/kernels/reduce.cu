@@ -1,0 +1,236 @@
+/*
+ * Reductions (sum, mean, max, min over any set of axes), argmax and
+ * softmax.
+ *
+ * The host merges adjacent axes of the same kind, so an input is seen as
+ * kept dims (d.out_dims, input strides d.out_stride) and reduced dims
+ * (d.red_dims, strides d.red_stride); n_out and R are their products.
+ *
+ * ct_<op>_<dt>(void *dst, const T *in, Reduce d, i64 n_out, i64 R,
+ *              i64 chunk, i64 divisor), two strategies chosen by blockDim.y:
+ *   blockDim.y == 1 ("serial"): one thread per output loops over all of R;
+ *     writes the final value (divided by `divisor` when it is non-zero,
+ *     the count for mean) to dst as T.
+ *   blockDim.y == 0 is impossible, so the "parallel" strategy is told by
+ *     chunk > 0: block (x = output, y = chunk) reduces elements
+ *     [y*chunk, min(R, (y+1)*chunk)) of its output with every thread and
+ *     writes the partial, in the accumulation type, to
+ *     dst[x * gridDim.y + y]; ct_<op>fin_<dt> then combines the gridDim.y
+ *     partials of each output.
+ * ct_<op>fin_<dt>(T *out, const A *part, i64 n_out, i64 parts, i64 divisor)
+ *
+ * ct_argmax_<dt>(void *out, const T *in, i64 outer, i64 len, i64 inner,
+ *                int out_is_64): first index of the maximum along the
+ *   middle axis; NaN counts as larger than anything (the first NaN wins).
+ *   One thread per output.
+ * ct_softmax_<dt>(T *out, const T *in, i64 outer, i64 len, i64 inner,
+ *                 int block_per_row): exp(x - max) / sum along the middle
+ *   axis, in float (float64 for float64); block_per_row (only with
+ *   inner == 1): one block per row, else one thread per (outer, inner)
+ *   column.
+ *
+ * Instantiation lines: CT_REDUCE(sum, OpSum, float, f32)
+ *   CT_ARGMAX(float, f32)   CT_SOFTMAX(float, f32)
+ */
+#include "common.cuh"
+
+struct Reduce {
+  int out_rank;
+  int red_rank;
+  i64 out_dims[CT_MAX_RANK];
+  i64 out_stride[CT_MAX_RANK];
+  i64 red_dims[CT_MAX_RANK];
+  i64 red_stride[CT_MAX_RANK];
+};
+
+/* Reductions accumulate in float64 (floats) or int64 (integers), as the
+ * CPU kernels do, so both devices round once at the end. */
+template <class T> struct RAcc { typedef double type; };
+template <> struct RAcc<int> { typedef i64 type; };
+template <> struct RAcc<i64> { typedef i64 type; };
+template <class T> CT_DEV typename RAcc<T>::type load_racc(T v) { return (typename RAcc<T>::type)to_acc(v); }
+
+template <class A> struct Limits;
+template <> struct Limits<float> {
+  static CT_DEV float lowest() { return -__int_as_float(0x7f800000); }
+  static CT_DEV float highest() { return __int_as_float(0x7f800000); }
+};
+template <> struct Limits<double> {
+  static CT_DEV double lowest() { return -__longlong_as_double(0x7ff0000000000000LL); }
+  static CT_DEV double highest() { return __longlong_as_double(0x7ff0000000000000LL); }
+};
+template <> struct Limits<int> {
+  static CT_DEV int lowest() { return -2147483647 - 1; }
+  static CT_DEV int highest() { return 2147483647; }
+};
+template <> struct Limits<i64> {
+  static CT_DEV i64 lowest() { return -9223372036854775807LL - 1; }
+  static CT_DEV i64 highest() { return 9223372036854775807LL; }
+};
+
+struct OpSum {
+  template <class A> static CT_DEV A init() { return (A)0; }
+  template <class A> static CT_DEV A f(A x, A y) { return x + y; }
+};
+/* NaN propagates: once an operand is NaN the result is NaN. */
+struct OpMax {
+  template <class A> static CT_DEV A init() { return Limits<A>::lowest(); }
+  template <class A> static CT_DEV A f(A x, A y) { return (x > y || ct_isnan(x)) ? x : y; }
+};
+struct OpMin {
+  template <class A> static CT_DEV A init() { return Limits<A>::highest(); }
+  template <class A> static CT_DEV A f(A x, A y) { return (x < y || ct_isnan(x)) ? x : y; }
+};
+
+template <class A> CT_DEV A finish(A v, i64 divisor) { return divisor ? v / (A)divisor : v; }
+
+CT_DEV i64 offset_of(const i64 *dims, const i64 *stride, int rank, i64 i) {
+  i64 off = 0;
+  for (int k = rank - 1; k >= 0; k--) {
+    i64 q = i / dims[k];
+    off += (i - q * dims[k]) * stride[k];
+    i = q;
+  }
+  return off;
+}
+
+template <class A> CT_DEV A shfl_down(A v, int delta) { return __shfl_down_sync(0xffffffffu, v, delta); }
+
+/* Reduces v over the block (blockDim.x a multiple of 32, at most 1024);
+ * the result is valid in thread 0. */
+template <class Op, class A> CT_DEV A block_reduce(A v) {
+  __shared__ A warp_part[32];
+  for (int o = 16; o > 0; o >>= 1) v = Op::f(v, shfl_down(v, o));
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  if (lane == 0) warp_part[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < nwarps ? warp_part[lane] : Op::template init<A>();
+    for (int o = 16; o > 0; o >>= 1) v = Op::f(v, shfl_down(v, o));
+  }
+  __syncthreads();
+  return v;
+}
+
+template <class T, class Op>
+CT_DEV void reduce_kernel(void *dst, const T *in, const Reduce &d, i64 n_out, i64 R, i64 chunk, i64 divisor) {
+  typedef typename RAcc<T>::type A;
+  if (chunk == 0) {
+    CT_GRID_STRIDE(o, n_out) {
+      const T *base = in + offset_of(d.out_dims, d.out_stride, d.out_rank, o);
+      A acc = Op::template init<A>();
+      if (d.red_rank == 1) {
+        i64 s = d.red_stride[0];
+        for (i64 r = 0; r < R; r++) acc = Op::f(acc, load_racc(base[r * s]));
+      } else {
+        for (i64 r = 0; r < R; r++)
+          acc = Op::f(acc, load_racc(base[offset_of(d.red_dims, d.red_stride, d.red_rank, r)]));
+      }
+      ((T *)dst)[o] = conv<T>(finish(acc, divisor));
+    }
+    return;
+  }
+  i64 o = blockIdx.x;
+  const T *base = in + offset_of(d.out_dims, d.out_stride, d.out_rank, o);
+  i64 begin = (i64)blockIdx.y * chunk, end = begin + chunk < R ? begin + chunk : R;
+  A acc = Op::template init<A>();
+  if (d.red_rank == 1) {
+    i64 s = d.red_stride[0];
+    for (i64 r = begin + threadIdx.x; r < end; r += blockDim.x) acc = Op::f(acc, load_racc(base[r * s]));
+  } else {
+    for (i64 r = begin + threadIdx.x; r < end; r += blockDim.x)
+      acc = Op::f(acc, load_racc(base[offset_of(d.red_dims, d.red_stride, d.red_rank, r)]));
+  }
+  acc = block_reduce<Op>(acc);
+  if (threadIdx.x == 0) ((A *)dst)[o * gridDim.y + blockIdx.y] = acc;
+}
+
+template <class T, class Op>
+CT_DEV void reduce_finish(T *out, const typename RAcc<T>::type *part, i64 n_out, i64 parts, i64 divisor) {
+  typedef typename RAcc<T>::type A;
+  CT_GRID_STRIDE(o, n_out) {
+    A acc = Op::template init<A>();
+    for (i64 p = 0; p < parts; p++) acc = Op::f(acc, part[o * parts + p]);
+    out[o] = conv<T>(finish(acc, divisor));
+  }
+}
+
+#define CT_REDUCE(name, Op, T, sfx)                                                                  \
+  extern "C" __global__ void ct_##name##_##sfx(void *dst, const T *in, Reduce d, i64 n_out, i64 R,  \
+                                               i64 chunk, i64 divisor) {                             \
+    reduce_kernel<T, Op>(dst, in, d, n_out, R, chunk, divisor);                                      \
+  }                                                                                                  \
+  extern "C" __global__ void ct_##name##fin_##sfx(T *out, const RAcc<T>::type *part, i64 n_out,      \
+                                                  i64 parts, i64 divisor) {                          \
+    reduce_finish<T, Op>(out, part, n_out, parts, divisor);                                          \
+  }
+
+template <class T> CT_DEV void argmax_kernel(void *out, const T *in, i64 outer, i64 len, i64 inner, int out_is_64) {
+  typedef typename Acc<T>::type A;
+  CT_GRID_STRIDE(o, outer * inner) {
+    i64 a = o / inner, b = o - a * inner;
+    const T *p = in + a * len * inner + b;
+    i64 best = 0;
+    A bv = len > 0 ? to_acc(p[0]) : (A)0;
+    for (i64 k = 1; k < len && !ct_isnan(bv); k++) {
+      A v = to_acc(p[k * inner]);
+      if (v > bv || ct_isnan(v)) {
+        bv = v;
+        best = k;
+      }
+    }
+    if (out_is_64)
+      ((i64 *)out)[o] = best;
+    else
+      ((int *)out)[o] = (int)best;
+  }
+}
+
+#define CT_ARGMAX(T, sfx)                                                                         \
+  extern "C" __global__ void ct_argmax_##sfx(void *out, const T *in, i64 outer, i64 len, i64 inner, \
+                                             int out_is_64) {                                      \
+    argmax_kernel<T>(out, in, outer, len, inner, out_is_64);                                       \
+  }
+
+template <class T> CT_DEV void softmax_kernel(T *out, const T *in, i64 outer, i64 len, i64 inner, int block_per_row) {
+  typedef typename Acc<T>::type A;
+  if (block_per_row) {
+    /* one block per row */
+    for (i64 row = blockIdx.x; row < outer; row += gridDim.x) {
+      const T *p = in + row * len;
+      T *q = out + row * len;
+      A m = Limits<A>::lowest();
+      for (i64 k = threadIdx.x; k < len; k += blockDim.x) m = OpMax::f(m, to_acc(p[k]));
+      __shared__ A bcast;
+      m = block_reduce<OpMax>(m);
+      if (threadIdx.x == 0) bcast = m;
+      __syncthreads();
+      m = bcast;
+      A s = 0;
+      for (i64 k = threadIdx.x; k < len; k += blockDim.x) s += ct_exp(to_acc(p[k]) - m);
+      s = block_reduce<OpSum>(s);
+      if (threadIdx.x == 0) bcast = s;
+      __syncthreads();
+      s = bcast;
+      for (i64 k = threadIdx.x; k < len; k += blockDim.x) q[k] = conv<T>(ct_exp(to_acc(p[k]) - m) / s);
+      __syncthreads();
+    }
+    return;
+  }
+  CT_GRID_STRIDE(o, outer * inner) {
+    i64 a = o / inner, b = o - a * inner;
+    const T *p = in + a * len * inner + b;
+    T *q = out + a * len * inner + b;
+    A m = Limits<A>::lowest();
+    for (i64 k = 0; k < len; k++) m = OpMax::f(m, to_acc(p[k * inner]));
+    A s = 0;
+    for (i64 k = 0; k < len; k++) s += ct_exp(to_acc(p[k * inner]) - m);
+    for (i64 k = 0; k < len; k++) q[k * inner] = conv<T>(ct_exp(to_acc(p[k * inner]) - m) / s);
+  }
+}
+
+#define CT_SOFTMAX(T, sfx)                                                                         \
+  extern "C" __global__ void ct_softmax_##sfx(T *out, const T *in, i64 outer, i64 len, i64 inner,  \
+                                              int block_per_row) {                                 \
+    softmax_kernel<T>(out, in, outer, len, inner, block_per_row);                                   \
+  }

@@ -1,0 +1,58 @@
+#!/bin/sh
+# `make conformance`: runs the placement scenarios under real TensorFlow
+# (tensorflow-cpu from PyPI, in .venv-conformance) and under ctensor, shows
+# device strings, placement log lines and error messages side by side, and
+# fails on any difference not listed in docs/tf-differences.md.
+#
+# Environment: BUILD (default build) is the ctensor build tree;
+# CT_CONFORMANCE_VENV (default .venv-conformance) the virtualenv;
+# PYTHON (default python3) the interpreter that creates it.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+build=${BUILD:-build}
+venv=${CT_CONFORMANCE_VENV:-.venv-conformance}
+python=${PYTHON:-python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if [ ! -f "$build/libctensor.so" ]; then
+  echo "conformance: $build/libctensor.so not found; run 'make build' first" >&2
+  exit 1
+fi
+
+# TensorFlow, installed once into its own virtualenv.
+if ! "$venv/bin/python" -c 'import tensorflow' >/dev/null 2>&1; then
+  echo "conformance: installing tensorflow-cpu into $venv (once)"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check tensorflow-cpu || {
+    echo "conformance: FAIL: could not install tensorflow-cpu from PyPI" >&2
+    exit 1
+  }
+fi
+tfver=$("$venv/bin/python" -c 'import os; os.environ["TF_CPP_MIN_LOG_LEVEL"]="3"; import tensorflow as tf; print(tf.__version__)' 2>/dev/null)
+
+# ctensor's side: the scenario program and the three seed examples, built
+# against the library as an application would be.
+cc=${CC:-cc}
+"$cc" -std=c11 -Wall -Wextra -Werror -I include tests/conformance/scenarios.c -o "$work/scenarios" \
+  "$build/libctensor.so" -Wl,-rpath,"$root/$build"
+for n in 1 2 3; do
+  "$cc" -std=c11 -Wall -Wextra -Werror -I include "examples/seed$n.c" -o "$work/seed$n" \
+    "$build/libctensor.so" -Wl,-rpath,"$root/$build"
+done
+
+# Neither side may be steered by the caller's environment.
+unset CT_LOG_DEVICE_PLACEMENT CT_PLACEMENT_REPORT CUDA_VISIBLE_DEVICES || true
+for group in two_cpus log config; do
+  "$work/scenarios" "$group" >>"$work/ct.out" 2>>"$work/ct.err" || { echo "ctensor scenarios $group failed:"; cat "$work/ct.err"; exit 1; }
+  TF_CPP_MIN_LOG_LEVEL=0 TF_ENABLE_ONEDNN_OPTS=0 "$venv/bin/python" tests/conformance/scenarios.py "$group" \
+    >>"$work/tf.out" 2>>"$work/tf.err" || { echo "TensorFlow scenarios $group failed:"; tail -20 "$work/tf.err"; exit 1; }
+done
+for n in 1 2 3; do
+  "$work/seed$n" | awk -v s="seed$n" '{ printf "%s\toutput%d\t%s\n", s, NR - 1, $0 }' >>"$work/ct.out"
+  TF_CPP_MIN_LOG_LEVEL=3 "$venv/bin/python" tests/conformance/scenarios.py "seed$n" >>"$work/tf.out" 2>>"$work/tf.err"
+done
+
+echo "conformance: TensorFlow $tfver (tensorflow-cpu) vs ctensor $(cat "$build/ctensor.pc" 2>/dev/null | awk '/^Version:/ {print $2}')"
+"$venv/bin/python" tests/conformance/compare.py "$work/tf.out" "$work/ct.out" docs/tf-differences.md

@@ -1,0 +1,590 @@
+/*
+ * A fake CUDA driver (libcuda.so.1) for tests on machines without a GPU.
+ *
+ * It exports the driver entry points ctensor resolves, under the same
+ * versioned names as the real driver, and answers them from environment
+ * variables (see README.md). Device memory is host memory from malloc, so
+ * copies and the allocator's limits are real and checkable; kernels do
+ * nothing. It mimics the driver where ctensor's behaviour depends on it:
+ * CUDA_VISIBLE_DEVICES filters and renumbers devices at cuInit, an empty
+ * or "-1" value makes cuInit fail with CUDA_ERROR_NO_DEVICE, allocations
+ * past the device's memory fail with CUDA_ERROR_OUT_OF_MEMORY.
+ *
+ * Unlike the real driver it re-reads its configuration at every cuInit
+ * while nothing is allocated, so that one test process can try many
+ * configurations with fresh contexts.
+ *
+ * Built twice by cmake/parts/cuda.cmake: as fake_cuda/libcuda.so.1, and with
+ * CT_FAKE_OMIT_SYMBOLS as fake_cuda_nosym/libcuda.so.1, a driver that lacks
+ * cuMemAlloc_v2 and cuGetProcAddress (for the SYMBOL_MISSING reason).
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef int CUresult;
+typedef int CUdevice;
+typedef unsigned long long CUdeviceptr;
+
+#define MAX_DEV 16
+
+typedef struct fake_ctx {
+  int device;
+  int refs;
+} fake_ctx;
+
+typedef struct fake_alloc {
+  char *p;
+  size_t size;
+  int device;
+  struct fake_alloc *next;
+} fake_alloc;
+
+typedef struct fake_device {
+  char name[128];
+  int cc_major, cc_minor;
+  int sms;
+  size_t memory;
+  size_t used;
+  int physical; /* index before CUDA_VISIBLE_DEVICES */
+  fake_ctx ctx;
+} fake_device;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static fake_device devices[MAX_DEV];
+static int n_devices;
+static int initialized;
+static fake_alloc *allocs;
+static int n_allocs_live;
+static long counter_ctx_retains, counter_allocs, counter_streams;
+static int fault_pending;
+static __thread fake_ctx *current;
+
+static const char *env(const char *name) { return getenv(name); }
+
+static int env_int(const char *name, int dflt) {
+  const char *v = env(name);
+  return v && *v ? atoi(v) : dflt;
+}
+
+static int stub_mode(void) { return env_int("CT_FAKE_CUDA_STUB", 0) != 0; }
+
+/* The i-th comma-separated field of a list variable, or dflt. */
+static void list_item(const char *var, int i, const char *dflt, char *out, size_t size) {
+  const char *v = env(var);
+  snprintf(out, size, "%s", dflt);
+  if (!v || !*v) return;
+  const char *p = v;
+  for (int k = 0; k < i; k++) {
+    const char *c = strchr(p, ',');
+    if (!c) {
+      /* fewer items than devices: the last one repeats */
+      break;
+    }
+    p = c + 1;
+  }
+  size_t n = strcspn(p, ",");
+  if (n >= size) n = size - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+/* Reads the configuration; returns the cuInit result. Caller holds lock. */
+static CUresult configure(void) {
+  int forced = env_int("CT_FAKE_CUDA_INIT_ERROR", 0);
+  if (forced) return forced;
+  int phys = env_int("CT_FAKE_CUDA_DEVICES", 1);
+  if (phys > MAX_DEV) phys = MAX_DEV;
+  fake_device all[MAX_DEV];
+  memset(all, 0, sizeof all);
+  for (int i = 0; i < phys; i++) {
+    char item[128];
+    list_item("CT_FAKE_CUDA_NAMES", i, "Fake GPU", item, sizeof item);
+    snprintf(all[i].name, sizeof all[i].name, "%s", item);
+    list_item("CT_FAKE_CUDA_CC", i, "8.6", item, sizeof item);
+    if (sscanf(item, "%d.%d", &all[i].cc_major, &all[i].cc_minor) != 2) all[i].cc_major = 8, all[i].cc_minor = 6;
+    list_item("CT_FAKE_CUDA_MEMORY_MB", i, "64", item, sizeof item);
+    all[i].memory = (size_t)strtoull(item, NULL, 10) << 20;
+    list_item("CT_FAKE_CUDA_SMS", i, "8", item, sizeof item);
+    all[i].sms = atoi(item);
+    all[i].physical = i;
+  }
+  /* CUDA_VISIBLE_DEVICES: indices (or GPU-uuid prefixes, not supported
+   * here); the list stops at the first invalid entry, as the driver does. */
+  const char *vis = env("CUDA_VISIBLE_DEVICES");
+  n_devices = 0;
+  if (!vis) {
+    for (int i = 0; i < phys; i++) devices[n_devices++] = all[i];
+  } else {
+    const char *p = vis;
+    while (*p) {
+      char *end;
+      long k = strtol(p, &end, 10);
+      if (end == p || k < 0 || k >= phys) break;
+      int dup = 0;
+      for (int j = 0; j < n_devices; j++) dup |= devices[j].physical == (int)k;
+      if (dup) break;
+      devices[n_devices++] = all[k];
+      p = end;
+      while (*p == ' ') p++;
+      if (*p != ',') break;
+      p++;
+    }
+  }
+  /* No visible device: CUDA_ERROR_NO_DEVICE, as the real driver. With
+   * CT_FAKE_CUDA_DEVICES=0 and no filter, an initialised driver without
+   * GPUs (a case the real driver reports as 100 too, kept for NO_DEVICE). */
+  if (n_devices == 0) return (vis || phys > 0) ? 100 : 0;
+  for (int i = 0; i < n_devices; i++) devices[i].ctx.device = i;
+  return 0;
+}
+
+EXPORT CUresult cuInit(unsigned int flags) {
+  (void)flags;
+  if (stub_mode()) return 34;
+  pthread_mutex_lock(&lock);
+  CUresult r = 0;
+  if (!initialized || n_allocs_live == 0) {
+    int any_ctx = 0;
+    for (int i = 0; i < n_devices; i++) any_ctx |= devices[i].ctx.refs > 0;
+    if (!any_ctx) {
+      r = configure();
+      initialized = r == 0;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+EXPORT CUresult cuDriverGetVersion(int *v) {
+  if (stub_mode()) return 34;
+  if (!v) return 1;
+  *v = env_int("CT_FAKE_CUDA_DRIVER_VERSION", 13000);
+  return 0;
+}
+
+static const char *err_name(CUresult r) {
+  switch (r) {
+    case 0: return "CUDA_SUCCESS";
+    case 1: return "CUDA_ERROR_INVALID_VALUE";
+    case 2: return "CUDA_ERROR_OUT_OF_MEMORY";
+    case 3: return "CUDA_ERROR_NOT_INITIALIZED";
+    case 34: return "CUDA_ERROR_STUB_LIBRARY";
+    case 100: return "CUDA_ERROR_NO_DEVICE";
+    case 101: return "CUDA_ERROR_INVALID_DEVICE";
+    case 201: return "CUDA_ERROR_INVALID_CONTEXT";
+    case 700: return "CUDA_ERROR_ILLEGAL_ADDRESS";
+    case 803: return "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH";
+    case 999: return "CUDA_ERROR_UNKNOWN";
+    default: return NULL;
+  }
+}
+
+EXPORT CUresult cuGetErrorName(CUresult r, const char **s) {
+  if (stub_mode()) return 34;
+  *s = err_name(r);
+  return *s ? 0 : 1;
+}
+
+EXPORT CUresult cuGetErrorString(CUresult r, const char **s) {
+  if (stub_mode()) return 34;
+  *s = err_name(r) ? "fake driver error" : NULL;
+  return *s ? 0 : 1;
+}
+
+#define NEED_INIT()                          \
+  do {                                       \
+    if (stub_mode()) return 34;              \
+    if (!initialized) return 3; /* NOT_INIT */ \
+  } while (0)
+
+static int valid_dev(CUdevice d) { return d >= 0 && d < n_devices; }
+
+EXPORT CUresult cuDeviceGetCount(int *n) {
+  NEED_INIT();
+  *n = n_devices;
+  return 0;
+}
+
+EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal) {
+  NEED_INIT();
+  if (!valid_dev(ordinal)) return 101;
+  *d = ordinal;
+  return 0;
+}
+
+EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
+  NEED_INIT();
+  if (!valid_dev(d) || len <= 0) return 101;
+  snprintf(name, (size_t)len, "%s", devices[d].name);
+  return 0;
+}
+
+EXPORT CUresult cuDeviceGetUuid(unsigned char *uuid, CUdevice d) {
+  NEED_INIT();
+  if (!valid_dev(d)) return 101;
+  for (int i = 0; i < 16; i++) uuid[i] = (unsigned char)(0x10 * (devices[d].physical + 1) + i);
+  return 0;
+}
+EXPORT CUresult cuDeviceGetUuid_v2(unsigned char *uuid, CUdevice d) { return cuDeviceGetUuid(uuid, d); }
+
+EXPORT CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice d) {
+  NEED_INIT();
+  if (!valid_dev(d)) return 101;
+  const fake_device *f = &devices[d];
+  switch (attr) {
+    case 75: *v = f->cc_major; break;
+    case 76: *v = f->cc_minor; break;
+    case 16: *v = f->sms; break;
+    case 33: *v = 1 + f->physical; break; /* PCI bus */
+    case 34: *v = 0; break;
+    case 50: *v = 0; break;
+    case 1: *v = 1024; break;
+    case 10: *v = 32; break;
+    default: *v = 0;
+  }
+  return 0;
+}
+
+EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d) {
+  NEED_INIT();
+  if (!valid_dev(d)) return 101;
+  *bytes = devices[d].memory;
+  return 0;
+}
+
+EXPORT CUresult cuDeviceGetPCIBusId(char *bus, int len, CUdevice d) {
+  NEED_INIT();
+  if (!valid_dev(d)) return 101;
+  snprintf(bus, (size_t)len, "0000:%02X:00.0", 1 + devices[d].physical);
+  return 0;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRetain(fake_ctx **ctx, CUdevice d) {
+  NEED_INIT();
+  if (!valid_dev(d)) return 101;
+  pthread_mutex_lock(&lock);
+  devices[d].ctx.refs++;
+  counter_ctx_retains++;
+  pthread_mutex_unlock(&lock);
+  *ctx = &devices[d].ctx;
+  return 0;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
+  NEED_INIT();
+  if (!valid_dev(d) || devices[d].ctx.refs <= 0) return 101;
+  pthread_mutex_lock(&lock);
+  devices[d].ctx.refs--;
+  pthread_mutex_unlock(&lock);
+  return 0;
+}
+
+EXPORT CUresult cuCtxSetCurrent(fake_ctx *c) {
+  NEED_INIT();
+  current = c;
+  return 0;
+}
+
+EXPORT CUresult cuCtxGetCurrent(fake_ctx **c) {
+  NEED_INIT();
+  *c = current;
+  return 0;
+}
+
+EXPORT CUresult cuCtxSynchronize(void) {
+  NEED_INIT();
+  return current ? 0 : 201;
+}
+
+#ifndef CT_FAKE_OMIT_SYMBOLS
+EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
+  NEED_INIT();
+  if (!current) return 201;
+  if (bytes == 0) return 1;
+  pthread_mutex_lock(&lock);
+  fake_device *d = &devices[current->device];
+  CUresult r = 0;
+  if (d->used + bytes > d->memory) {
+    r = 2;
+  } else {
+    fake_alloc *a = calloc(1, sizeof *a);
+    char *mem = a ? malloc(bytes) : NULL;
+    if (!mem) {
+      free(a);
+      r = 2;
+    } else {
+      a->p = mem;
+      a->size = bytes;
+      a->device = current->device;
+      a->next = allocs;
+      allocs = a;
+      d->used += bytes;
+      n_allocs_live++;
+      counter_allocs++;
+      *p = (CUdeviceptr)(uintptr_t)mem;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+#endif
+
+EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
+  NEED_INIT();
+  pthread_mutex_lock(&lock);
+  fake_alloc **pp = &allocs;
+  while (*pp && (uintptr_t)(*pp)->p != p) pp = &(*pp)->next;
+  CUresult r = 1;
+  if (*pp) {
+    fake_alloc *a = *pp;
+    *pp = a->next;
+    devices[a->device].used -= a->size;
+    n_allocs_live--;
+    free(a->p);
+    free(a);
+    r = 0;
+  }
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total) {
+  NEED_INIT();
+  if (!current) return 201;
+  fake_device *d = &devices[current->device];
+  *free_b = d->memory - d->used;
+  *total = d->memory;
+  return 0;
+}
+
+/* Is [p, p+n) inside one allocation? */
+static int valid_range(CUdeviceptr p, size_t n) {
+  int ok = 0;
+  pthread_mutex_lock(&lock);
+  for (fake_alloc *a = allocs; a && !ok; a = a->next)
+    ok = p >= (uintptr_t)a->p && p + n <= (uintptr_t)a->p + a->size;
+  pthread_mutex_unlock(&lock);
+  return ok;
+}
+
+EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *stream) {
+  (void)stream;
+  NEED_INIT();
+  if (!valid_range(dst, n)) return 1;
+  memcpy((void *)(uintptr_t)dst, src, n);
+  return 0;
+}
+
+EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void *stream) {
+  (void)stream;
+  NEED_INIT();
+  if (!valid_range(src, n)) return 1;
+  memcpy(dst, (const void *)(uintptr_t)src, n);
+  return 0;
+}
+
+EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *stream) {
+  (void)stream;
+  NEED_INIT();
+  if (!valid_range(dst, n) || !valid_range(src, n)) return 1;
+  memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
+  return 0;
+}
+
+EXPORT CUresult cuMemcpyPeerAsync(CUdeviceptr dst, void *dc, CUdeviceptr src, void *sc, size_t n, void *stream) {
+  (void)dc;
+  (void)sc;
+  return cuMemcpyDtoDAsync_v2(dst, src, n, stream);
+}
+
+EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, void *stream) {
+  (void)stream;
+  NEED_INIT();
+  if (!valid_range(dst, n)) return 1;
+  memset((void *)(uintptr_t)dst, v, n);
+  return 0;
+}
+
+EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, void *stream) {
+  (void)stream;
+  NEED_INIT();
+  if (!valid_range(dst, n * 4)) return 1;
+  unsigned int *q = (unsigned int *)(uintptr_t)dst;
+  for (size_t i = 0; i < n; i++) q[i] = v;
+  return 0;
+}
+
+typedef struct fake_stream {
+  int device;
+} fake_stream;
+
+EXPORT CUresult cuStreamCreate(fake_stream **s, unsigned int flags) {
+  (void)flags;
+  NEED_INIT();
+  if (!current) return 201;
+  fake_stream *f = calloc(1, sizeof *f);
+  if (!f) return 2;
+  f->device = current->device;
+  pthread_mutex_lock(&lock);
+  counter_streams++;
+  pthread_mutex_unlock(&lock);
+  *s = f;
+  return 0;
+}
+
+EXPORT CUresult cuStreamSynchronize(fake_stream *s) {
+  NEED_INIT();
+  if (!s) return 400;
+  pthread_mutex_lock(&lock);
+  int fault = fault_pending;
+  fault_pending = 0;
+  pthread_mutex_unlock(&lock);
+  return fault ? 700 : 0;
+}
+
+EXPORT CUresult cuStreamQuery(fake_stream *s) {
+  NEED_INIT();
+  return s ? 0 : 400;
+}
+
+EXPORT CUresult cuStreamDestroy_v2(fake_stream *s) {
+  NEED_INIT();
+  if (!s) return 400;
+  pthread_mutex_lock(&lock);
+  counter_streams--;
+  pthread_mutex_unlock(&lock);
+  free(s);
+  return 0;
+}
+
+static int module_token;
+static int function_token;
+
+EXPORT CUresult cuModuleLoadData(void **m, const void *image) {
+  NEED_INIT();
+  if (!image) return 1;
+  *m = &module_token;
+  return 0;
+}
+
+EXPORT CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
+  NEED_INIT();
+  if (m != &module_token || !name) return 400;
+  *f = &function_token;
+  return 0;
+}
+
+EXPORT CUresult cuModuleUnload(void *m) {
+  NEED_INIT();
+  return m == &module_token ? 0 : 400;
+}
+
+/* Kernels do nothing; CT_FAKE_CUDA_LAUNCH_FAULT=1 makes the next stream
+ * synchronisation after a launch fail with CUDA_ERROR_ILLEGAL_ADDRESS. */
+EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                               unsigned bz, unsigned shared, void *stream, void **params, void **extra) {
+  (void)gx, (void)gy, (void)gz, (void)bx, (void)by, (void)bz, (void)shared, (void)stream, (void)params,
+      (void)extra;
+  NEED_INIT();
+  if (f != &function_token) return 400;
+  if (env_int("CT_FAKE_CUDA_LAUNCH_FAULT", 0)) {
+    pthread_mutex_lock(&lock);
+    fault_pending = 1;
+    pthread_mutex_unlock(&lock);
+  }
+  return 0;
+}
+
+/* ---- cuGetProcAddress ---------------------------------------------------- */
+
+#ifndef CT_FAKE_OMIT_SYMBOLS
+static const struct {
+  const char *name;
+  void *fn;
+} procs[] = {
+    {"cuInit", (void *)cuInit},
+    {"cuDriverGetVersion", (void *)cuDriverGetVersion},
+    {"cuDeviceGetCount", (void *)cuDeviceGetCount},
+    {"cuDeviceGet", (void *)cuDeviceGet},
+    {"cuDeviceGetName", (void *)cuDeviceGetName},
+    {"cuDeviceGetUuid", (void *)cuDeviceGetUuid_v2},
+    {"cuDeviceGetAttribute", (void *)cuDeviceGetAttribute},
+    {"cuDeviceTotalMem", (void *)cuDeviceTotalMem_v2},
+    {"cuDeviceGetPCIBusId", (void *)cuDeviceGetPCIBusId},
+    {"cuDevicePrimaryCtxRetain", (void *)cuDevicePrimaryCtxRetain},
+    {"cuDevicePrimaryCtxRelease", (void *)cuDevicePrimaryCtxRelease_v2},
+    {"cuCtxSetCurrent", (void *)cuCtxSetCurrent},
+    {"cuCtxGetCurrent", (void *)cuCtxGetCurrent},
+    {"cuCtxSynchronize", (void *)cuCtxSynchronize},
+    {"cuMemAlloc", (void *)cuMemAlloc_v2},
+    {"cuMemFree", (void *)cuMemFree_v2},
+    {"cuMemGetInfo", (void *)cuMemGetInfo_v2},
+    {"cuMemcpyHtoDAsync", (void *)cuMemcpyHtoDAsync_v2},
+    {"cuMemcpyDtoHAsync", (void *)cuMemcpyDtoHAsync_v2},
+    {"cuMemcpyDtoDAsync", (void *)cuMemcpyDtoDAsync_v2},
+    {"cuMemcpyPeerAsync", (void *)cuMemcpyPeerAsync},
+    {"cuMemsetD8Async", (void *)cuMemsetD8Async},
+    {"cuMemsetD32Async", (void *)cuMemsetD32Async},
+    {"cuStreamCreate", (void *)cuStreamCreate},
+    {"cuStreamSynchronize", (void *)cuStreamSynchronize},
+    {"cuStreamQuery", (void *)cuStreamQuery},
+    {"cuStreamDestroy", (void *)cuStreamDestroy_v2},
+    {"cuModuleLoadData", (void *)cuModuleLoadData},
+    {"cuModuleGetFunction", (void *)cuModuleGetFunction},
+    {"cuModuleUnload", (void *)cuModuleUnload},
+    {"cuLaunchKernel", (void *)cuLaunchKernel},
+};
+
+static long counter_proc_lookups;
+
+/* CT_FAKE_CUDA_NO_PROC_ADDRESS=1 answers "not found" for every symbol, so
+ * that the loader's dlsym fallback is exercised. */
+EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, unsigned long long flags,
+                                    int *status) {
+  (void)flags;
+  if (stub_mode()) return 34;
+  *pfn = NULL;
+  if (status) *status = 1;
+  if (version > env_int("CT_FAKE_CUDA_DRIVER_VERSION", 13000)) return 1;
+  if (env_int("CT_FAKE_CUDA_NO_PROC_ADDRESS", 0)) return 500;
+  for (size_t i = 0; i < sizeof procs / sizeof procs[0]; i++)
+    if (strcmp(procs[i].name, symbol) == 0) {
+      *pfn = procs[i].fn;
+      if (status) *status = 0;
+      pthread_mutex_lock(&lock);
+      counter_proc_lookups++;
+      pthread_mutex_unlock(&lock);
+      return 0;
+    }
+  return 500;
+}
+#else
+static long counter_proc_lookups;
+#endif
+
+/* ---- for tests: what the library has done -------------------------------- */
+
+typedef struct ct_fake_cuda_counters {
+  long ctx_retains;   /* cuDevicePrimaryCtxRetain calls since load */
+  long allocs;        /* cuMemAlloc calls that succeeded since load */
+  int live_allocs;    /* allocations not yet freed */
+  long streams;       /* streams alive */
+  long proc_lookups;  /* symbols served by cuGetProcAddress */
+  size_t used[MAX_DEV];
+} ct_fake_cuda_counters;
+
+EXPORT void ct_fake_cuda_get_counters(ct_fake_cuda_counters *out) {
+  pthread_mutex_lock(&lock);
+  out->ctx_retains = counter_ctx_retains;
+  out->allocs = counter_allocs;
+  out->live_allocs = n_allocs_live;
+  out->streams = counter_streams;
+  out->proc_lookups = counter_proc_lookups;
+  for (int i = 0; i < MAX_DEV; i++) out->used[i] = i < n_devices ? devices[i].used : 0;
+  pthread_mutex_unlock(&lock);
+}

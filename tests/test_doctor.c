@@ -1,0 +1,368 @@
+/*
+ * `ctensor doctor` against fixture trees (tests/fixtures/doctor/<tree>, used
+ * with --root) and against this machine. Each run captures the output in
+ * memory and checks the verdicts, the fixes and the exit code.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "doctor/doctor.h"
+#include "testutil.h"
+
+typedef struct {
+  int rc;
+  char *out;
+  char *err;
+} run_result;
+
+static char fixture_root[1024];
+
+/* Runs the doctor with the given arguments (argv[0] "doctor" is added). */
+static run_result run_args(int n, const char *const *args) {
+  char *argv[32];
+  argv[0] = (char *)"doctor";
+  for (int i = 0; i < n && i < 30; i++) argv[i + 1] = (char *)args[i];
+  argv[n + 1] = NULL;
+  run_result r = {0, NULL, NULL};
+  size_t on = 0, en = 0;
+  FILE *out = open_memstream(&r.out, &on);
+  FILE *err = open_memstream(&r.err, &en);
+  r.rc = ct_doctor_main(n + 1, argv, out, err);
+  fclose(out);
+  fclose(err);
+  return r;
+}
+
+static void run_free(run_result *r) {
+  free(r->out);
+  free(r->err);
+}
+
+static const char *tree(const char *name) {
+  static char buf[4][1200];
+  static int k;
+  char *b = buf[k++ % 4];
+  snprintf(b, 1200, "%s/%s", fixture_root, name);
+  return b;
+}
+
+#define CHECK_HAS(text, needle)                                                                  \
+  do {                                                                                           \
+    tu_checks++;                                                                                 \
+    if (!(text) || !strstr((text), (needle))) {                                                  \
+      tu_failures++;                                                                             \
+      fprintf(stderr, "%s:%d: [%s] output lacks \"%s\"\n", __FILE__, __LINE__, tu_current, (needle)); \
+    }                                                                                            \
+  } while (0)
+#define CHECK_LACKS(text, needle)                                                                \
+  do {                                                                                           \
+    tu_checks++;                                                                                 \
+    if ((text) && strstr((text), (needle))) {                                                    \
+      tu_failures++;                                                                             \
+      fprintf(stderr, "%s:%d: [%s] output has \"%s\"\n", __FILE__, __LINE__, tu_current, (needle)); \
+    }                                                                                            \
+  } while (0)
+
+/* The verdict line (and the lines under it) of `subject`, up to the next
+ * verdict; "" if absent. Points into a static buffer. */
+static const char *verdict_block(const char *out, const char *subject) {
+  static char block[8192];
+  block[0] = '\0';
+  const char *p = strstr(out, subject);
+  if (!p) return block;
+  const char *end = p + 1;
+  /* next verdict line starts with two spaces and a mark */
+  const char *next;
+  while ((next = strchr(end, '\n')) != NULL) {
+    end = next + 1;
+    if (strncmp(end, "  \xe2\x9c", 4) == 0 || strncmp(end, "  \xe2\x97\x8b", 5) == 0 || strncmp(end, "  ?", 3) == 0 ||
+        *end == '\n' || *end == '\0')
+      break;
+  }
+  size_t n = (size_t)(end - p);
+  if (n >= sizeof block) n = sizeof block - 1;
+  memcpy(block, p, n);
+  block[n] = '\0';
+  return block;
+}
+
+TEST(usage_errors) {
+  const char *a1[] = {"--bogus"};
+  run_result r = run_args(1, a1);
+  CHECK_EQ_INT(r.rc, 2);
+  CHECK_HAS(r.err, "unknown argument \"--bogus\"");
+  CHECK_HAS(r.err, "usage: ctensor doctor");
+  run_free(&r);
+  const char *a2[] = {"--tf"};
+  r = run_args(1, a2);
+  CHECK_EQ_INT(r.rc, 2);
+  CHECK_HAS(r.err, "--tf needs a value");
+  run_free(&r);
+  const char *a3[] = {"--tf", "latest"};
+  r = run_args(2, a3);
+  CHECK_EQ_INT(r.rc, 2);
+  CHECK_HAS(r.err, "--tf wants a version like 2.4, got \"latest\"");
+  run_free(&r);
+  const char *a4[] = {"--root", "/nonexistent/doctor/root"};
+  r = run_args(2, a4);
+  CHECK_EQ_INT(r.rc, 2);
+  CHECK_HAS(r.err, "is not a directory");
+  run_free(&r);
+  const char *a5[] = {"--help"};
+  r = run_args(1, a5);
+  CHECK_EQ_INT(r.rc, 0);
+  CHECK_HAS(r.out, "--verify");
+  CHECK_EQ_STR(r.err, "");
+  run_free(&r);
+  const char *a6[] = {"--env", "NOEQUALS"};
+  r = run_args(2, a6);
+  CHECK_EQ_INT(r.rc, 2);
+  CHECK_HAS(r.err, "--env wants NAME=VALUE");
+  run_free(&r);
+}
+
+TEST(no_gpu_tree_is_cpu_by_design) {
+  const char *a[] = {"--root", tree("nogpu"), "--no-color"};
+  run_result r = run_args(3, a);
+  CHECK_EQ_INT(r.rc, 0);
+  CHECK(strncmp(r.out, "\xe2\x9c\x93 No NVIDIA GPU on this machine", 31) == 0); /* verdict first */
+  const char *tf = verdict_block(r.out, "tensorflow 2.10.0");
+  CHECK_HAS(tf, "no NVIDIA GPU on this machine: runs on the CPU");
+  CHECK_HAS(tf, "`tensorflow-gpu` is not needed for this version: `tensorflow` includes GPU support");
+  CHECK_HAS(tf, "pip uninstall -y tensorflow tensorflow-gpu && pip install tensorflow==2.10.*");
+  CHECK_HAS(tf, "install CUDA 11.2 and cuDNN 8.1");
+  CHECK_HAS(tf, "libcudart.so.11.0");
+  const char *torch = verdict_block(r.out, "torch 2.1.0+cpu");
+  CHECK_HAS(torch, "CPU-only build (+cpu)");
+  CHECK_HAS(torch, "--index-url https://download.pytorch.org/whl/cu118");
+  const char *tf15 = verdict_block(r.out, "tensorflow 2.15.0");
+  CHECK_HAS(tf15, "pip install 'tensorflow[and-cuda]==2.15.*'");
+  CHECK_HAS(tf15, "release >=525.60.13");
+  const char *jax = verdict_block(r.out, "jaxlib 0.4.23");
+  CHECK_HAS(jax, "CPU-only");
+  CHECK_HAS(jax, "jax[cuda12]");
+  run_free(&r);
+}
+
+TEST(gpu_tree_verdicts_and_fixes) {
+  const char *a[] = {"--root", tree("gpu"), "--no-color", "--no-ctensor"};
+  run_result r = run_args(4, a);
+  CHECK_EQ_INT(r.rc, 1); /* a GPU exists (fixture), ctensor cannot use it */
+  CHECK_HAS(r.out, "kernel module 535.104.05");
+  CHECK_HAS(r.out, "/dev/nvidia0");
+  const char *tf24 = verdict_block(r.out, "tensorflow 2.4.0");
+  CHECK_HAS(tf24, "GPU will not be used: missing libcudart.so.11.0, libcublas.so.11, libcudnn.so.8");
+  CHECK_HAS(tf24, "usr/local/cuda-11.0/lib64 to the loader path");
+  CHECK_HAS(tf24, "install CUDA 11.0 and cuDNN 8.0");
+  CHECK_HAS(tf24, "driver 535.104.05 satisfies >=450.x");
+  /* a cuDNN of another environment's CUDA 12 wheels is not offered for TF 2.4 */
+  CHECK_LACKS(tf24, "nvidia/cudnn/lib to the loader path");
+  const char *stub = verdict_block(r.out, "tensorflow-gpu 2.12.0");
+  CHECK_HAS(stub, "is a stub, not TensorFlow");
+  CHECK_HAS(stub, "pip uninstall -y tensorflow-gpu");
+  CHECK_HAS(stub, "pip install tensorflow==2.12.*");
+  const char *cu = verdict_block(r.out, "torch 2.1.2+cu121");
+  CHECK_HAS(cu, "CUDA 12.1 build and a driver that runs it");
+  CHECK_HAS(cu, "minor-version compatibility >=525.60.13");
+  const char *tf15 = verdict_block(r.out, "tensorflow 2.15.0");
+  CHECK_HAS(tf15, "GPU support present: CUDA 12.2, cuDNN 8.9");
+  CHECK_HAS(tf15, "cuDNN 8.9.4.25 found");
+  const char *cpu = verdict_block(r.out, "torch 2.1.0+cpu");
+  CHECK_HAS(cpu, "CPU-only build (+cpu)");
+  CHECK_HAS(cpu, "pip uninstall -y torch && pip install torch==2.1.0 --index-url https://download.pytorch.org/whl/cu118");
+  const char *conda = verdict_block(r.out, "pytorch 2.1.0 (conda env");
+  CHECK_HAS(conda, "conda build py3.10_cuda12.1_cudnn8.9.2_0: CUDA 12.1");
+  CHECK_HAS(conda, "CUDA 12.1 build and a driver that runs it");
+  run_free(&r);
+}
+
+TEST(old_driver_and_no_avx) {
+  const char *a[] = {"--root", tree("olddrv"), "--no-color", "--no-ctensor"};
+  run_result r = run_args(4, a);
+  CHECK_EQ_INT(r.rc, 1);
+  const char *tf = verdict_block(r.out, "tensorflow 2.15.0");
+  CHECK_HAS(tf, "upgrade the NVIDIA driver from 450.80.02 to >=525.60.13");
+  CHECK_HAS(tf, "need AVX since TensorFlow 1.6");
+  const char *torch = verdict_block(r.out, "torch 2.3.1");
+  CHECK_HAS(torch, "CUDA 12.1 build: it depends on nvidia-cuda-runtime-cu12==12.1.105");
+  CHECK_HAS(torch, "upgrade the NVIDIA driver from 450.80.02");
+  run_free(&r);
+}
+
+TEST(advisor_tf_2_4) {
+  const char *a[] = {"--tf", "2.4", "--no-color"};
+  run_result r = run_args(3, a);
+  CHECK(r.rc == 0 || r.rc == 1);
+  CHECK_HAS(r.out, "`pip install tensorflow==2.4.*` includes GPU support");
+  CHECK_HAS(r.out, "`tensorflow-gpu` is not needed");
+  CHECK_HAS(r.out, "CUDA 11.0 (libcudart.so.11.0)");
+  CHECK_HAS(r.out, "cuDNN 8.0 (libcudnn.so.8)");
+  CHECK_HAS(r.out, "NVIDIA driver >=450.x");
+  CHECK_HAS(r.out, "Python 3.6-3.8");
+  /* On a machine without a driver, the advisor says so. */
+  if (access("/proc/driver/nvidia/version", F_OK) != 0) CHECK_HAS(r.out, "missing (no libcuda.so.1");
+  run_free(&r);
+  const char *b[] = {"--tf", "2.0", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  r = run_args(6, b);
+  CHECK_HAS(r.out, "`tensorflow` 2.0 is CPU-only: for the GPU `pip install tensorflow-gpu==2.0.*`");
+  run_free(&r);
+  const char *c[] = {"--tf", "9.9", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  r = run_args(6, c);
+  CHECK_HAS(r.out, "TensorFlow 9.9 is not in the table");
+  run_free(&r);
+}
+
+TEST(advisor_torch) {
+  const char *a[] = {"--torch", "2.4", "--no-color", "--root", tree("gpu"), "--no-ctensor"};
+  run_result r = run_args(6, a);
+  CHECK_HAS(r.out, "stable CUDA builds: 11.8, 12.1");
+  CHECK_HAS(r.out, "--index-url https://download.pytorch.org/whl/cu121");
+  CHECK_HAS(r.out, "this machine has 535.104.05");
+  run_free(&r);
+}
+
+/* A tiny JSON checker: the output must parse, and the keys must be there. */
+static const char *json_value(const char *p);
+static const char *ws(const char *p) {
+  while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+  return p;
+}
+static const char *json_string(const char *p) {
+  if (*p != '"') return NULL;
+  for (p++; *p && *p != '"'; p++)
+    if (*p == '\\') {
+      p++;
+      if (!*p) return NULL;
+    }
+  return *p == '"' ? p + 1 : NULL;
+}
+static const char *json_value(const char *p) {
+  p = ws(p);
+  if (*p == '{' || *p == '[') {
+    char close = *p == '{' ? '}' : ']';
+    p = ws(p + 1);
+    if (*p == close) return p + 1;
+    for (;;) {
+      if (close == '}') {
+        p = json_string(ws(p));
+        if (!p) return NULL;
+        p = ws(p);
+        if (*p != ':') return NULL;
+        p++;
+      }
+      p = json_value(p);
+      if (!p) return NULL;
+      p = ws(p);
+      if (*p == ',') {
+        p++;
+        continue;
+      }
+      return *p == close ? p + 1 : NULL;
+    }
+  }
+  if (*p == '"') return json_string(p);
+  if (strncmp(p, "true", 4) == 0) return p + 4;
+  if (strncmp(p, "false", 5) == 0) return p + 5;
+  if (strncmp(p, "null", 4) == 0) return p + 4;
+  char *end;
+  strtod(p, &end);
+  return end == p ? NULL : end;
+}
+
+TEST(json_report) {
+  const char *a[] = {"--json", "--root", tree("gpu"), "--tf", "2.4", "--no-ctensor"};
+  run_result r = run_args(6, a);
+  CHECK_EQ_INT(r.rc, 1);
+  const char *end = json_value(r.out);
+  CHECK(end != NULL && *ws(end) == '\0');
+  CHECK_HAS(r.out, "\"schema\": \"ctensor-doctor\", \"schema_version\": 1");
+  static const char *const keys[] = {"\"exit_code\": 1", "\"headline\"", "\"ctensor\"", "\"machine\"", "\"driver\"",
+                                     "\"kernel_module_version\": \"535.104.05\"", "\"libraries\"",
+                                     "\"python_environments\"", "\"verdicts\"", "\"environment\"", "\"advice\"",
+                                     "\"verify\"", "\"state\": \"no_gpu_fixable\"", "\"fixes\"", "\"satisfied\""};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) CHECK_HAS(r.out, keys[i]);
+  CHECK_LACKS(r.out, "\033[");
+  run_free(&r);
+}
+
+/* This machine: the report must end up with a verdict for ctensor and take
+ * well under a second (it is CPU-only in CI; a GPU machine is fine too). */
+TEST(this_machine) {
+  const char *a[] = {"--no-color"};
+  run_result r = run_args(1, a);
+  CHECK(r.rc == 0 || r.rc == 1);
+  CHECK_HAS(r.out, "Verdicts");
+  CHECK_HAS(r.out, "ctensor");
+  CHECK_HAS(r.out, "CUDA libraries");
+  CHECK_LACKS(r.out, "\033["); /* not a terminal: no colour */
+  if (access("/proc/driver/nvidia/version", F_OK) != 0 && access("/dev/nvidia0", F_OK) != 0) {
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_HAS(r.out, "No NVIDIA GPU on this machine: ctensor runs on /job:localhost/replica:0/task:0/device:CPU:0");
+    CHECK_HAS(r.out, "NO_DRIVER_LIBRARY");
+  }
+  const char *took = strstr(r.out, "doctor took ");
+  CHECK(took != NULL);
+  run_free(&r);
+}
+
+/* The toolkit's stub as libcuda.so.1 on LD_LIBRARY_PATH is recognised by
+ * cuInit's CUDA_ERROR_STUB_LIBRARY, and a stubs directory on the path is
+ * named in a fix. Skipped where no CUDA toolkit stub exists. */
+TEST(stub_driver) {
+  const char *stub = "/usr/local/cuda/lib64/stubs/libcuda.so";
+  if (access(stub, R_OK) != 0) {
+    printf("     (skipped: no %s)\n", stub);
+    return;
+  }
+  char dir[] = "/tmp/ct_doctor_stub_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char link[256], env[300];
+  snprintf(link, sizeof link, "%s/libcuda.so.1", dir);
+  CHECK(symlink(stub, link) == 0);
+  snprintf(env, sizeof env, "LD_LIBRARY_PATH=%s:/usr/local/cuda/lib64/stubs", dir);
+  const char *a[] = {"--env", env, "--no-color", "--no-pythons", "--no-ctensor"};
+  run_result r = run_args(5, a);
+  CHECK_HAS(r.out, "the CUDA toolkit's STUB, not a driver");
+  CHECK_HAS(r.out, "cuInit: 34 (CUDA_ERROR_STUB_LIBRARY)");
+  CHECK_HAS(r.out, "LD_LIBRARY_PATH holds a stubs directory: /usr/local/cuda/lib64/stubs");
+  run_free(&r);
+  unlink(link);
+  rmdir(dir);
+}
+
+TEST(tables) {
+  const ct_tf_compat *t = ct_doctor_tf_lookup("2.4.1");
+  CHECK(t != NULL);
+  if (t) {
+    CHECK_EQ_STR(t->cuda, "11.0");
+    CHECK_EQ_STR(t->cudnn, "8.0");
+    CHECK_EQ_INT(t->gpu_in_main_pkg, 1);
+  }
+  CHECK(ct_doctor_tf_lookup("2.40") == NULL);
+  const ct_cuda_driver_row *d = ct_doctor_cuda_driver_lookup("11.0");
+  CHECK(d != NULL && strcmp(d->linux_min, ">=450.51.05") == 0);
+  CHECK(ct_dr_vercmp("450.80.02", "450.80.02") == 0);
+  CHECK(ct_dr_vercmp("450.51.05", "450.80.02") < 0);
+  CHECK(ct_dr_vercmp("535.104.05", "525.60.13") > 0);
+  CHECK(ct_dr_vercmp("450", "450.x") == 0);
+  const ct_torch_compat *p = ct_doctor_torch_lookup("2.1.0+cpu");
+  CHECK(p != NULL && strcmp(p->stable_cuda, "11.8") == 0);
+}
+
+int main(void) {
+  const char *src = getenv("CT_SOURCE_DIR");
+  snprintf(fixture_root, sizeof fixture_root, "%s/tests/fixtures/doctor", src ? src : ".");
+  RUN(usage_errors);
+  RUN(tables);
+  RUN(no_gpu_tree_is_cpu_by_design);
+  RUN(gpu_tree_verdicts_and_fixes);
+  RUN(old_driver_and_no_avx);
+  RUN(advisor_tf_2_4);
+  RUN(advisor_torch);
+  RUN(json_report);
+  RUN(this_machine);
+  RUN(stub_driver);
+  TEST_MAIN_END();
+}
