@@ -308,7 +308,8 @@ TEST(copy_to_between_logical_cpus) {
 TEST(soft_placement_falls_back_and_counts) {
   ct_context *ctx = two_cpus();
   CHECK(ct_config_get_soft_placement(ctx)); /* on by default */
-  const char *specs[] = {"/GPU:0", "/CPU:7", "/device:FOO:0", "/GPU:0"};
+  /* The last is the first one spelt out: the same request, one record. */
+  const char *specs[] = {"/GPU:0", "/CPU:7", "/device:FOO:0", "/job:localhost/replica:0/device:GPU:0"};
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
     CHECK_OK(ct_device_scope_push(ctx, specs[i]));
     ct_tensor *t = vec(ctx, CT_FLOAT32, 2);

@@ -220,6 +220,7 @@ typedef struct ct_physical_config {
 
 typedef struct ct_fallback_entry {
   ct_op op;
+  ct_device_name want;             /* the request, parsed: found without formatting */
   char requested[CT_DEVICE_NAME_MAX];
   ct_device *placed;
   ct_fallback_reason reason;

@@ -158,13 +158,52 @@ static const char *reason_sentence(ct_fallback_reason r) {
   return "unknown reason";
 }
 
-static void record_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const char *requested, ct_device *placed,
+/* The request as TensorFlow reports it: this process is always
+ * /job:localhost/replica:0/task:0, so those fields are filled in when the
+ * scope left them open; type and index stay as asked ("/device:GPU:*"). */
+static void complete_local(ct_device_name *n) {
+  if (!n->has_job) {
+    n->has_job = true;
+    memcpy(n->job, "localhost", sizeof "localhost");
+  }
+  if (!n->has_replica) {
+    n->has_replica = true;
+    n->replica = 0;
+  }
+  if (!n->has_task) {
+    n->has_task = true;
+    n->task = 0;
+  }
+}
+
+static void requested_name(const ct_device_name *want, char *buf, size_t size) {
+  ct_device_name full = *want;
+  complete_local(&full);
+  if (ct_device_name_format(&full, buf, size) != CT_OK) snprintf(buf, size, "(unprintable)");
+}
+
+static bool same_name(const ct_device_name *a, const ct_device_name *b) {
+  return a->has_job == b->has_job && (!a->has_job || strcmp(a->job, b->job) == 0) && a->has_replica == b->has_replica &&
+         (!a->has_replica || a->replica == b->replica) && a->has_task == b->has_task &&
+         (!a->has_task || a->task == b->task) && a->has_type == b->has_type &&
+         (!a->has_type || strcmp(a->type, b->type) == 0) && a->has_id == b->has_id && (!a->has_id || a->id == b->id);
+}
+
+/* Counts one fallback. A loop that keeps falling back finds its entry by
+ * the parsed request, so the request is formatted once, not per op. */
+static void record_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device_name *asked, ct_device *placed,
                             ct_fallback_reason reason) {
+  /* "/GPU:0" and "/job:localhost/GPU:0" are one request. */
+  ct_device_name full = *asked;
+  complete_local(&full);
+  const ct_device_name *want = &full;
+  char requested[CT_DEVICE_NAME_MAX];
+  bool log = atomic_load_explicit(&ctx->log_placement, memory_order_relaxed);
   pthread_mutex_lock(&ctx->lock);
   ct_fallback_entry *e = NULL;
-  for (int i = 0; i < ctx->n_fallbacks; i++) {
+  for (int i = ctx->n_fallbacks - 1; i >= 0; i--) {
     ct_fallback_entry *f = &ctx->fallbacks[i];
-    if (f->op == op && f->reason == reason && f->placed == placed && strcmp(f->requested, requested) == 0) {
+    if (f->op == op && f->reason == reason && f->placed == placed && same_name(&f->want, want)) {
       e = f;
       break;
     }
@@ -181,14 +220,18 @@ static void record_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const ch
     e = &ctx->fallbacks[ctx->n_fallbacks++];
     memset(e, 0, sizeof *e);
     e->op = op;
+    e->want = *want;
     e->reason = reason;
     e->placed = placed;
-    snprintf(e->requested, sizeof e->requested, "%s", requested);
+    requested_name(want, e->requested, sizeof e->requested);
   }
   if (e) e->count++;
   pthread_mutex_unlock(&ctx->lock);
 
-  if (atomic_load_explicit(&ctx->log_placement, memory_order_relaxed)) {
+  /* Once per (op, reason) while logging is on; the first fallback after
+   * logging was switched on is the one shown. */
+  if (log) {
+    requested_name(want, requested, sizeof requested);
     char key[64];
     snprintf(key, sizeof key, "fallback|%d|%d", (int)op, (int)reason);
     ct_logf_once(ctx, key, CT_LOG_WARNING,
@@ -206,26 +249,6 @@ static void supported_types(ct_context *ctx, ct_op op, ct_dtype kdtype, char *bu
   for (int t = CT_DEVTYPE_COUNT - 1; t >= 0 && n < size; t--)
     if (has_kernel(ctx, op, t, kdtype) && ctx->n_by_type[t] > 0)
       n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : "", ct_devtype_name((ct_devtype)t));
-}
-
-/* The request as TensorFlow prints it: this process is always
- * /job:localhost/replica:0/task:0, so those fields are filled in when the
- * scope left them open; type and index stay as asked ("/device:GPU:*"). */
-static void requested_name(const ct_device_name *want, char *buf, size_t size) {
-  ct_device_name full = *want;
-  if (!full.has_job) {
-    full.has_job = true;
-    snprintf(full.job, sizeof full.job, "localhost");
-  }
-  if (!full.has_replica) {
-    full.has_replica = true;
-    full.replica = 0;
-  }
-  if (!full.has_task) {
-    full.has_task = true;
-    full.task = 0;
-  }
-  if (ct_device_name_format(&full, buf, size) != CT_OK) snprintf(buf, size, "(unprintable)");
 }
 
 static ct_status no_kernel_anywhere(ct_context *ctx, ct_op op, ct_dtype kdtype) {
@@ -270,8 +293,6 @@ ct_status ct_place(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_tensor *
   for (int t = 0; t < CT_DEVTYPE_COUNT; t++) any_kernel |= has_kernel(ctx, op, t, kdtype) && ctx->n_by_type[t] > 0;
   if (!any_kernel) return no_kernel_anywhere(ctx, op, kdtype);
 
-  char requested[CT_DEVICE_NAME_MAX];
-  requested_name(want, requested, sizeof requested);
   ct_fallback_reason reason = why_unplaced(ctx, want);
   bool soft = atomic_load_explicit(&ctx->soft_placement, memory_order_relaxed);
   if (soft && (want->has_type || want->has_id)) {
@@ -283,14 +304,15 @@ ct_status ct_place(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_tensor *
     relaxed.has_id = false;
     dev = select_device(ctx, op, kdtype, &relaxed);
     if (dev) {
-      record_fallback(ctx, op, kdtype, requested, dev, reason);
+      record_fallback(ctx, op, kdtype, want, dev, reason);
       *out = dev;
       return CT_OK;
     }
   }
   /* TensorFlow's text first (tools grep for it), then what it leaves out:
    * the op, the dtype and why the request could not be met. */
-  char types[64], devices[2048];
+  char requested[CT_DEVICE_NAME_MAX], types[64], devices[2048];
+  requested_name(want, requested, sizeof requested);
   supported_types(ctx, op, kdtype, types, sizeof types);
   ct_context_device_list(ctx, devices, sizeof devices);
   return ct_error(CT_INVALID_ARGUMENT,

@@ -296,6 +296,19 @@ static ct_status binary_kernel(const ct_kernel_args *args) {
   if (args->op == CT_OP_POW && (dt == CT_INT32 || dt == CT_INT64) && any_negative(b))
     return ct_error(CT_INVALID_ARGUMENT, "pow: integers to negative integer powers are not allowed");
   if (o->numel == 0) return CT_OK;
+  /* Small ops on same-shape or scalar operands: one call, no walk plan.
+   * This is most of a tiny op's kernel time. */
+  const int64_t n = o->numel;
+  if (!ct_k_is_half(dt) && args->op != CT_OP_POW && ct_cpu_threads_for(n) == 1) {
+    int mode = -1;
+    if (a->numel == n && b->numel == n) mode = MODE_VV;
+    else if (a->numel == 1 && b->numel == n) mode = MODE_SV;
+    else if (b->numel == 1 && a->numel == n) mode = MODE_VS;
+    if (mode >= 0) {
+      fn(a->data, b->data, o->data, n, mode);
+      return CT_OK;
+    }
+  }
   bin_job j;
   ct_bcast_plan_make(a->shape, a->rank, b->shape, b->rank, o->shape, o->rank, &j.plan);
   j.fn = fn;

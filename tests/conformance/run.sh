@@ -42,8 +42,12 @@ for n in 1 2 3; do
     "$build/libctensor.so" -Wl,-rpath,"$root/$build"
 done
 
-# Neither side may be steered by the caller's environment.
-unset CT_LOG_DEVICE_PLACEMENT CT_PLACEMENT_REPORT CUDA_VISIBLE_DEVICES || true
+# Neither side may be steered by the caller's environment. tensorflow-cpu
+# sees no GPU, so ctensor is shown none either: like is compared with like
+# on any machine.
+unset CT_LOG_DEVICE_PLACEMENT CT_PLACEMENT_REPORT || true
+CUDA_VISIBLE_DEVICES=-1
+export CUDA_VISIBLE_DEVICES
 for group in two_cpus log config; do
   "$work/scenarios" "$group" >>"$work/ct.out" 2>>"$work/ct.err" || { echo "ctensor scenarios $group failed:"; cat "$work/ct.err"; exit 1; }
   TF_CPP_MIN_LOG_LEVEL=0 TF_ENABLE_ONEDNN_OPTS=0 "$venv/bin/python" tests/conformance/scenarios.py "$group" \
