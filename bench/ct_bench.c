@@ -2,7 +2,7 @@
  * ct_bench: ctensor's C-side benchmarks, each next to its C baseline, in one
  * process so that every ratio is measured under the same conditions.
  *
- *   ct_bench --threads T [--rounds R] [--quick]
+ *   ct_bench --threads T [--rounds R] [--quick] [--only CASE,...]
  *
  * Prints one JSON object per line (bench/report.py reads them):
  *   {"bench":"matmul","size":512,"impl":"ctensor","threads":1,
@@ -46,6 +46,21 @@
 static int g_threads = 1;
 static int g_rounds = 5;
 static int g_quick = 0;
+static const char *g_only = NULL; /* comma-separated case names; NULL: all */
+
+/* Case names: matmul512 ... matmul4096, add_tiny, add_big, sum_big,
+ * random_normal. */
+static bool wanted(const char *name) {
+  if (!g_only) return true;
+  size_t len = strlen(name);
+  for (const char *p = g_only; *p;) {
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n == len && !strncmp(p, name, n)) return true;
+    p += n + (end != NULL);
+  }
+  return false;
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -365,53 +380,67 @@ static int rn_ct(void *p) {
   return 0;
 }
 
-static void bench_big(void) {
+static void bench_big(bool want_add, bool want_sum, bool want_rn) {
   int64_t n = g_quick ? BIG_N / 16 : BIG_N;
   size_t bytes = (size_t)n * sizeof(float);
-  float *x = xmalloc(bytes), *y = xmalloc(bytes), *z = xmalloc(bytes);
-  fill_uniform(x, n, 3);
-  fill_uniform(y, n, 4);
-  memset(z, 0, bytes);
-  ew_args e = {.x = x, .y = y, .z = z, .n = n};
   double tc[MAX_ROUNDS], tb[MAX_ROUNDS];
-  int64_t shape[1] = {n};
-  const char *note = NULL;
-  int have = 0;
-  if (!(e.a = make_tensor(x, shape, 1)) || !(e.b = make_tensor(y, shape, 1))) {
-    note = g_err;
-  } else {
-    have = 1;
-  }
+  if (want_add || want_sum) {
+    float *x = xmalloc(bytes), *y = xmalloc(bytes), *z = xmalloc(bytes);
+    fill_uniform(x, n, 3);
+    fill_uniform(y, n, 4);
+    memset(z, 0, bytes);
+    ew_args e = {.x = x, .y = y, .z = z, .n = n};
+    int64_t shape[1] = {n};
+    const char *note = NULL;
+    int have = 0;
+    if (!(e.a = make_tensor(x, shape, 1)) || !(e.b = make_tensor(y, shape, 1)))
+      note = g_err;
+    else
+      have = 1;
+
 
   /* add, allocating its result every call */
-  bench_fn f = have && ct_add ? add_ct : NULL;
-  int rc = run_pair(f, &e, add_loop, &e, 0.3, 50, tc, tb);
-  if (rc == -1) rc = run_pair(NULL, NULL, add_loop, &e, 0.3, 50, tc, tb), f = NULL, note = g_err;
-  if (f)
-    emit("add_big", (long)n, "ctensor", 3.0 * (double)bytes, "byte", tc, g_rounds, NULL);
-  else
-    emit_missing("add_big", (long)n, note ? note : "ct_add not in the library");
-  emit("add_big", (long)n, "c_loop", 3.0 * (double)bytes, "byte", tb, g_rounds, NULL);
+  if (want_add) {
+    bench_fn f = have && ct_add ? add_ct : NULL;
+    if (run_pair(f, &e, add_loop, &e, 0.3, 50, tc, tb) == -1) {
+      note = g_err;
+      f = NULL;
+      run_pair(NULL, NULL, add_loop, &e, 0.3, 50, tc, tb);
+    }
+    if (f)
+      emit("add_big", (long)n, "ctensor", 3.0 * (double)bytes, "byte", tc, g_rounds, NULL);
+    else
+      emit_missing("add_big", (long)n, note ? note : "ct_add not in the library");
+    emit("add_big", (long)n, "c_loop", 3.0 * (double)bytes, "byte", tb, g_rounds, NULL);
+  }
 
   /* sum over every axis */
-  f = have && ct_reduce_sum ? sum_ct : NULL;
-  rc = run_pair(f, &e, sum_loop, &e, 0.3, 50, tc, tb);
-  if (rc == -1) rc = run_pair(NULL, NULL, sum_loop, &e, 0.3, 50, tc, tb), f = NULL, note = g_err;
-  if (f)
-    emit("sum_big", (long)n, "ctensor", (double)bytes, "byte", tc, g_rounds, NULL);
-  else
-    emit_missing("sum_big", (long)n, note ? note : "ct_reduce_sum not in the library");
-  emit("sum_big", (long)n, "c_loop", (double)bytes, "byte", tb, g_rounds, NULL);
+  if (want_sum) {
+    bench_fn f = have && ct_reduce_sum ? sum_ct : NULL;
+    if (run_pair(f, &e, sum_loop, &e, 0.3, 50, tc, tb) == -1) {
+      note = g_err;
+      f = NULL;
+      run_pair(NULL, NULL, sum_loop, &e, 0.3, 50, tc, tb);
+    }
+    if (f)
+      emit("sum_big", (long)n, "ctensor", (double)bytes, "byte", tc, g_rounds, NULL);
+    else
+      emit_missing("sum_big", (long)n, note ? note : "ct_reduce_sum not in the library");
+    emit("sum_big", (long)n, "c_loop", (double)bytes, "byte", tb, g_rounds, NULL);
+  }
 
-  ct_tensor_release(e.a);
-  ct_tensor_release(e.b);
-  free(x);
-  free(y);
-  free(z);
+    ct_tensor_release(e.a);
+    ct_tensor_release(e.b);
+    free(x);
+    free(y);
+    free(z);
+  }
 
   /* random normal: no C baseline; numpy is the peer */
   rn_args r = {.n = n, .offset = 0};
-  if (!ct_random_normal) {
+  if (!want_rn) {
+    return;
+  } else if (!ct_random_normal) {
     emit_missing("random_normal", (long)n, "ct_random_normal not in the library");
   } else if (run_pair(NULL, NULL, rn_ct, &r, 0.3, 50, NULL, tc) != 0) {
     emit_missing("random_normal", (long)n, g_err);
@@ -430,8 +459,10 @@ int main(int argc, char **argv) {
       g_rounds = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--quick"))
       g_quick = 1;
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+      g_only = argv[++i];
     else {
-      fprintf(stderr, "usage: ct_bench --threads T [--rounds R] [--quick]\n");
+      fprintf(stderr, "usage: ct_bench --threads T [--rounds R] [--quick] [--only CASE,...]\n");
       return 2;
     }
   }
@@ -457,9 +488,13 @@ int main(int argc, char **argv) {
 
   int sizes[] = {512, 1024, 2048, 4096};
   int nsizes = g_quick ? 2 : 4;
-  for (int i = 0; i < nsizes; i++) bench_matmul(sizes[i]);
-  bench_add_tiny();
-  bench_big();
+  for (int i = 0; i < nsizes; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "matmul%d", sizes[i]);
+    if (wanted(name)) bench_matmul(sizes[i]);
+  }
+  if (wanted("add_tiny")) bench_add_tiny();
+  bench_big(wanted("add_big"), wanted("sum_big"), wanted("random_normal"));
   ct_context_free(g_ctx);
   return 0;
 }

@@ -232,6 +232,35 @@ CT_API ct_status ct_unusable_device_get(ct_context *ctx, int i, ct_physical_devi
  * a sentence of detail; valid without any GPU present. */
 CT_API ct_gpu_reason ct_gpu_availability(ct_context *ctx, char *detail, size_t detail_size);
 
+/* The GPU libraries ctensor looks for: the driver (libcuda.so.1), cuBLAS,
+ * cuBLASLt and NVRTC. Discovery opens only the driver; the others are
+ * located (found on disk) and opened when a GPU op first needs them. */
+typedef struct ct_gpu_library_info {
+  char name[16];          /* "driver", "cublas", "cublasLt", "nvrtc" */
+  bool found;             /* a usable candidate exists (opened or located) */
+  bool loaded;            /* dlopen succeeded in this context */
+  int version_major;      /* from the driver (driver) or the file name; -1 unknown */
+  int version_minor;      /* -1 unknown */
+  char path[512];         /* resolved or located path, "" if none */
+  char detail[CT_INFO_TEXT_MAX]; /* why not found / why rejected */
+} ct_gpu_library_info;
+/* Number of libraries described (4); discovers devices if needed. */
+CT_API int ct_gpu_library_count(ct_context *ctx);
+CT_API ct_status ct_gpu_library_get(ct_context *ctx, int i, ct_gpu_library_info *out);
+
+/* Every attempt to find or open a GPU library, in order (for bug reports). */
+typedef struct ct_gpu_load_attempt {
+  char library[16];  /* "driver", "cublas", ... */
+  char stage[16];    /* "override", "system", "libdir", "pip", "cuda_path", "usr_local", ... */
+  bool opened;       /* dlopen was called (false: only located on disk) */
+  bool ok;
+  char name[64];     /* file name tried */
+  char path[512];
+  char error[256];   /* dlerror() text or why the candidate was rejected */
+} ct_gpu_load_attempt;
+CT_API int ct_gpu_load_attempt_count(ct_context *ctx);
+CT_API ct_status ct_gpu_load_attempt_get(ct_context *ctx, int i, ct_gpu_load_attempt *out);
+
 typedef struct ct_logical_device_info {
   char name[CT_DEVICE_NAME_MAX];  /* "/job:localhost/replica:0/task:0/device:CPU:0" */
   char short_name[64];            /* "/device:CPU:0", as tf.config.list_logical_devices */

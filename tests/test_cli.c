@@ -25,6 +25,13 @@ TEST(devices_text) {
   CHECK(strstr(buf, "/physical_device:CPU:0") != NULL);
   CHECK(strstr(buf, "/job:localhost/replica:0/task:0/device:CPU:0") != NULL);
   CHECK(strstr(buf, "GPU:") != NULL); /* always a GPU line: usable, or why not */
+  CHECK(strstr(buf, "GPU libraries:") != NULL);
+  CHECK(strstr(buf, "  driver ") != NULL);
+  CHECK(strstr(buf, "  nvrtc ") != NULL);
+  CHECK(strstr(buf, "Load attempts:") == NULL);
+  CHECK_EQ_INT(run_cli("devices --verbose", buf, sizeof buf), 0);
+  CHECK(strstr(buf, "Load attempts:") != NULL);
+  CHECK(strstr(buf, "libcuda.so.1") != NULL); /* the driver is always tried by its versioned name */
 }
 
 TEST(devices_json) {
@@ -37,6 +44,9 @@ TEST(devices_json) {
   CHECK(strstr(buf, "\"memory_bytes\": ") != NULL);
   CHECK(strstr(buf, "\"features\": [") != NULL);
   CHECK(strstr(buf, "\"gpu\": {\"usable\": ") != NULL);
+  CHECK(strstr(buf, "\"gpu_libraries\": [") != NULL);
+  CHECK(strstr(buf, "{\"name\": \"driver\", \"found\": ") != NULL);
+  CHECK(strstr(buf, "\"load_attempts\": [") != NULL);
 }
 
 TEST(version_and_help) {

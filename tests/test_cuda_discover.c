@@ -223,6 +223,37 @@ TEST(environment_is_read_once_per_context) {
   ct_context_free(ctx);
 }
 
+TEST(libraries_and_attempts_are_public) {
+  fake_env();
+  setenv("CT_FAKE_CUDA_DRIVER_VERSION", "12040", 1);
+  char detail[256];
+  ct_gpu_reason r;
+  ct_context *ctx = discover(&r, detail, sizeof detail);
+  CHECK(ctx != NULL);
+  if (!ctx) return;
+  CHECK_EQ_INT(ct_gpu_library_count(ctx), 4);
+  ct_gpu_library_info g;
+  CHECK_OK(ct_gpu_library_get(ctx, 0, &g));
+  CHECK_EQ_STR(g.name, "driver");
+  CHECK(g.found && g.loaded);
+  CHECK_EQ_INT(g.version_major, 12); /* the driver's own cuDriverGetVersion */
+  CHECK_EQ_INT(g.version_minor, 4);
+  CHECK(has(g.path, "fake_cuda"));
+  CHECK_OK(ct_gpu_library_get(ctx, 3, &g));
+  CHECK_EQ_STR(g.name, "nvrtc");
+  CHECK(!g.loaded); /* only located: opened when a kernel first needs it */
+  CHECK_ERR(ct_gpu_library_get(ctx, 4, &g), CT_OUT_OF_RANGE, "index 4");
+  int n = ct_gpu_load_attempt_count(ctx);
+  CHECK(n >= 1);
+  ct_gpu_load_attempt a;
+  CHECK_OK(ct_gpu_load_attempt_get(ctx, 0, &a));
+  CHECK_EQ_STR(a.library, "driver");
+  CHECK_EQ_STR(a.stage, "override"); /* CT_CUDA_DRIVER_PATH comes first */
+  CHECK(a.opened && a.ok);
+  CHECK_ERR(ct_gpu_load_attempt_get(ctx, n, &a), CT_OUT_OF_RANGE, "out of range");
+  ct_context_free(ctx);
+}
+
 TEST(no_driver_library_names_the_attempt) {
   fake_env();
   setenv("CT_CUDA_DRIVER_PATH", "/nonexistent/dir/libcuda.so.1", 1);
@@ -547,6 +578,7 @@ int main(void) {
   RUN(dlsym_fallback_without_cuGetProcAddress);
   RUN(cuda_visible_devices_renumbers_and_hides);
   RUN(environment_is_read_once_per_context);
+  RUN(libraries_and_attempts_are_public);
   RUN(no_driver_library_names_the_attempt);
   RUN(this_machine_without_a_driver);
   RUN(fake_stub_is_recognised);

@@ -22,15 +22,20 @@ static const char usage_main[] =
     "  help               print this help\n";
 
 static const char usage_devices[] =
-    "usage: ctensor devices [--json]\n"
+    "usage: ctensor devices [--json] [--verbose]\n"
     "\n"
     "Lists the physical devices ctensor found (/physical_device:CPU:0, ...),\n"
     "the logical devices ops run on (/job:localhost/replica:0/task:0/device:CPU:0),\n"
     "and every GPU that exists but cannot be used, with the reason.\n"
     "\n"
     "options:\n"
-    "  --json   machine-readable output\n"
-    "  --help   this help\n";
+    "  --json      machine-readable output (always includes every load attempt)\n"
+    "  --verbose   also list every attempt to find or open a GPU library\n"
+    "  --help      this help\n"
+    "\n"
+    "GPU libraries other than the driver are only located here (found on\n"
+    "disk, version from the file name); they are opened when a GPU op first\n"
+    "needs them.\n";
 
 static const char usage_version[] =
     "usage: ctensor version\n"
@@ -104,10 +109,77 @@ static void print_physical_text(FILE *f, const ct_physical_device_info *d) {
   }
 }
 
+static void version_str(const ct_gpu_library_info *g, char *buf, size_t size) {
+  if (g->version_major < 0) snprintf(buf, size, "?");
+  else if (g->version_minor < 0) snprintf(buf, size, "%d", g->version_major);
+  else snprintf(buf, size, "%d.%d", g->version_major, g->version_minor);
+}
+
+static void print_libraries(FILE *f, ct_context *ctx, bool json, bool verbose) {
+  int n = ct_gpu_library_count(ctx);
+  ct_gpu_library_info g;
+  char v[32];
+  if (json) {
+    fprintf(f, "  \"gpu_libraries\": [");
+    for (int i = 0; i < n; i++) {
+      if (ct_gpu_library_get(ctx, i, &g) != CT_OK) continue;
+      version_str(&g, v, sizeof v);
+      fprintf(f, "%s{\"name\": ", i ? ",\n    " : "\n    ");
+      json_str(f, g.name);
+      fprintf(f, ", \"found\": %s, \"loaded\": %s, \"version\": ", g.found ? "true" : "false", g.loaded ? "true" : "false");
+      json_str(f, v);
+      fprintf(f, ", \"path\": ");
+      json_str(f, g.path);
+      fprintf(f, ", \"detail\": ");
+      json_str(f, g.detail);
+      fprintf(f, "}");
+    }
+    fprintf(f, "\n  ],\n  \"load_attempts\": [");
+    int na = ct_gpu_load_attempt_count(ctx);
+    ct_gpu_load_attempt a;
+    for (int i = 0; i < na; i++) {
+      if (ct_gpu_load_attempt_get(ctx, i, &a) != CT_OK) continue;
+      fprintf(f, "%s{\"library\": ", i ? ",\n    " : "\n    ");
+      json_str(f, a.library);
+      fprintf(f, ", \"stage\": ");
+      json_str(f, a.stage);
+      fprintf(f, ", \"opened\": %s, \"ok\": %s, \"name\": ", a.opened ? "true" : "false", a.ok ? "true" : "false");
+      json_str(f, a.name);
+      fprintf(f, ", \"path\": ");
+      json_str(f, a.path);
+      fprintf(f, ", \"error\": ");
+      json_str(f, a.error);
+      fprintf(f, "}");
+    }
+    fprintf(f, "\n  ],\n");
+    return;
+  }
+  fprintf(f, "GPU libraries:\n");
+  for (int i = 0; i < n; i++) {
+    if (ct_gpu_library_get(ctx, i, &g) != CT_OK) continue;
+    version_str(&g, v, sizeof v);
+    if (g.found)
+      fprintf(f, "  %-9s %-6s %s%s%s%s\n", g.name, v, g.path, g.loaded ? " (loaded)" : " (found; opened on first use)",
+              g.detail[0] ? ": " : "", g.detail);
+    else
+      fprintf(f, "  %-9s not found%s%s\n", g.name, g.detail[0] ? ": " : "", g.detail);
+  }
+  if (!verbose) return;
+  fprintf(f, "Load attempts:\n");
+  int na = ct_gpu_load_attempt_count(ctx);
+  ct_gpu_load_attempt a;
+  for (int i = 0; i < na; i++) {
+    if (ct_gpu_load_attempt_get(ctx, i, &a) != CT_OK) continue;
+    fprintf(f, "  %-9s %-10s %-7s %s %s%s%s\n", a.library, a.stage, a.opened ? "dlopen" : "stat", a.ok ? "ok  " : "fail",
+            a.path[0] ? a.path : a.name, a.error[0] ? ": " : "", a.error);
+  }
+}
+
 static int cmd_devices(int argc, char **argv) {
-  bool json = false;
+  bool json = false, verbose = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0) json = true;
+    else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) verbose = true;
     else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       fputs(usage_devices, stdout);
       return 0;
@@ -157,7 +229,9 @@ static int cmd_devices(int argc, char **argv) {
       fprintf(f, i ? ",\n    " : "\n    ");
       print_physical_json(f, &p);
     }
-    fprintf(f, "\n  ],\n  \"gpu\": {\"usable\": %s, \"reason\": ", gpu == CT_GPU_USABLE ? "true" : "false");
+    fprintf(f, "\n  ],\n");
+    print_libraries(f, ctx, true, true);
+    fprintf(f, "  \"gpu\": {\"usable\": %s, \"reason\": ", gpu == CT_GPU_USABLE ? "true" : "false");
     json_str(f, ct_gpu_reason_name(gpu));
     fprintf(f, ", \"detail\": ");
     json_str(f, detail);
@@ -182,6 +256,7 @@ static int cmd_devices(int argc, char **argv) {
                 p.reason_detail);
       }
     }
+    print_libraries(f, ctx, false, verbose);
     if (gpu == CT_GPU_USABLE)
       fprintf(f, "GPU: usable (%s)\n", detail);
     else
