@@ -2,20 +2,22 @@
  * ct_bench: ctensor's C-side benchmarks, each next to its C baseline, in one
  * process so that every ratio is measured under the same conditions.
  *
- *   ct_bench --threads T [--rounds R] [--quick] [--only CASE,...]
+ *   ct_bench --threads T [--rounds R] [--quick] [--only CASE,...] [--first-round K]
  *
  * Prints one JSON object per line (bench/report.py reads them):
  *   {"bench":"matmul","size":512,"impl":"ctensor","threads":1,
  *    "work":268435456,"unit":"flop","times":[s, s, ...]}
  * where times[r] is the seconds per call in round r. Within a round the
- * ctensor batch and the baseline batch run back to back (alternating which
- * goes first), so the per-round ratio compares like with like.
+ * ctensor batch and the baseline batch run back to back, ctensor first in
+ * even rounds (counted from K, so that a driver running one round per
+ * process can still alternate), so the per-round ratio compares like with
+ * like.
  *
  * Baselines:
  *   matmul  cblas_sgemm on the same OpenBLAS ctensor links, into a
  *           preallocated C (ctensor allocates its result each call);
  *   add     an OpenMP loop c[i] = a[i] + b[i] into a preallocated buffer;
- *   sum     an OpenMP simd reduction loop.
+ *   sum     an OpenMP loop with 16 float accumulators per thread.
  * random_normal and the 1-element add have no C baseline; their peers
  * (numpy, torch, TensorFlow) run in bench/peers.py.
  *
@@ -46,6 +48,7 @@
 static int g_threads = 1;
 static int g_rounds = 5;
 static int g_quick = 0;
+static int g_first_round = 0;
 static const char *g_only = NULL; /* comma-separated case names; NULL: all */
 
 /* Case names: matmul512 ... matmul4096, add_tiny, add_big, sum_big,
@@ -145,7 +148,7 @@ static int run_pair(bench_fn fa, void *aa, bench_fn fb, void *ab, double target_
   if (fa && (ra = calibrate(fa, aa, target_s, max_reps)) < 0) return -1;
   if ((rb = calibrate(fb, ab, target_s, max_reps)) < 0) return -2;
   for (int r = 0; r < g_rounds; r++) {
-    int a_first = (r % 2) == 0;
+    int a_first = ((g_first_round + r) % 2) == 0;
     if (a_first && fa && (ta[r] = time_batch(fa, aa, ra)) < 0) return -1;
     if ((tb[r] = time_batch(fb, ab, rb)) < 0) return -2;
     if (!a_first && fa && (ta[r] = time_batch(fa, aa, ra)) < 0) return -1;
@@ -171,6 +174,26 @@ static ct_tensor *make_tensor(const float *data, const int64_t *shape, int rank)
     return NULL;
   }
   return t;
+}
+
+/* Runs one op through `call` and copies its float32 result to `dst`; 0 on
+ * success, else g_err says why. Used by the checks: a fast wrong answer
+ * must not pass. */
+typedef ct_status (*op_call)(void *arg, ct_tensor **out);
+
+static int result_to_host(op_call call, void *arg, float *dst, size_t bytes) {
+  ct_tensor *out = NULL;
+  ct_status st = call(arg, &out);
+  if (st != CT_OK) return ct_failed("check", st);
+  st = ct_tensor_to_host(out, dst, bytes);
+  ct_tensor_release(out);
+  if (st != CT_OK) return ct_failed("tensor_to_host", st);
+  return 0;
+}
+
+static int wrong(const char *what, double got, double want) {
+  snprintf(g_err, sizeof g_err, "WRONG RESULT: %s = %.9g, expected %.9g", what, got, want);
+  return 1;
 }
 
 /* ---- matmul ------------------------------------------------------------ */
@@ -296,6 +319,16 @@ static int add_ct(void *p) {
   return 0;
 }
 
+static ct_status add_call(void *p, ct_tensor **out) {
+  ew_args *e = p;
+  return ct_add(g_ctx, e->a, e->b, out);
+}
+
+static ct_status sum_call(void *p, ct_tensor **out) {
+  ew_args *e = p;
+  return ct_reduce_sum(g_ctx, e->a, NULL, 0, false, out);
+}
+
 static void bench_add_tiny(void) {
   float one[1] = {1.5f}, two[1] = {2.25f};
   int64_t shape[1] = {1};
@@ -310,8 +343,12 @@ static void bench_add_tiny(void) {
   } else {
     /* batches of ~0.1 s: long enough to swamp the clock, short enough for
      * five rounds to cost little */
+    float got = 0;
     for (int i = 0; i < 1000; i++) add_ct(&e); /* warm the allocator's cache */
-    if (run_pair(NULL, NULL, add_ct, &e, 0.1, 10000000, NULL, t) != 0)
+    if (result_to_host(add_call, &e, &got, sizeof got) != 0 ||
+        (got != 3.75f && wrong("1.5 + 2.25", got, 3.75)))
+      emit_missing("add_tiny", 1, g_err);
+    else if (run_pair(NULL, NULL, add_ct, &e, 0.1, 10000000, NULL, t) != 0)
       emit_missing("add_tiny", 1, g_err);
     else
       emit("add_tiny", 1, "ctensor", 1, "call", t, g_rounds, NULL);
@@ -327,7 +364,7 @@ static int add_loop(void *p) {
   const float *restrict x = e->x, *restrict y = e->y;
   float *restrict z = e->z;
   int64_t n = e->n;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) z[i] = x[i] + y[i];
   return 0;
 }
@@ -380,73 +417,132 @@ static int rn_ct(void *p) {
   return 0;
 }
 
-static void bench_big(bool want_add, bool want_sum, bool want_rn) {
-  int64_t n = g_quick ? BIG_N / 16 : BIG_N;
+static int64_t big_n(void) { return g_quick ? BIG_N / 16 : BIG_N; }
+
+/* Every 4099th element of ct_add's result, bit for bit (one float add). */
+static bool check_add(ew_args *e) {
+  size_t bytes = (size_t)e->n * sizeof(float);
+  float *got = xmalloc(bytes);
+  bool ok = result_to_host(add_call, e, got, bytes) == 0;
+  for (int64_t i = 0; ok && i < e->n; i += 4099) {
+    float want = e->x[i] + e->y[i];
+    if (got[i] != want) {
+      char what[64];
+      snprintf(what, sizeof what, "add element %lld", (long long)i);
+      ok = !wrong(what, got[i], want);
+    }
+  }
+  free(got);
+  return ok;
+}
+
+/* The sum against a float64 one, within float32 rounding of the terms. */
+static bool check_sum(ew_args *e) {
+  float got = 0;
+  if (result_to_host(sum_call, e, &got, sizeof got) != 0) return false;
+  double want = 0, mag = 0;
+  for (int64_t i = 0; i < e->n; i++) {
+    want += e->x[i];
+    mag += fabs((double)e->x[i]);
+  }
+  if (fabs((double)got - want) > 1e-6 * mag + 1e-3) return !wrong("sum", got, want);
+  return true;
+}
+
+/* ct_add (allocating its result every call) against add_loop, and
+ * ct_reduce_sum against sum_loop, on the same two 64 Mi-element inputs. */
+static void bench_add_sum(bool want_add, bool want_sum) {
+  int64_t n = big_n();
   size_t bytes = (size_t)n * sizeof(float);
   double tc[MAX_ROUNDS], tb[MAX_ROUNDS];
-  if (want_add || want_sum) {
-    float *x = xmalloc(bytes), *y = xmalloc(bytes), *z = xmalloc(bytes);
-    fill_uniform(x, n, 3);
-    fill_uniform(y, n, 4);
-    memset(z, 0, bytes);
-    ew_args e = {.x = x, .y = y, .z = z, .n = n};
-    int64_t shape[1] = {n};
-    const char *note = NULL;
-    int have = 0;
-    if (!(e.a = make_tensor(x, shape, 1)) || !(e.b = make_tensor(y, shape, 1)))
-      note = g_err;
-    else
-      have = 1;
+  float *x = xmalloc(bytes), *y = xmalloc(bytes), *z = xmalloc(bytes);
+  fill_uniform(x, n, 3);
+  fill_uniform(y, n, 4);
+  memset(z, 0, bytes);
+  ew_args e = {.x = x, .y = y, .z = z, .n = n};
+  int64_t shape[1] = {n};
+  const char *note = NULL;
+  bool have = (e.a = make_tensor(x, shape, 1)) && (e.b = make_tensor(y, shape, 1));
+  if (!have) note = g_err;
+  char add_why[sizeof g_err] = "", sum_why[sizeof g_err] = "";
+  bool add_ok = want_add && have && ct_add && check_add(&e);
+  if (!add_ok) snprintf(add_why, sizeof add_why, "%s", have && ct_add ? g_err : "");
+  bool sum_ok = want_sum && have && ct_reduce_sum && check_sum(&e);
+  if (!sum_ok) snprintf(sum_why, sizeof sum_why, "%s", have && ct_reduce_sum ? g_err : "");
 
-
-  /* add, allocating its result every call */
   if (want_add) {
-    bench_fn f = have && ct_add ? add_ct : NULL;
+    bench_fn f = add_ok ? add_ct : NULL;
+    const char *why = add_why[0] ? add_why : note;
     if (run_pair(f, &e, add_loop, &e, 0.3, 50, tc, tb) == -1) {
-      note = g_err;
+      why = g_err;
       f = NULL;
       run_pair(NULL, NULL, add_loop, &e, 0.3, 50, tc, tb);
     }
     if (f)
       emit("add_big", (long)n, "ctensor", 3.0 * (double)bytes, "byte", tc, g_rounds, NULL);
     else
-      emit_missing("add_big", (long)n, note ? note : "ct_add not in the library");
+      emit_missing("add_big", (long)n, why ? why : "ct_add not in the library");
     emit("add_big", (long)n, "c_loop", 3.0 * (double)bytes, "byte", tb, g_rounds, NULL);
   }
-
-  /* sum over every axis */
   if (want_sum) {
-    bench_fn f = have && ct_reduce_sum ? sum_ct : NULL;
+    bench_fn f = sum_ok ? sum_ct : NULL;
+    const char *why = sum_why[0] ? sum_why : note;
     if (run_pair(f, &e, sum_loop, &e, 0.3, 50, tc, tb) == -1) {
-      note = g_err;
+      why = g_err;
       f = NULL;
       run_pair(NULL, NULL, sum_loop, &e, 0.3, 50, tc, tb);
     }
     if (f)
       emit("sum_big", (long)n, "ctensor", (double)bytes, "byte", tc, g_rounds, NULL);
     else
-      emit_missing("sum_big", (long)n, note ? note : "ct_reduce_sum not in the library");
+      emit_missing("sum_big", (long)n, why ? why : "ct_reduce_sum not in the library");
     emit("sum_big", (long)n, "c_loop", (double)bytes, "byte", tb, g_rounds, NULL);
   }
+  ct_tensor_release(e.a);
+  ct_tensor_release(e.b);
+  free(x);
+  free(y);
+  free(z);
+}
 
-    ct_tensor_release(e.a);
-    ct_tensor_release(e.b);
-    free(x);
-    free(y);
-    free(z);
+static ct_status rn_call(void *p, ct_tensor **out) {
+  rn_args *r = p;
+  int64_t shape[1] = {r->n};
+  return ct_random_normal(g_ctx, CT_FLOAT32, shape, 1, 0.0, 1.0, 42, r->offset, out);
+}
+
+/* Mean 0 and variance 1 within 5 standard errors. */
+static bool check_normal(rn_args *r) {
+  size_t bytes = (size_t)r->n * sizeof(float);
+  float *got = xmalloc(bytes);
+  bool ok = result_to_host(rn_call, r, got, bytes) == 0;
+  if (ok) {
+    double s = 0, s2 = 0, n = (double)r->n;
+    for (int64_t i = 0; i < r->n; i++) {
+      s += got[i];
+      s2 += (double)got[i] * got[i];
+    }
+    double mean = s / n, var = s2 / n - mean * mean;
+    if (fabs(mean) > 5 / sqrt(n)) ok = !wrong("mean of random_normal", mean, 0);
+    else if (fabs(var - 1) > 5 * sqrt(2 / n)) ok = !wrong("variance of random_normal", var, 1);
   }
+  free(got);
+  return ok;
+}
 
-  /* random normal: no C baseline; numpy is the peer */
+/* random normal: no C baseline; numpy is the peer. */
+static void bench_random_normal(void) {
+  int64_t n = big_n();
+  double t[MAX_ROUNDS];
   rn_args r = {.n = n, .offset = 0};
-  if (!want_rn) {
-    return;
-  } else if (!ct_random_normal) {
+  if (!ct_random_normal)
     emit_missing("random_normal", (long)n, "ct_random_normal not in the library");
-  } else if (run_pair(NULL, NULL, rn_ct, &r, 0.3, 50, NULL, tc) != 0) {
+  else if (!check_normal(&r))
     emit_missing("random_normal", (long)n, g_err);
-  } else {
-    emit("random_normal", (long)n, "ctensor", (double)n, "sample", tc, g_rounds, NULL);
-  }
+  else if (run_pair(NULL, NULL, rn_ct, &r, 0.3, 50, NULL, t) != 0)
+    emit_missing("random_normal", (long)n, g_err);
+  else
+    emit("random_normal", (long)n, "ctensor", (double)n, "sample", t, g_rounds, NULL);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -461,8 +557,11 @@ int main(int argc, char **argv) {
       g_quick = 1;
     else if (!strcmp(argv[i], "--only") && i + 1 < argc)
       g_only = argv[++i];
+    else if (!strcmp(argv[i], "--first-round") && i + 1 < argc)
+      g_first_round = atoi(argv[++i]);
     else {
-      fprintf(stderr, "usage: ct_bench --threads T [--rounds R] [--quick] [--only CASE,...]\n");
+      fprintf(stderr, "usage: ct_bench --threads T [--rounds R] [--quick] [--only CASE,...]"
+                      " [--first-round K]\n");
       return 2;
     }
   }
@@ -494,7 +593,8 @@ int main(int argc, char **argv) {
     if (wanted(name)) bench_matmul(sizes[i]);
   }
   if (wanted("add_tiny")) bench_add_tiny();
-  bench_big(wanted("add_big"), wanted("sum_big"), wanted("random_normal"));
+  if (wanted("add_big") || wanted("sum_big")) bench_add_sum(wanted("add_big"), wanted("sum_big"));
+  if (wanted("random_normal")) bench_random_normal();
   ct_context_free(g_ctx);
   return 0;
 }

@@ -2,7 +2,7 @@
 (Debian's python3-torch, CPU) and TensorFlow (tensorflow-cpu).
 
     peers.py --threads T [--rounds R] [--quick] [--only numpy,torch,tensorflow]
-    peers.py --threads T --serve [--quick]    (one round per "round" on stdin)
+    peers.py --threads T --serve [--quick]    (one round per "round [CASE]" on stdin)
 
 Prints the same JSON lines as ct_bench (times[r] = seconds per call in round
 r); bench/report.py reads both. The thread count is fixed for the whole
@@ -175,10 +175,16 @@ def main():
     # Batch sizes are calibrated once, on the first round, from a warm call.
     reps = {}
 
-    def one_round():
-        """One batch of every framework on every case; {key: seconds/call}."""
+    def case_name(bench, size):
+        return "matmul%d" % size if bench == "matmul" else bench
+
+    def one_round(only=None):
+        """One batch of every framework on every case (or on the case named
+        `only`, as ct_bench --only names it)."""
         out = []
         for bench, size, work, unit, fns, target_s, max_reps in cases:
+            if only is not None and case_name(bench, size) != only:
+                continue
             for impl, f in fns.items():
                 key = (bench, size, impl)
                 if key not in reps:
@@ -188,13 +194,14 @@ def main():
         return out
 
     if args.serve:
-        # bench/report.py interleaves rounds of this process with rounds of
-        # ct_bench: one line "round" in, that round's records and "end" out.
+        # bench/report.py interleaves this process with ct_bench, case by
+        # case: a line "round [CASE]" in, that round's records and "end" out.
         emit("ready", 0, "python", T, 0, "")
         for line in sys.stdin:
-            if line.strip() != "round":
+            words = line.split()
+            if not words or words[0] != "round":
                 break
-            for bench, size, impl, work, unit, t in one_round():
+            for bench, size, impl, work, unit, t in one_round(words[1] if len(words) > 1 else None):
                 emit(bench, size, impl, T, work, unit, [t])
             emit("end", 0, "python", T, 0, "")
         return 0

@@ -1,15 +1,17 @@
 """Runs ctensor and its peers side by side and prints one table of ratios.
 
     report.py --build BUILD [--threads 1,2] [--rounds 5] [--quick]
-              [--python PY] [--torch-python /usr/bin/python3] [--json OUT]
+              [--python PY] [--torch-python /usr/bin/python3]
+              [--json OUT] [--markdown OUT]
+    report.py --from-json OUT        (the table of an earlier run)
 
 For each thread count T, with OMP_NUM_THREADS=T and OPENBLAS_NUM_THREADS=T,
-rounds alternate between two programs:
-  BUILD/bench/ct_bench --threads T --rounds 1
-      ctensor next to cblas_sgemm and plain C loops (a fresh process a round);
+every case of every round runs in two programs, back to back:
+  BUILD/bench/ct_bench --threads T --rounds 1 --only CASE
+      ctensor next to cblas_sgemm and plain C loops (a fresh process each);
   PY bench/peers.py --threads T --serve
       numpy, torch and TensorFlow (one process that lives across the rounds,
-      since importing them takes seconds).
+      since importing them takes seconds; told "round CASE" on stdin).
 Then it times whole processes: `BUILD/ctensor devices` against
 `/usr/bin/python3 -c "import torch; print(torch.cuda.is_available())"`.
 
@@ -45,25 +47,44 @@ def run_lines(cmd, env):
     return recs
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "?"
+
+
 def merge(recs):
-    """Joins records of the same (bench, size, impl, threads) across rounds."""
+    """Joins records of the same (bench, size, impl, threads) across rounds.
+    A round in which an implementation was missing or failed makes the whole
+    record missing, with that round's note: a partial median would hide it."""
     out, index = [], {}
     for r in recs:
         key = (r.get("bench"), r.get("size"), r.get("impl"), r.get("threads"))
-        if "times" in r and key in index and "times" in index[key]:
-            index[key]["times"] += r["times"]
-        elif key in index and r.get("bench") in ("info", "end", "ready"):
-            continue
-        else:
+        have = index.get(key)
+        if have is None:
             index[key] = dict(r)
             out.append(index[key])
+        elif "times" in have and "times" in r:
+            have["times"] = have["times"] + r["times"]
+        elif "times" in have and r.get("bench") not in ("info", "error"):
+            have.clear()
+            have.update(r)
     return out
 
 
+def case_names(quick):
+    sizes = [512, 1024] if quick else [512, 1024, 2048, 4096]
+    return ["matmul%d" % n for n in sizes] + ["add_tiny", "add_big", "sum_big", "random_normal"]
+
+
 def interleaved(args, t, env):
-    """Rounds of ct_bench (a fresh process each, one round) alternating with
-    rounds of a long-lived peers.py (its imports take seconds), so that both
-    sides see the same machine, round by round."""
+    """Each round runs every case twice over, once in a fresh ct_bench (one
+    round of that case only) and once in a long-lived peers.py (its imports
+    take seconds), back to back, alternating which goes first; so ctensor
+    and its peers see the same machine within seconds of each other, which
+    matters on a 2-core machine that other work shares."""
     quick = ["--quick"] if args.quick else []
     ct_cmd = [os.path.join(args.build, "bench", "ct_bench"), "--threads", str(t), "--rounds", "1"] + quick
     py_cmd = [args.python, os.path.join(HERE, "peers.py"), "--threads", str(t), "--serve"] + quick
@@ -81,14 +102,20 @@ def interleaved(args, t, env):
             recs.append(rec)
         return False
 
+    def peer_round(case):
+        peers.stdin.write("round %s\n" % case)
+        peers.stdin.flush()
+        return read_until("end")
+
     alive = read_until("ready")
     for r in range(args.rounds):
         print("bench: %d thread(s): round %d/%d" % (t, r + 1, args.rounds), file=sys.stderr, flush=True)
-        recs += run_lines(ct_cmd, env)
-        if alive:
-            peers.stdin.write("round\n")
-            peers.stdin.flush()
-            alive = read_until("end")
+        for case in case_names(args.quick):
+            if r % 2 == 1 and alive:
+                alive = peer_round(case)
+            recs.extend(run_lines(ct_cmd + ["--only", case, "--first-round", str(r)], env))
+            if r % 2 == 0 and alive:
+                alive = peer_round(case)
     peers.stdin.close()
     if peers.wait() != 0 or not alive:
         recs.append({"bench": "error", "impl": "peers.py", "threads": t,
@@ -149,12 +176,26 @@ def fmt_rate(rec, unit):
     return "%.1f %s" % (r / scale, name)
 
 
+def per_round(a, b):
+    """rate(a)/rate(b) in each round, or [] when either is missing."""
+    if not a or not b or not a.get("times") or not b.get("times"):
+        return []
+    ta, tb = a["times"], b["times"]
+    return [tb[i] / ta[i] for i in range(min(len(ta), len(tb)))]
+
+
 def paired_ratio(a, b):
     """Median over rounds of rate(a)/rate(b), or None when either is missing."""
-    if not a or not b or "times" not in a or "times" not in b:
-        return None
-    ta, tb = a["times"], b["times"]
-    return statistics.median(tb[i] / ta[i] for i in range(min(len(ta), len(tb))))
+    rs = per_round(a, b)
+    return statistics.median(rs) if rs else None
+
+
+def ratio_cell(a, b, digits=3):
+    """'1.004x (0.980-1.020)': the median and the range over rounds."""
+    rs = per_round(a, b)
+    if not rs:
+        return "-"
+    return "%.*fx (%.*f-%.*f)" % (digits, statistics.median(rs), digits, min(rs), digits, max(rs))
 
 
 def main():
@@ -167,9 +208,20 @@ def main():
     ap.add_argument("--torch-python", default="/usr/bin/python3")
     ap.add_argument("--json", help="also write every record here")
     ap.add_argument("--markdown", help="also write the table here as markdown")
+    ap.add_argument("--from-json", help="print the table of an earlier run's --json file")
     args = ap.parse_args()
 
+    if args.from_json:
+        with open(args.from_json) as f:
+            recs = json.load(f)
+    else:
+        recs = measure(args)
+    return render(args, recs)
+
+
+def measure(args):
     threads = [int(t) for t in args.threads.split(",")]
+    load_start = loadavg()
     recs = []
     for t in threads:
         env = dict(os.environ, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t),
@@ -183,12 +235,32 @@ def main():
     runs = max(args.rounds, 5)
     time_process(cli, 1)  # warm the page cache for both
     time_process(torch_cmd, 1)
-    ct_times, ct_err = time_process(cli, runs)
-    th_times, th_err = time_process(torch_cmd, runs)
+    ct_times, th_times, ct_err, th_err = [], [], None, None
+    for _ in range(runs):  # alternating, so that each pair sees the same machine
+        ct_one, ct_err = time_process(cli, 1)
+        th_one, th_err = time_process(torch_cmd, 1)
+        if ct_err or th_err:  # shown in the notes; the row says "missing"
+            ct_times, th_times = (None if ct_err else ct_times), (None if th_err else th_times)
+            break
+        ct_times += ct_one
+        th_times += th_one
     recs.append({"bench": "devices", "impl": "ctensor", "size": 0, "threads": 0, "work": 1,
                  "unit": "process", "times": ct_times, "note": ct_err})
     recs.append({"bench": "devices", "impl": "torch", "size": 0, "threads": 0, "work": 1,
                  "unit": "process", "times": th_times, "note": th_err})
+    recs.append({"bench": "load", "impl": "", "size": 0, "threads": 0, "work": 0, "unit": "",
+                 "note": "load average (1 min) %s at the start, %s at the end; anything else "
+                         "running on the %d CPU(s) lowers and scatters the numbers"
+                         % (load_start, loadavg(), os.cpu_count())})
+    return recs
+
+
+def render(args, recs):
+    threads = sorted({r["threads"] for r in recs if r.get("bench") == "matmul"})
+    sizes = sorted({r["size"] for r in recs if r.get("bench") == "matmul"})
+    bigs = [r["size"] for r in recs if r.get("bench") == "add_big"]
+    big = bigs[0] if bigs else 64 << 20
+    rounds = max((len(r["times"]) for r in recs if r.get("times")), default=0)
 
     def find(bench, size, impl, t):
         for r in recs:
@@ -218,36 +290,36 @@ def main():
                 continue
             ratio = paired_ratio(ct, pr)
             table.add(label, fmt_rate(ct, unit), "%s %s" % (p, fmt_rate(pr, unit)),
-                      "%.2fx" % ratio if ratio else "-", "-", "info")
+                      ratio_cell(ct, pr), "-", "info")
 
-    sizes = [512, 1024] if args.quick else [512, 1024, 2048, 4096]
     for t in threads:
         for n in sizes:
             label = "matmul f32 %d t%d" % (n, t)
-            ct, blas, npy = find("matmul", n, "ctensor", t), find("matmul", n, "cblas", t), find("matmul", n, "numpy", t)
+            ct, blas = find("matmul", n, "ctensor", t), find("matmul", n, "cblas", t)
+            npy = find("matmul", n, "numpy", t)
             r = paired_ratio(ct, blas)
             table.add(label, fmt_rate(ct, "flop"), "cblas_sgemm %s" % fmt_rate(blas, "flop"),
-                      "%.3fx" % r if r else "-", ">= 0.95x", judge(r, ">=", 0.95))
+                      ratio_cell(ct, blas), ">= 0.95x", judge(r, ">=", 0.95))
             r = paired_ratio(ct, npy)
             table.add(label, fmt_rate(ct, "flop"), "numpy %s" % fmt_rate(npy, "flop"),
-                      "%.3fx" % r if r else "-", ">= 1.00x", judge(r, ">=", 1.0))
+                      ratio_cell(ct, npy), ">= 1.00x", judge(r, ">=", 1.0))
             context("matmul", n, t, ct, "flop", ("torch", "tensorflow"), label)
 
-    big = (64 << 20) // 16 if args.quick else 64 << 20
     for t in threads:
         ct, npy = find("add_tiny", 1, "ctensor", t), find("add_tiny", 1, "numpy", t)
         label = "add 1-element t%d (time/call)" % t
 
         def us(rec):
-            return "%.3f us" % (statistics.median(rec["times"]) * 1e6) if rec and "times" in rec else "missing"
+            if not rec or not rec.get("times"):
+                return "missing"
+            return "%.3f us" % (statistics.median(rec["times"]) * 1e6)
         r = paired_ratio(npy, ct)  # time ratio ct/numpy
-        table.add(label, us(ct), "numpy %s" % us(npy), "%.3fx" % r if r else "-", "<= 0.50x",
+        table.add(label, us(ct), "numpy %s" % us(npy), ratio_cell(npy, ct), "<= 0.50x",
                   judge(r, "<=", 0.5))
         for p in ("torch", "tensorflow"):
             pr = find("add_tiny", 1, p, t)
             if pr and "times" in pr:
-                rr = paired_ratio(pr, ct)
-                table.add(label, us(ct), "%s %s" % (p, us(pr)), "%.3fx" % rr if rr else "-", "-", "info")
+                table.add(label, us(ct), "%s %s" % (p, us(pr)), ratio_cell(pr, ct), "-", "info")
 
         for bench, what, base_impl, base_name, target in (
                 ("add_big", "add 64Mi f32 (alloc) t%d", "c_loop", "C loop (prealloc)", 0.9),
@@ -256,33 +328,36 @@ def main():
             ct, base = find(bench, big, "ctensor", t), find(bench, big, base_impl, t)
             r = paired_ratio(ct, base)
             table.add(label, fmt_rate(ct, "byte"), "%s %s" % (base_name, fmt_rate(base, "byte")),
-                      "%.3fx" % r if r else "-", ">= %.2fx" % target, judge(r, ">=", target))
+                      ratio_cell(ct, base), ">= %.2fx" % target, judge(r, ">=", target))
             context(bench, big, t, ct, "byte", ("numpy", "torch", "tensorflow"), label)
 
         label = "random_normal 64Mi f32 t%d" % t
         ct, npy = find("random_normal", big, "ctensor", t), find("random_normal", big, "numpy", t)
         r = paired_ratio(ct, npy)
         table.add(label, fmt_rate(ct, "sample"), "numpy %s" % fmt_rate(npy, "sample"),
-                  "%.3fx" % r if r else "-", ">= 1.50x", judge(r, ">=", 1.5))
+                  ratio_cell(ct, npy), ">= 1.50x", judge(r, ">=", 1.5))
         context("random_normal", big, t, ct, "sample", ("torch", "tensorflow"), label)
 
-    ct, th = recs[-2], recs[-1]
-    r = None
-    if ct.get("times") and th.get("times"):
-        r = statistics.median(ct["times"]) / statistics.median(th["times"])
-    table.add("process: ctensor devices", "%.1f ms" % (statistics.median(ct["times"]) * 1e3) if ct.get("times") else "missing",
-              "import torch; cuda.is_available() %s" % ("%.0f ms" % (statistics.median(th["times"]) * 1e3) if th.get("times") else "missing"),
-              "%.4fx" % r if r else "-", "<= 0.02x", judge(r, "<=", 0.02))
+    ct, th = find("devices", 0, "ctensor", 0) or {}, find("devices", 0, "torch", 0) or {}
+    r = paired_ratio(th, ct)  # time ratio ctensor/torch
+
+    def ms(rec):
+        return "%.1f ms" % (statistics.median(rec["times"]) * 1e3) if rec.get("times") else "missing"
+    table.add("process: ctensor devices", ms(ct), "import torch; cuda.is_available() %s" % ms(th),
+              ratio_cell(th, ct, 4), "<= 0.02x", judge(r, "<=", 0.02))
 
     print()
     for rec in recs:
-        if rec.get("bench") in ("info", "error") or (rec.get("note") and "times" not in rec):
-            print("note: [%s %s t%s] %s" % (rec.get("bench"), rec.get("impl"), rec.get("threads"), rec.get("note")))
+        if rec.get("bench") == "load":
+            print("note: " + rec["note"])
+        elif rec.get("bench") in ("info", "error") or (rec.get("note") and "times" not in rec):
+            print("note: [%s %s t%s] %s" % (rec.get("bench"), rec.get("impl"), rec.get("threads"),
+                                            rec.get("note")))
     print()
     print(table.text())
     print()
     print("targets met: %d of %d (median of %d rounds; targets from issues 3 and 4)"
-          % (n_pass, n_pass + n_fail, args.rounds))
+          % (n_pass, n_pass + n_fail, rounds))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(recs, f, indent=1)
