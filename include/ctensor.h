@@ -52,6 +52,10 @@ extern "C" {
 CT_API const char *ct_version(void);
 /* Space-separated build features, e.g. "cpu openblas openmp cuda-dlopen". */
 CT_API const char *ct_build_features(void);
+/* The compiler, the BLAS (with the kernel it chose for this CPU) and the
+ * OpenMP version of this build, as text. Returns the length needed, like
+ * snprintf. */
+CT_API size_t ct_build_info(char *out, size_t out_size);
 
 /* ------------------------------------------------------------------------ */
 /* Status and errors                                                         */

@@ -53,6 +53,8 @@ TEST(version_and_help) {
   CHECK_EQ_INT(run_cli("version", buf, sizeof buf), 0);
   CHECK(strstr(buf, "ctensor " CT_VERSION_STRING) != NULL);
   CHECK(strstr(buf, "Features: ") != NULL);
+  CHECK(strstr(buf, "Build: compiler: ") != NULL);
+  CHECK(strstr(buf, "blas: OpenBLAS") != NULL);
   CHECK_EQ_INT(run_cli("--help", buf, sizeof buf), 0);
   CHECK(strstr(buf, "usage: ctensor") != NULL);
   CHECK_EQ_INT(run_cli("devices --help", buf, sizeof buf), 0);

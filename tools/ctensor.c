@@ -274,8 +274,13 @@ static int cmd_version(int argc, char **argv) {
     }
     return usage_error(usage_version, "version: unknown argument '%s'", argv[i]);
   }
-  printf("ctensor %s\n", ct_version());
+  char info[512];
+  ct_build_info(info, sizeof info);
+  printf("ctensor %s (header %s)\n", ct_version(), CT_VERSION_STRING);
+  printf("Build: %s\n", info);
   printf("Features: %s\n", ct_build_features());
+  printf("GPU: NVIDIA driver (libcuda.so.1), cuBLAS and NVRTC are opened at run time when present;\n"
+         "     none is needed to build or to run on the CPU (see `ctensor devices`)\n");
   return 0;
 }
 
