@@ -20,17 +20,10 @@ static void line(ct_doctor_advice *a, int check, bool ok, const char *fmt, ...) 
   a->n_lines++;
 }
 
-static const char *driver_release(const ct_doctor_report *r) {
-  const ct_doctor_driver *d = &r->driver;
-  if (d->nvml_driver_version[0]) return d->nvml_driver_version;
-  if (d->kernel_module_version[0]) return d->kernel_module_version;
-  if (d->libcuda_userspace_version[0] && !d->libcuda_is_stub) return d->libcuda_userspace_version;
-  return NULL;
-}
 
 static void advise_driver(const ct_doctor_report *r, ct_doctor_advice *a, const char *cuda, const char *docs) {
   const ct_cuda_driver_row *row = ct_doctor_cuda_driver_lookup(cuda);
-  const char *rel = driver_release(r);
+  const char *rel = ct_doctor_driver_release(r);
   char need[32] = "";
   const char *req = docs ? docs : row ? row->minor_compat : NULL;
   if (req) {

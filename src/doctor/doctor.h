@@ -330,6 +330,9 @@ void ct_doctor_print_json(const ct_doctor_report *r, FILE *out);
  * site's own nvidia wheels and conda env; -2: anywhere on the machine. */
 const ct_doctor_lib *ct_doctor_find_lib(const ct_doctor_report *r, ct_doctor_lib_kind kind,
                                         const char *soname, int site_or_neg);
+/* The driver release ("550.54.15") from the most direct source known:
+ * NVML, the kernel module, then a non-stub libcuda; NULL if none. */
+const char *ct_doctor_driver_release(const ct_doctor_report *r);
 const ct_doctor_pkg *ct_doctor_find_pkg(const ct_doctor_report *r, int site, const char *name);
 
 #endif /* CT_DOCTOR_H */

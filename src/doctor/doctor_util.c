@@ -131,3 +131,11 @@ const char *ct_dr_lib_kind_name(ct_doctor_lib_kind k) {
   static const char *const names[] = {"cudart", "cuBLAS", "cuDNN", "NVRTC", "NCCL"};
   return (unsigned)k < CT_LIB_KIND_COUNT ? names[k] : "?";
 }
+
+const char *ct_doctor_driver_release(const ct_doctor_report *r) {
+  const ct_doctor_driver *d = &r->driver;
+  if (d->nvml_driver_version[0]) return d->nvml_driver_version;
+  if (d->kernel_module_version[0]) return d->kernel_module_version;
+  if (d->libcuda_userspace_version[0] && !d->libcuda_is_stub) return d->libcuda_userspace_version;
+  return NULL;
+}

@@ -22,14 +22,6 @@ static drv_state driver_state(const ct_doctor_report *r) {
   return DRV_OK;
 }
 
-/* The driver release ("550.54.15") from the most direct source known. */
-static const char *driver_release(const ct_doctor_report *r) {
-  const ct_doctor_driver *d = &r->driver;
-  if (d->nvml_driver_version[0]) return d->nvml_driver_version;
-  if (d->kernel_module_version[0]) return d->kernel_module_version;
-  if (d->libcuda_userspace_version[0] && !d->libcuda_is_stub) return d->libcuda_userspace_version;
-  return NULL;
-}
 
 /* ">=450.80.02" -> "450.80.02"; ">=450.x" -> "450"; "?" -> "". */
 static void bare_release(const char *req, char *out, size_t size) {
@@ -57,7 +49,7 @@ static bool check_driver(const ct_doctor_report *r, ct_doctor_verdict *v, const 
   else
     snprintf(req_text, sizeof req_text, "%s (CUDA %s)", docs_req ? docs_req : "new enough", cuda);
   drv_state ds = driver_state(r);
-  const char *rel = driver_release(r);
+  const char *rel = ct_doctor_driver_release(r);
   if (ds == DRV_NONE || ds == DRV_STUB) {
     ct_dr_appendf(missing, msize, "%sNVIDIA driver", missing[0] ? ", " : "");
     ct_dr_fix(v, "install the NVIDIA driver, release %s", req_text);
@@ -462,7 +454,7 @@ static bool cuda_from_tag(const char *tag, char *out, size_t size) {
 static void pick_torch_cuda(const ct_doctor_report *r, const ct_torch_compat *row, char *out, size_t size) {
   char list[64];
   ct_dr_strlcpy(list, row->stable_cuda, sizeof list);
-  const char *rel = driver_release(r);
+  const char *rel = ct_doctor_driver_release(r);
   out[0] = '\0';
   char *save = NULL;
   for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
