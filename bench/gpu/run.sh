@@ -2,117 +2,187 @@
 # The GPU check ctensor owns (issue 4, item 6). On a machine with an NVIDIA
 # GPU, its driver, and Python with PyTorch — no network needed:
 #
-#   bench/gpu/run.sh                 # build (or reuse) build-gpu/, check, measure
-#   CT_BUILD=build bench/gpu/run.sh  # use a carried build directory
+#   bench/gpu/run.sh                       # uses .carry/build if present, else builds build-gpu/
+#   CT_BUILD=.carry/build bench/gpu/run.sh # a carried build (bench/gpu/prepare-carry.sh)
+#   CT_BUILD=build bench/gpu/run.sh        # any build directory with bench/gpu_check in it
 #
-# Steps: build; tests/test_cuda_nvrtc; every GPU op against the CPU oracle
-# (bench/gpu/gpu_check suite); matmul TFLOP/s and add/copy bandwidth beside
-# PyTorch on the same GPU; time to first result with a cold and a warm
-# kernel cache beside `python3 -c "import torch; torch.ones(1, device='cuda')"`.
-# The report goes to stdout and is appended to docs/gpu-results.md.
-# Exit status: non-zero when any check failed or no GPU could be used.
-set -euo pipefail
+# A carried build needs no compiler or CMake on the GPU machine; the shared
+# libraries it needs beyond the C library (OpenBLAS, libgfortran, libgomp)
+# are taken from $CT_CARRY_LIB (default: $CT_BUILD/lib) when that exists.
+#
+# Steps: tests/test_cuda_nvrtc (every kernel compiles); every GPU op
+# against the CPU oracle (gpu_check suite); matmul TFLOP/s and add/copy
+# bandwidth beside PyTorch on the same GPU; whole-process time to a first
+# GPU result with a cold and a warm kernel cache beside
+# `python3 -c "import torch; torch.ones(1, device='cuda')"`.
+# The report goes to stdout and is appended to $CT_GPU_RESULTS
+# (default docs/gpu-results.md; empty: none). Logs of each step are kept in
+# $CT_GPU_LOGS (default: a temporary directory, removed at exit).
+# Exit status: 0 all passed, 1 a check failed, 2 no usable GPU or no
+# runnable build.
+set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
-BUILD=${CT_BUILD:-build-gpu}
-JOBS=$(nproc 2>/dev/null || echo 2)
+cd "$ROOT" || exit 2
+if [ -z "${CT_BUILD:-}" ]; then
+  if [ -x .carry/build/bench/gpu_check ]; then CT_BUILD=.carry/build; else CT_BUILD=build-gpu; fi
+fi
+BUILD=$CT_BUILD
+CARRY_LIB=${CT_CARRY_LIB:-$BUILD/lib}
 RESULTS=${CT_GPU_RESULTS-docs/gpu-results.md}
-LOG=$(mktemp /tmp/ctensor-gpu.XXXXXX)
-trap 'rm -rf "$LOG" "${COLD_CACHE:-}"' EXIT
+if [ -n "${CT_GPU_LOGS:-}" ]; then
+  LOGS=$CT_GPU_LOGS
+  mkdir -p "$LOGS"
+else
+  LOGS=$(mktemp -d /tmp/ctensor-gpu.XXXXXX)
+  trap 'rm -rf "$LOGS"' EXIT
+fi
+REPORT=$LOGS/report.md
+: > "$REPORT"
 fail=0
 
-say() { printf '%s\n' "$*" | tee -a "$LOG"; }
+say() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+step() { printf '\n== %s\n' "$*"; }
 die() { printf 'bench/gpu/run.sh: %s\n' "$*" >&2; exit 2; }
 
-command -v cmake >/dev/null || die "cmake not found"
-command -v cc >/dev/null || die "no C compiler (cc) found"
+# ctensor programs see the carried libraries; Python and nvidia-smi do not
+# (PyTorch brings its own OpenMP and BLAS).
+EXTRA_LIBS=""
+[ -d "$CARRY_LIB" ] && EXTRA_LIBS=$(cd "$CARRY_LIB" && pwd)
+ct() { LD_LIBRARY_PATH="${EXTRA_LIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
 
-# ---- build ---------------------------------------------------------------
-if [ ! -f "$BUILD/libctensor.a" ]; then
-  echo "== building in $BUILD"
-  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null || die "cmake configure failed"
-  cmake --build "$BUILD" -j "$JOBS" >/dev/null || die "build failed (rerun: cmake --build $BUILD)"
+# ---- a runnable build ------------------------------------------------------------
+CHECK="$BUILD/bench/gpu_check"
+runnable() { [ -x "$CHECK" ] && [ -x "$BUILD/ctensor" ] && ct "$BUILD/ctensor" version >/dev/null 2>&1; }
+if ! runnable; then
+  if [ -x "$BUILD/ctensor" ]; then
+    echo "bench/gpu/run.sh: the build in $BUILD does not run here:" >&2
+    ct "$BUILD/ctensor" version 2>&1 | head -3 >&2
+  fi
+  command -v cmake >/dev/null && command -v cc >/dev/null ||
+    die "no runnable build in $BUILD and no cmake/cc to make one (prepare one with bench/gpu/prepare-carry.sh)"
+  BUILD=build-gpu
+  CHECK="$BUILD/bench/gpu_check"
+  step "building in $BUILD"
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$LOGS/build.log" 2>&1 || die "cmake configure failed: see $LOGS/build.log"
+  cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" >>"$LOGS/build.log" 2>&1 ||
+    { tail -20 "$LOGS/build.log" >&2; die "build failed"; }
+  runnable || die "the fresh build in $BUILD does not run"
 fi
-OPENBLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
-cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude bench/gpu/gpu_check.c "$BUILD/libctensor.a" $OPENBLAS_LIBS \
-  -fopenmp -lpthread -ldl -lm -o "$BUILD/gpu_check" || die "cannot build bench/gpu/gpu_check.c"
-CHECK="$BUILD/gpu_check"
+echo "using $BUILD${EXTRA_LIBS:+ with libraries from $EXTRA_LIBS}"
 
-# ---- the machine -----------------------------------------------------------
+# ---- the machine -------------------------------------------------------------------
 GPU="unknown GPU"
 if command -v nvidia-smi >/dev/null; then
-  GPU=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -1)
+  GPU=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
 fi
 TORCH_VER=$(python3 -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda)' 2>/dev/null || echo "not available")
-say "## $(date -u '+%Y-%m-%d %H:%M UTC') — $GPU"
-say ""
-say "ctensor $(git rev-parse --short HEAD 2>/dev/null || echo '?'), PyTorch $TORCH_VER"
-say ""
-"$BUILD/ctensor" devices 2>&1 | sed 's/^/    /' | tee -a "$LOG" || true
 
-# ---- correctness -------------------------------------------------------------
-echo "== NVRTC: every kernel compiles"
-if "$BUILD/test_cuda_nvrtc" >/tmp/ctensor-nvrtc.log 2>&1; then
-  say "- test_cuda_nvrtc: $(tail -1 /tmp/ctensor-nvrtc.log)"
-else
-  rc=$?
-  if [ $rc -eq 77 ]; then say "- test_cuda_nvrtc: skipped (no NVRTC)"; else say "- test_cuda_nvrtc: FAILED"; tail -20 /tmp/ctensor-nvrtc.log; fail=1; fi
+# cuBLAS and NVRTC: when the system has no CUDA toolkit, PyTorch's pip
+# wheels (site-packages/nvidia/*/lib) hold them; put those folders on the
+# search path of ctensor's programs if ctensor did not find the libraries.
+ct "$BUILD/ctensor" devices >"$LOGS/devices.txt" 2>&1
+if grep -Eq '^ *(nvrtc|cublas) +not found' "$LOGS/devices.txt"; then
+  NV_DIRS=$(python3 -c 'import glob, os, nvidia; print(":".join(d for p in nvidia.__path__ for d in sorted(glob.glob(os.path.join(p, "*", "lib")))))' 2>/dev/null || true)
+  if [ -n "$NV_DIRS" ]; then
+    echo "cuBLAS/NVRTC not found by ctensor; adding PyTorch's nvidia wheels: $NV_DIRS"
+    EXTRA_LIBS="${EXTRA_LIBS:+$EXTRA_LIBS:}$NV_DIRS"
+    ct "$BUILD/ctensor" devices >"$LOGS/devices.txt" 2>&1
+  fi
 fi
 
-echo "== every GPU op against the CPU oracle"
-set +e
-"$CHECK" suite | tee /tmp/ctensor-suite.log | grep -E '^(FAIL|seed)'
-rc=${PIPESTATUS[0]}
-set -e
-if [ "$rc" -eq 2 ]; then die "no usable GPU (see the reason above; try: $BUILD/ctensor doctor)"; fi
-say "- op suite against the CPU: $(tail -1 /tmp/ctensor-suite.log) [$(head -1 /tmp/ctensor-suite.log)]"
-[ "$rc" -eq 0 ] || fail=1
+say "## $(date -u '+%Y-%m-%d %H:%M UTC') — ${GPU:-unknown GPU}"
+say ""
+say "ctensor $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)'), PyTorch $TORCH_VER"
+say ""
+sed 's/^/    /' "$LOGS/devices.txt" | tee -a "$REPORT"
+say ""
 
-# ---- performance ---------------------------------------------------------------
-echo "== performance (ctensor, then PyTorch, same GPU)"
-"$CHECK" matmul > /tmp/ctensor-perf.txt || fail=1
-"$CHECK" bandwidth >> /tmp/ctensor-perf.txt || fail=1
-python3 bench/gpu/torch_peer.py > /tmp/torch-perf.txt 2>/tmp/torch-perf.err || echo "(PyTorch peer unavailable: $(cat /tmp/torch-perf.err | tail -1))"
+# ---- correctness -------------------------------------------------------------------
+step "NVRTC: every kernel compiles (tests/test_cuda_nvrtc)"
+if [ -x "$BUILD/test_cuda_nvrtc" ]; then
+  ct "$BUILD/test_cuda_nvrtc" >"$LOGS/nvrtc.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    say "- test_cuda_nvrtc: passed ($(tail -1 "$LOGS/nvrtc.log"))"
+  elif [ $rc -eq 77 ]; then
+    say "- test_cuda_nvrtc: skipped (no NVRTC)"
+  else
+    say "- test_cuda_nvrtc: FAILED (exit $rc)"
+    tail -20 "$LOGS/nvrtc.log"
+    fail=1
+  fi
+else
+  say "- test_cuda_nvrtc: not in $BUILD"
+fi
 
-peer() { grep -F "$1 " /tmp/torch-perf.txt 2>/dev/null | awk '{print $(NF-1)}' || true; }
-mine() { grep -F "$1 " /tmp/ctensor-perf.txt | awk '{print $(NF-1)}'; }
+step "every GPU op against the CPU oracle (gpu_check suite)"
+ct "$CHECK" suite >"$LOGS/suite.log" 2>&1
+rc=$?
+grep -E '^(FAIL|seed)' "$LOGS/suite.log" | head -60
+if [ $rc -eq 2 ]; then
+  cat "$LOGS/suite.log" >&2
+  die "no usable GPU (the reason is above; more: $BUILD/ctensor doctor)"
+fi
+if [ $rc -eq 0 ]; then verdict="passed"; else verdict="FAILED (exit $rc)"; fail=1; fi
+say "- op suite against the CPU: $verdict: $(tail -1 "$LOGS/suite.log") [$(head -1 "$LOGS/suite.log")]"
+grep -E '^FAIL' "$LOGS/suite.log" | head -20 | sed 's/^/    /' | tee -a "$REPORT"
+
+# ---- performance -------------------------------------------------------------------
+step "performance: ctensor, then PyTorch, on the same GPU"
+ct "$CHECK" matmul >"$LOGS/perf.txt" 2>&1 || { echo "gpu_check matmul FAILED:"; tail -5 "$LOGS/perf.txt"; fail=1; }
+ct "$CHECK" bandwidth >>"$LOGS/perf.txt" 2>&1 || { echo "gpu_check bandwidth FAILED:"; tail -5 "$LOGS/perf.txt"; fail=1; }
+cat "$LOGS/perf.txt"
+python3 bench/gpu/torch_peer.py >"$LOGS/torch.txt" 2>"$LOGS/torch.err" ||
+  echo "(PyTorch peer unavailable: $(tail -1 "$LOGS/torch.err"))"
+cat "$LOGS/torch.txt"
+
+num() { grep -F "$2 " "$1" 2>/dev/null | head -1 | awk '{print $(NF-1)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 say ""
 say "| measurement | ctensor | PyTorch | ratio | target |"
 say "| --- | ---: | ---: | ---: | --- |"
 row() { # label key unit target
-  local m p r
-  m=$(mine "$2"); p=$(peer "$2")
-  r=$(awk -v a="$m" -v b="$p" 'BEGIN { if (b > 0 && a != "") printf "%.2f", a / b; else print "n/a" }')
-  say "| $1 | $m $3 | ${p:-n/a} $3 | $r | $4 |"
+  local m p
+  m=$(num "$LOGS/perf.txt" "$2"); p=$(num "$LOGS/torch.txt" "$2")
+  say "| $1 | ${m:-n/a} $3 | ${p:-n/a} $3 | $(ratio "$m" "$p") | $4 |"
 }
 for n in 4096 8192; do
-  row "matmul float32 n=$n" "matmul float32 n=$n" "TFLOP/s" "$([ $n = 8192 ] && echo '>= 0.95')"
-  row "matmul TF32 n=$n" "matmul tf32 n=$n" "TFLOP/s" "$([ $n = 8192 ] && echo '>= 0.95')"
-  row "matmul bfloat16 n=$n" "matmul bfloat16 n=$n" "TFLOP/s" "$([ $n = 8192 ] && echo '>= 0.95')"
+  tgt=""; [ $n = 8192 ] && tgt=">= 0.95"
+  row "matmul float32 n=$n" "matmul float32 n=$n" "TFLOP/s" "$tgt"
+  row "matmul TF32 n=$n" "matmul tf32 n=$n" "TFLOP/s" "$tgt"
+  row "matmul bfloat16 n=$n" "matmul bfloat16 n=$n" "TFLOP/s" "$tgt"
 done
 row "add float32, 64 Mi elements" "add float32 64Mi" "GB/s" ""
 row "device-to-device copy, 64 Mi" "copy d2d 64Mi" "GB/s" ""
-ADD=$(mine "add float32 64Mi"); COPY=$(mine "copy d2d 64Mi")
-say "| add / d2d copy (ctensor) | $(awk -v a="$ADD" -v b="$COPY" 'BEGIN { printf "%.2f", a / b }') | | | >= 0.9 |"
+say "| add / d2d copy (ctensor) | $(ratio "$(num "$LOGS/perf.txt" "add float32 64Mi")" "$(num "$LOGS/perf.txt" "copy d2d 64Mi")") | | | >= 0.9 |"
 
-# ---- time to first result ---------------------------------------------------------
+# ---- time to first result -----------------------------------------------------------
+step "time to first GPU result (whole process)"
 ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1 || return 1; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
-COLD_CACHE=$(mktemp -d /tmp/ctensor-kcache.XXXXXX)
-COLD=$(CT_KERNEL_CACHE_DIR=$COLD_CACHE ms "$CHECK" first || echo FAIL)
-WARM=$(CT_KERNEL_CACHE_DIR=$COLD_CACHE ms "$CHECK" first || echo FAIL)
+COLD_CACHE="$LOGS/kcache"
+rm -rf "$COLD_CACHE"
+COLD=$(CT_KERNEL_CACHE_DIR=$COLD_CACHE ms ct "$CHECK" first || echo FAIL)
+WARM=$(CT_KERNEL_CACHE_DIR=$COLD_CACHE ms ct "$CHECK" first || echo FAIL)
 TORCH_FIRST=$(ms python3 -c "import torch; torch.ones(1, device='cuda')" || echo n/a)
-[ "$COLD" != FAIL ] && [ "$WARM" != FAIL ] || fail=1
-say "| first GPU result, cold kernel cache | $COLD ms | $TORCH_FIRST ms | | |"
-say "| first GPU result, warm kernel cache | $WARM ms | $TORCH_FIRST ms | $(awk -v a="$WARM" -v b="$TORCH_FIRST" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }') | <= 0.5 |"
+if [ "$COLD" = FAIL ] || [ "$WARM" = FAIL ]; then
+  echo "gpu_check first FAILED:"
+  CT_KERNEL_CACHE_DIR=$COLD_CACHE ct "$CHECK" first 2>&1 | tail -5
+  fail=1
+fi
+say "| first GPU result, cold kernel cache | $COLD ms | $TORCH_FIRST ms | $(ratio "$COLD" "$TORCH_FIRST") | |"
+say "| first GPU result, warm kernel cache | $WARM ms | $TORCH_FIRST ms | $(ratio "$WARM" "$TORCH_FIRST") | <= 0.5 |"
 say ""
 
 if [ -n "$RESULTS" ]; then
   mkdir -p "$(dirname "$RESULTS")"
-  [ -f "$RESULTS" ] || printf '# GPU results\n\nEvery run of `bench/gpu/run.sh`, newest last.\n\n' > "$RESULTS"
-  cat "$LOG" >> "$RESULTS"
+  [ -f "$RESULTS" ] || printf '# GPU results\n\nEvery run of `bench/gpu/run.sh`, newest last.\n\n' >"$RESULTS"
+  cat "$REPORT" >>"$RESULTS"
   echo "(appended to $RESULTS)"
 fi
-if [ $fail -ne 0 ]; then echo "bench/gpu/run.sh: some checks FAILED" >&2; exit 1; fi
+if [ $fail -ne 0 ]; then
+  echo "bench/gpu/run.sh: some checks FAILED" >&2
+  exit 1
+fi
 echo "bench/gpu/run.sh: all checks passed"

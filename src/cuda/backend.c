@@ -126,13 +126,24 @@ static ct_status cuda_copy_device(ct_device *dst_dev, void *dst, ct_device *src_
   /* The source may still be being written on its own stream. */
   if (sc != dc && (s = ct_cuda_device_synchronize(sc)) != CT_OK) return s;
   if ((s = ct_cuda_make_current(dc)) != CT_OK) return s;
-  if (sc->cu_ctx == dc->cu_ctx)
+  if (sc == dc)
     return ct_cuda_check(dc, dc->drv->cuMemcpyDtoDAsync(dptr(dst), dptr(src), bytes, dc->stream),
-                         "copy between devices (cuMemcpyDtoDAsync)");
-  if (dc->drv->cuMemcpyPeerAsync)
-    return ct_cuda_check(dc,
-                         dc->drv->cuMemcpyPeerAsync(dptr(dst), dc->cu_ctx, dptr(src), sc->cu_ctx, bytes, dc->stream),
-                         "copy between GPUs (cuMemcpyPeerAsync)");
+                         "copy on the device (cuMemcpyDtoDAsync)");
+  /* Across logical devices the copy runs on the destination's stream but
+   * reads memory of the source's allocator, which hands a freed block to
+   * the source's next op at once (its reuse is ordered on the source's
+   * stream only): wait for the copy before returning. */
+  if (sc->cu_ctx == dc->cu_ctx) {
+    s = ct_cuda_check(dc, dc->drv->cuMemcpyDtoDAsync(dptr(dst), dptr(src), bytes, dc->stream),
+                      "copy between devices (cuMemcpyDtoDAsync)");
+    return s != CT_OK ? s : ct_cuda_device_synchronize(dc);
+  }
+  if (dc->drv->cuMemcpyPeerAsync) {
+    s = ct_cuda_check(dc,
+                      dc->drv->cuMemcpyPeerAsync(dptr(dst), dc->cu_ctx, dptr(src), sc->cu_ctx, bytes, dc->stream),
+                      "copy between GPUs (cuMemcpyPeerAsync)");
+    return s != CT_OK ? s : ct_cuda_device_synchronize(dc);
+  }
   /* No peer copy: through the host. */
   void *tmp = malloc(bytes);
   if (!tmp) return ct_error(CT_RESOURCE_EXHAUSTED, "copy between GPUs: no host memory for %zu bytes", bytes);

@@ -248,8 +248,11 @@ static ct_status reduce_to(ct_device *dev, ct_op op, const ct_tensor *x, const u
   int64_t n_out, R;
   reduce_plan(x, reduce, &d, &n_out, &R);
   if (n_out == 0) return CT_OK;
-  int64_t divisor = op == CT_OP_MEAN ? R : 0;
-  const void *in = x->data;
+  /* mean: divide by R; the mean of nothing is 0/0 for floats (NaN, as on
+   * the CPU) and 0 for integers (their sum) */
+  int64_t divisor = op != CT_OP_MEAN ? 0 : R > 0 ? R : ct_k_is_float(x->dtype) ? -1 : 0;
+  /* an empty GPU tensor's data is not device memory; R == 0 reads nothing */
+  const void *in = x->numel > 0 ? x->data : NULL;
   int64_t sms = cd->sm_count > 0 ? cd->sm_count : 16;
   /* Few long reductions: several blocks per output, then a finishing pass.
    * Many (or short) ones: a thread per output. */

@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CT_CUDA_MAX_DIRS 48
+#define CT_CUDA_MAX_DIRS 128 /* one pip tree alone holds some 17 nvidia package folders */
 
 typedef struct ct_cuda_search_dir {
   const char *stage; /* static string */
@@ -321,6 +321,11 @@ static void build_dirs(ct_cuda_state *st) {
   }
   add_glob(st, "pip", "/usr/local/lib/python3*/dist-packages/nvidia/*/lib", false);
   add_glob(st, "pip", "/usr/lib/python3/dist-packages/nvidia/*/lib", false);
+  /* pip outside Debian's layout (python.org builds, the python:3.x
+   * container images, Fedora): site-packages under /usr/local and /usr */
+  add_glob(st, "pip", "/usr/local/lib/python3*/site-packages/nvidia/*/lib", false);
+  add_glob(st, "pip", "/usr/lib/python3*/site-packages/nvidia/*/lib", false);
+  add_glob(st, "pip", "/usr/lib64/python3*/site-packages/nvidia/*/lib", false);
 
   if (st->env.cuda_path[0]) {
     snprintf(pat, sizeof pat, "%s/lib64", st->env.cuda_path);

@@ -462,42 +462,226 @@ EXPORT CUresult cuStreamDestroy_v2(fake_stream *s) {
   return 0;
 }
 
-static int module_token;
-static int function_token;
+/* Modules. A PTX image is parsed for its entry points and their
+ * parameter lists (sizes, and which are pointers), so that
+ * cuModuleGetFunction fails for a name the module does not define (as the
+ * real driver does) and cuLaunchKernel reads exactly the bytes the kernel
+ * declares from each params[i] -- under AddressSanitizer, a host argument
+ * of the wrong size or a missing one is then a reported overflow. A cubin
+ * is not parsed: any name is accepted and the parameters are not read. */
+#define FAKE_MAX_PARAMS 32
+#define FAKE_MODULE_MAGIC 0x6d6f64
+#define FAKE_FUNC_MAGIC 0x66756e
+
+typedef struct fake_func {
+  int magic;
+  char name[96];
+  int n_params; /* -1: unknown (cubin) */
+  unsigned size[FAKE_MAX_PARAMS];
+  int is_ptr[FAKE_MAX_PARAMS];
+} fake_func;
+
+typedef struct fake_module {
+  int magic;
+  int n_funcs; /* -1: not PTX, every name is accepted */
+  fake_func *funcs;
+  fake_func any;
+} fake_module;
+
+static unsigned ptx_type_size(const char *t, size_t n) {
+  if (n < 3) return 0;
+  char c = t[n - 1], d = t[n - 2];
+  if (c == '8') return 1;
+  if (d == '1' && c == '6') return 2;
+  if (d == '3' && c == '2') return 4;
+  if (d == '6' && c == '4') return 8;
+  return 0;
+}
+
+/* Parses ".param .u64 .ptr .align 1 name," / ".param .align 8 .b8 name[264]". */
+static int parse_params(const char *p, const char *end, fake_func *f) {
+  f->n_params = 0;
+  while (p < end) {
+    const char *q = strstr(p, ".param");
+    if (!q || q >= end) break;
+    q += 6;
+    const char *line_end = q;
+    while (line_end < end && *line_end != ',' && *line_end != ')') line_end++;
+    unsigned size = 0, count = 1;
+    int is_ptr = 0;
+    const char *t = q;
+    while (t < line_end) {
+      while (t < line_end && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')) t++;
+      const char *w = t;
+      while (t < line_end && !(*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')) t++;
+      size_t wn = (size_t)(t - w);
+      if (wn == 0) break;
+      if (wn == 4 && strncmp(w, ".ptr", 4) == 0) {
+        is_ptr = 1;
+      } else if (wn == 6 && strncmp(w, ".align", 6) == 0) {
+        while (t < line_end && (*t == ' ' || *t == '\t')) t++;
+        while (t < line_end && *t >= '0' && *t <= '9') t++;
+      } else if (w[0] == '.' && size == 0) {
+        size = ptx_type_size(w, wn);
+      } else if (w[0] != '.') {
+        const char *br = memchr(w, '[', wn);
+        if (br) count = (unsigned)strtoul(br + 1, NULL, 10);
+      }
+    }
+    if (f->n_params >= FAKE_MAX_PARAMS || size == 0) return -1;
+    f->size[f->n_params] = size * count;
+    f->is_ptr[f->n_params] = is_ptr;
+    f->n_params++;
+    p = line_end + 1;
+  }
+  return 0;
+}
+
+static void parse_ptx(fake_module *m, const char *ptx) {
+  m->n_funcs = 0;
+  for (const char *p = ptx; (p = strstr(p, ".entry ")) != NULL;) {
+    p += 7;
+    const char *open = strchr(p, '(');
+    const char *close = open ? strchr(open, ')') : NULL;
+    if (!close) break;
+    fake_func *grown = realloc(m->funcs, (size_t)(m->n_funcs + 1) * sizeof *grown);
+    if (!grown) break;
+    m->funcs = grown;
+    fake_func *f = &m->funcs[m->n_funcs];
+    memset(f, 0, sizeof *f);
+    f->magic = FAKE_FUNC_MAGIC;
+    size_t n = strcspn(p, "( \t\n");
+    if (n >= sizeof f->name) n = sizeof f->name - 1;
+    memcpy(f->name, p, n);
+    if (parse_params(open + 1, close, f) == 0) m->n_funcs++;
+    p = close;
+  }
+}
 
 EXPORT CUresult cuModuleLoadData(void **m, const void *image) {
   NEED_INIT();
-  if (!image) return 1;
-  *m = &module_token;
+  if (!image || !m) return 1;
+  fake_module *mod = calloc(1, sizeof *mod);
+  if (!mod) return 2;
+  mod->magic = FAKE_MODULE_MAGIC;
+  mod->n_funcs = -1;
+  mod->any.magic = FAKE_FUNC_MAGIC;
+  mod->any.n_params = -1;
+  snprintf(mod->any.name, sizeof mod->any.name, "(cubin)");
+  const char *text = image;
+  /* PTX is text starting with a comment or a directive; a cubin is ELF */
+  if (text[0] != 0x7f && strstr(text, ".entry ")) parse_ptx(mod, text);
+  *m = mod;
   return 0;
 }
 
 EXPORT CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
   NEED_INIT();
-  if (m != &module_token || !name) return 400;
-  *f = &function_token;
-  return 0;
+  fake_module *mod = m;
+  if (!mod || mod->magic != FAKE_MODULE_MAGIC || !name || !f) return 400;
+  if (mod->n_funcs < 0) {
+    *f = &mod->any;
+    return 0;
+  }
+  for (int i = 0; i < mod->n_funcs; i++)
+    if (strcmp(mod->funcs[i].name, name) == 0) {
+      *f = &mod->funcs[i];
+      return 0;
+    }
+  return 500; /* CUDA_ERROR_NOT_FOUND */
 }
 
 EXPORT CUresult cuModuleUnload(void *m) {
   NEED_INIT();
-  return m == &module_token ? 0 : 400;
+  fake_module *mod = m;
+  if (!mod || mod->magic != FAKE_MODULE_MAGIC) return 400;
+  mod->magic = 0;
+  free(mod->funcs);
+  free(mod);
+  return 0;
 }
 
-/* Kernels do nothing; CT_FAKE_CUDA_LAUNCH_FAULT=1 makes the next stream
+/* What the last successful launch was given (for tests). */
+typedef struct ct_fake_cuda_launch {
+  long count;                     /* launches so far */
+  long rejected;                  /* launches refused (bad configuration, pointer or parameters) */
+  char name[96];
+  unsigned grid[3], block[3], shared;
+  int n_params;                   /* -1: unknown (cubin) */
+  unsigned size[FAKE_MAX_PARAMS]; /* bytes of each parameter */
+  unsigned offset[FAKE_MAX_PARAMS];
+  unsigned char bytes[4096];      /* the parameters, back to back */
+  char last_error[160];           /* why the last rejected launch was refused */
+} ct_fake_cuda_launch;
+
+static ct_fake_cuda_launch last_launch;
+
+static CUresult reject(const char *name, const char *why, long detail) {
+  pthread_mutex_lock(&lock);
+  last_launch.rejected++;
+  snprintf(last_launch.last_error, sizeof last_launch.last_error, "%s: %s (%ld)", name, why, detail);
+  pthread_mutex_unlock(&lock);
+  return 1; /* CUDA_ERROR_INVALID_VALUE */
+}
+
+/* Kernels do nothing, but the launch is checked as the real driver would
+ * (grid and block limits) and, for PTX modules, every parameter is read
+ * with its declared size and every pointer parameter must lie inside a
+ * live allocation. CT_FAKE_CUDA_LAUNCH_FAULT=1 makes the next stream
  * synchronisation after a launch fail with CUDA_ERROR_ILLEGAL_ADDRESS. */
 EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                                unsigned bz, unsigned shared, void *stream, void **params, void **extra) {
-  (void)gx, (void)gy, (void)gz, (void)bx, (void)by, (void)bz, (void)shared, (void)stream, (void)params,
-      (void)extra;
+  (void)stream, (void)extra;
   NEED_INIT();
-  if (f != &function_token) return 400;
+  fake_func *fn = f;
+  if (!fn || fn->magic != FAKE_FUNC_MAGIC) return 400;
+  if (!gx || !gy || !gz || !bx || !by || !bz) return reject(fn->name, "zero grid or block dimension", 0);
+  if (gx > 2147483647u || gy > 65535u || gz > 65535u) return reject(fn->name, "grid too large", (long)gx);
+  if (bx > 1024u || by > 1024u || bz > 64u || (unsigned long long)bx * by * bz > 1024u)
+    return reject(fn->name, "block too large", (long)bx * by * bz);
+  if (shared > 48u * 1024u) return reject(fn->name, "dynamic shared memory above 48 KiB", (long)shared);
+  ct_fake_cuda_launch rec;
+  memset(&rec, 0, sizeof rec);
+  snprintf(rec.name, sizeof rec.name, "%s", fn->name);
+  rec.grid[0] = gx, rec.grid[1] = gy, rec.grid[2] = gz;
+  rec.block[0] = bx, rec.block[1] = by, rec.block[2] = bz;
+  rec.shared = shared;
+  rec.n_params = fn->n_params;
+  unsigned off = 0;
+  for (int i = 0; i < fn->n_params; i++) {
+    if (!params || !params[i]) return reject(fn->name, "missing parameter", i);
+    unsigned sz = fn->size[i], al = sz >= 8 ? 8 : sz;
+    off = (off + al - 1) / al * al;
+    if (off + sz > sizeof rec.bytes) return reject(fn->name, "parameters above 4 KiB", off + sz);
+    memcpy(rec.bytes + off, params[i], sz); /* reads exactly what the kernel declares */
+    rec.size[i] = sz;
+    rec.offset[i] = off;
+    if (fn->is_ptr[i]) {
+      CUdeviceptr v = 0;
+      memcpy(&v, rec.bytes + off, sizeof v);
+      /* NULL is fine for a pointer the kernel does not use (empty inputs) */
+      if (v && !valid_range(v, 1)) return reject(fn->name, "pointer parameter outside every allocation", i);
+    }
+    off += sz;
+  }
+  pthread_mutex_lock(&lock);
+  rec.count = last_launch.count + 1;
+  rec.rejected = last_launch.rejected;
+  memcpy(rec.last_error, last_launch.last_error, sizeof rec.last_error);
+  last_launch = rec;
+  pthread_mutex_unlock(&lock);
   if (env_int("CT_FAKE_CUDA_LAUNCH_FAULT", 0)) {
     pthread_mutex_lock(&lock);
     fault_pending = 1;
     pthread_mutex_unlock(&lock);
   }
   return 0;
+}
+
+EXPORT void ct_fake_cuda_get_last_launch(ct_fake_cuda_launch *out) {
+  pthread_mutex_lock(&lock);
+  *out = last_launch;
+  pthread_mutex_unlock(&lock);
 }
 
 /* ---- cuGetProcAddress ---------------------------------------------------- */

@@ -68,21 +68,35 @@ template <> struct Limits<i64> {
   static CT_DEV i64 highest() { return 9223372036854775807LL; }
 };
 
+/* init<A>() is the identity in the accumulation type (for padding lanes);
+ * empty<T, A>() is what a reduction over no element gives, in A: the
+ * identity of T itself, so that an int32 max over an empty axis is
+ * INT32_MIN (as on the CPU) rather than INT64_MIN wrapped to 0. */
 struct OpSum {
   template <class A> static CT_DEV A init() { return (A)0; }
+  template <class T, class A> static CT_DEV A empty() { return (A)0; }
   template <class A> static CT_DEV A f(A x, A y) { return x + y; }
 };
 /* NaN propagates: once an operand is NaN the result is NaN. */
 struct OpMax {
   template <class A> static CT_DEV A init() { return Limits<A>::lowest(); }
+  template <class T, class A> static CT_DEV A empty() { return (A)Limits<typename Acc<T>::type>::lowest(); }
   template <class A> static CT_DEV A f(A x, A y) { return (x > y || ct_isnan(x)) ? x : y; }
 };
 struct OpMin {
   template <class A> static CT_DEV A init() { return Limits<A>::highest(); }
+  template <class T, class A> static CT_DEV A empty() { return (A)Limits<typename Acc<T>::type>::highest(); }
   template <class A> static CT_DEV A f(A x, A y) { return (x < y || ct_isnan(x)) ? x : y; }
 };
 
-template <class A> CT_DEV A finish(A v, i64 divisor) { return divisor ? v / (A)divisor : v; }
+/* divisor > 0: mean; 0: no division; < 0: the mean of no element, 0/0
+ * (NaN for floats; the host passes it for floats only). */
+CT_DEV double mean_of_nothing(double) { return __longlong_as_double(0x7ff8000000000000LL); }
+CT_DEV i64 mean_of_nothing(i64) { return 0; }
+template <class A> CT_DEV A finish(A v, i64 divisor) {
+  if (divisor < 0) return mean_of_nothing(v);
+  return divisor ? v / (A)divisor : v;
+}
 
 CT_DEV i64 offset_of(const i64 *dims, const i64 *stride, int rank, i64 i) {
   i64 off = 0;
@@ -118,7 +132,7 @@ CT_DEV void reduce_kernel(void *dst, const T *in, const Reduce &d, i64 n_out, i6
   if (chunk == 0) {
     CT_GRID_STRIDE(o, n_out) {
       const T *base = in + offset_of(d.out_dims, d.out_stride, d.out_rank, o);
-      A acc = Op::template init<A>();
+      A acc = Op::template empty<T, A>();
       if (d.red_rank == 1) {
         i64 s = d.red_stride[0];
         for (i64 r = 0; r < R; r++) acc = Op::f(acc, load_racc(base[r * s]));

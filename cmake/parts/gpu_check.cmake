@@ -1,0 +1,9 @@
+# bench/gpu/gpu_check: the GPU check of bench/gpu/run.sh (every GPU op
+# against the CPU oracle, matmul and bandwidth timings). Built with the
+# rest so that a carried build directory holds it ready to run on a GPU
+# machine without a compiler; `gpu_check dry-run` checks it on any machine.
+add_executable(gpu_check ${CMAKE_SOURCE_DIR}/bench/gpu/gpu_check.c)
+set_target_properties(gpu_check PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
+target_compile_options(gpu_check PRIVATE ${CT_WARN} ${CT_SAN_FLAGS})
+target_link_options(gpu_check PRIVATE ${CT_SAN_FLAGS})
+target_link_libraries(gpu_check PRIVATE ctensor_static m)
