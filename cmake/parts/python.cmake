@@ -1,0 +1,44 @@
+# The Python module: python/ctensor_module.c becomes the C extension
+# `_ctensor`, placed with the package's .py files in
+# ${CMAKE_BINARY_DIR}/python/ctensor, so that
+#   PYTHONPATH=${CMAKE_BINARY_DIR}/python python3 -c 'import ctensor as tf'
+# works straight from the build tree. The C build never depends on Python:
+# without an interpreter and its headers this part only says so.
+
+if(CT_SANITIZE)
+  # An ASan-instrumented extension cannot be loaded into an uninstrumented
+  # interpreter (the runtime must come first in the process).
+  message(STATUS "python: skipped in the sanitizer tree")
+  return()
+endif()
+
+find_package(Python3 COMPONENTS Interpreter Development.Module)
+if(NOT Python3_Interpreter_FOUND OR NOT Python3_Development.Module_FOUND)
+  message(STATUS "python: Python 3 interpreter or headers not found (Debian: python3-dev); the module is not built")
+  return()
+endif()
+
+set(CT_PY_DIR ${CMAKE_BINARY_DIR}/python/ctensor)
+
+Python3_add_library(_ctensor MODULE WITH_SOABI ${CMAKE_SOURCE_DIR}/python/ctensor_module.c)
+target_compile_options(_ctensor PRIVATE ${CT_WARN})
+target_link_libraries(_ctensor PRIVATE ctensor_static)
+set_target_properties(_ctensor PROPERTIES
+  LIBRARY_OUTPUT_DIRECTORY ${CT_PY_DIR}
+  C_VISIBILITY_PRESET hidden)
+
+# configure_file makes each .py a dependency of the build system, so an edit
+# is copied again by the next build.
+file(GLOB CT_PY_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/python/ctensor/*.py)
+foreach(py ${CT_PY_SOURCES})
+  get_filename_component(name ${py} NAME)
+  configure_file(${py} ${CT_PY_DIR}/${name} COPYONLY)
+endforeach()
+
+# The unit tests, plus python/tests/test_examples.py, which runs the seed
+# article's three examples and checks what they print.
+add_test(NAME python_module
+         COMMAND ${Python3_EXECUTABLE} -m unittest discover -s ${CMAKE_SOURCE_DIR}/python/tests -t ${CMAKE_SOURCE_DIR}/python/tests)
+set_tests_properties(python_module PROPERTIES
+  ENVIRONMENT "PYTHONPATH=${CMAKE_BINARY_DIR}/python;CT_SOURCE_DIR=${CMAKE_SOURCE_DIR};CT_BINARY_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1"
+  TIMEOUT 300)

@@ -1,0 +1,670 @@
+"""Tensors, conversion from Python values, and the ops (TensorFlow names).
+
+Every op here normalises its arguments (Python values become tensors,
+axes become tuples) and calls one function of the C extension, which
+places the op, runs it and returns a new tensor; a failure raises the
+``ctensor.errors`` class of the library's status code.
+"""
+
+import builtins
+import operator
+
+from . import _ctensor
+from . import dtypes as _dt
+from . import errors as _errors
+
+_NUMPY = None
+
+
+def _numpy():
+    """NumPy, or None when it is not installed (it is optional)."""
+    global _NUMPY
+    if _NUMPY is None:
+        try:
+            import numpy
+            _NUMPY = numpy
+        except ImportError:
+            _NUMPY = False
+    return _NUMPY or None
+
+
+# Numbers shared with python/ctensor_module.c (binary_ops, unary_ops, reduce_ops).
+_ADD, _SUB, _MUL, _DIV, _MAXIMUM, _MINIMUM, _POW = 0, 1, 2, 3, 4, 5, 6
+_EQUAL, _NOT_EQUAL, _LESS, _LESS_EQUAL, _GREATER, _GREATER_EQUAL = 7, 8, 9, 10, 11, 12
+_NEG, _ABS, _EXP, _LOG, _SQRT, _TANH, _SIGMOID, _RELU = 0, 1, 2, 3, 4, 5, 6, 7
+_SUM, _MEAN, _MAX, _MIN = 0, 1, 2, 3
+
+
+class Tensor(_ctensor.TensorBase):
+    """An immutable array on one device, made by an op (``ctensor.constant``,
+    ``ctensor.matmul``, ...). ``.device`` names the device the op ran on,
+    in TensorFlow's full form."""
+
+    __slots__ = ()
+    __array_priority__ = 100  # NumPy defers to our operators
+
+    # -- conversion -------------------------------------------------------
+    def numpy(self):
+        """A NumPy copy of the elements (a NumPy scalar for rank 0).
+        bfloat16 tensors come back as float32 arrays (NumPy has no bfloat16)."""
+        np = _numpy()
+        if np is None:
+            raise ImportError("Tensor.numpy() needs NumPy, which is not installed; "
+                              "use Tensor.tolist() for (nested) Python lists")
+        if self.dtype is _dt.bfloat16:
+            return cast(self, _dt.float32).numpy()
+        a = np.array(memoryview(self))
+        return a[()] if a.ndim == 0 else a
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        np = _numpy()
+        return np.asarray(a, dtype=dtype)
+
+    def _item(self):
+        v = self.tolist()
+        while isinstance(v, list):
+            v = v[0]
+        return v
+
+    def _scalar(self):
+        if self._size != 1:
+            raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
+        return self._item()
+
+    def __float__(self):
+        return float(self._scalar())
+
+    def __int__(self):
+        return int(self._scalar())
+
+    def __index__(self):
+        if not self.dtype.is_integer:
+            raise TypeError("only integer scalar arrays can be converted to a scalar index")
+        return operator.index(self._scalar())
+
+    def __bool__(self):
+        if self._size > 1:
+            raise ValueError("The truth value of an array with more than one element is ambiguous. "
+                             "Use a.any() or a.all()")
+        return builtins.bool(self._size and self._item())
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("Scalar tensor has no `len()`")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("Cannot iterate over a scalar tensor.")
+        return (self[i] for i in builtins.range(self.shape[0]))
+
+    def __getitem__(self, key):
+        return _getitem(self, key)
+
+    def __hash__(self):
+        raise TypeError("Tensor is unhashable. Instead, use tensor.ref() as the key.")
+
+    # -- printing ---------------------------------------------------------
+    def _numpy_text(self, is_repr):
+        np = _numpy()
+        if np is not None:
+            value = self.numpy()
+            text = repr(value) if is_repr and self.ndim else str(value)
+        else:
+            text = _format_without_numpy(self, is_repr)
+        if "\n" in text:
+            text = "\n" + text
+        return text
+
+    def __repr__(self):
+        return "<ctensor.Tensor: shape=%s, dtype=%s, numpy=%s>" % (
+            self.shape, self.dtype.name, self._numpy_text(True))
+
+    def __str__(self):
+        return "ctensor.Tensor(%s, shape=%s, dtype=%s)" % (
+            self._numpy_text(False), self.shape, self.dtype.name)
+
+    # -- operators --------------------------------------------------------
+    def __add__(self, other): return add(self, other)
+    def __radd__(self, other): return add(other, self)
+    def __sub__(self, other): return subtract(self, other)
+    def __rsub__(self, other): return subtract(other, self)
+    def __mul__(self, other): return multiply(self, other)
+    def __rmul__(self, other): return multiply(other, self)
+    def __truediv__(self, other): return divide(self, other)
+    def __rtruediv__(self, other): return divide(other, self)
+    def __pow__(self, other): return pow(self, other)
+    def __rpow__(self, other): return pow(other, self)
+    def __matmul__(self, other): return matmul(self, other)
+    def __rmatmul__(self, other): return matmul(other, self)
+    def __neg__(self): return negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return abs(self)
+    def __lt__(self, other): return less(self, other)
+    def __le__(self, other): return less_equal(self, other)
+    def __gt__(self, other): return greater(self, other)
+    def __ge__(self, other): return greater_equal(self, other)
+
+    def __eq__(self, other):
+        # TensorFlow 2: elementwise, and a scalar False for shapes that do
+        # not broadcast or values that are not tensors at all.
+        try:
+            return _binary(_EQUAL, self, other)
+        except (TypeError, ValueError, _errors.InvalidArgumentError):
+            return NotImplemented if other is None else constant(False)
+
+    def __ne__(self, other):
+        try:
+            return _binary(_NOT_EQUAL, self, other)
+        except (TypeError, ValueError, _errors.InvalidArgumentError):
+            return NotImplemented if other is None else constant(True)
+
+    def get_shape(self):
+        return self.shape
+
+    def ref(self):
+        return _TensorRef(self)
+
+
+class _TensorRef:
+    """A hashable reference to a tensor (``tensor.ref()``), by identity."""
+
+    __slots__ = ("_t",)
+
+    def __init__(self, t):
+        self._t = t
+
+    def deref(self):
+        return self._t
+
+    def __hash__(self):
+        return id(self._t)
+
+    def __eq__(self, other):
+        return isinstance(other, _TensorRef) and other._t is self._t
+
+
+def _format_without_numpy(t, is_repr):
+    """A NumPy-like rendering for when NumPy is absent (no column alignment)."""
+    dt = t.dtype
+
+    def fmt(v):
+        if dt.is_bool:
+            return "True" if v else "False"
+        if dt.is_floating:
+            if v != v:
+                return "nan"
+            if v in (float("inf"), float("-inf")):
+                return "inf" if v > 0 else "-inf"
+            if float(v).is_integer() and abs(v) < 1e16:
+                return "%d." % v
+            return "%.8g" % v
+        return str(v)
+
+    def rec(v, sep):
+        if isinstance(v, list):
+            return "[" + sep.join(rec(x, sep) for x in v) + "]"
+        return fmt(v)
+
+    value = t.tolist()
+    if t.ndim == 0:
+        text = fmt(value)
+        return text[:-1] + ".0" if text.endswith(".") else text
+    if not is_repr:
+        return rec(value, " ")
+    body = rec(value, ", ")
+    suffix = "" if dt.name in ("float64", "int64", "bool") else ", dtype=%s" % dt.name
+    if t._size == 0:
+        return "array([], shape=%s%s)" % (t.shape, suffix or ", dtype=%s" % dt.name)
+    return "array(%s%s)" % (body, suffix)
+
+
+def is_tensor(x):
+    return isinstance(x, _ctensor.TensorBase)
+
+
+# ---- conversion from Python values --------------------------------------
+
+def _flatten(value):
+    """(flat list, shape) of nested lists/tuples; tensors and NumPy values
+    inside become their Python values. Every leaf must sit at the depth of
+    the first one, and every list at one depth must have one length."""
+    def as_python(v):
+        if isinstance(v, _ctensor.TensorBase) or (hasattr(v, "tolist") and not isinstance(v, (list, tuple))):
+            return v.tolist()
+        return v
+
+    value = as_python(value)
+    leaf_depth, v = 0, value
+    while isinstance(v, (list, tuple)) and v:
+        v, leaf_depth = as_python(v[0]), leaf_depth + 1
+    dims, flat = [], []
+
+    def visit(v, depth):
+        v = as_python(v)
+        if isinstance(v, (list, tuple)):
+            if depth >= leaf_depth and v:
+                raise ValueError("Can't convert non-rectangular Python sequence to Tensor.")
+            if len(dims) <= depth:
+                dims.append(len(v))
+            elif dims[depth] != len(v):
+                raise ValueError("Can't convert non-rectangular Python sequence to Tensor.")
+            for x in v:
+                visit(x, depth + 1)
+        elif depth != leaf_depth:
+            raise ValueError("Can't convert non-rectangular Python sequence to Tensor.")
+        else:
+            flat.append(v)
+
+    visit(value, 0)
+    return flat, tuple(dims)
+
+
+def _infer_dtype(flat, value):
+    if not flat:
+        return _dt.float32
+    kinds = set()
+    for v in flat:
+        if isinstance(v, builtins.bool):
+            kinds.add("bool")
+        elif isinstance(v, int):
+            kinds.add("int")
+        elif isinstance(v, float):
+            kinds.add("float")
+        else:
+            raise TypeError("Cannot convert %r to a ctensor Tensor: unsupported element %r of type %s"
+                            % (value, v, type(v).__name__))
+    if kinds == {"bool"}:
+        return _dt.bool
+    if "float" in kinds:
+        return _dt.float32
+    if "bool" in kinds:
+        raise TypeError("Cannot convert %r to a ctensor Tensor: it mixes bools and numbers" % (value,))
+    lo, hi = min(flat), max(flat)
+    return _dt.int32 if -2**31 <= lo and hi < 2**31 else _dt.int64
+
+
+def _from_buffer(value, dtype):
+    np = _numpy()
+    if np is not None and isinstance(value, np.ndarray) and not value.flags.c_contiguous:
+        value = np.ascontiguousarray(value)
+    mv = memoryview(value)
+    src = _dt.from_format(mv.format, mv.itemsize)
+    if src is None:
+        if np is not None and isinstance(value, (np.ndarray, np.generic)) and dtype is not None:
+            return _from_buffer(np.asarray(value).astype(dtype.name if dtype is not _dt.bfloat16 else "float32"),
+                                dtype)
+        raise TypeError("Cannot convert a buffer of format %r to a ctensor Tensor "
+                        "(supported: float32, float64, float16, int32, int64, bool)" % mv.format)
+    t = _ctensor.from_buffer(src._enum, tuple(mv.shape), mv)
+    if dtype is not None and dtype is not src:
+        t = _ctensor.cast(t, dtype._enum)
+    return t
+
+
+def _is_buffer(value):
+    if isinstance(value, (bytes, bytearray, str, memoryview)) and not isinstance(value, memoryview):
+        return False
+    try:
+        memoryview(value)
+        return True
+    except TypeError:
+        return False
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    """A Tensor from a Tensor, a Python scalar, nested lists/tuples, or any
+    buffer-protocol object (NumPy arrays and scalars included)."""
+    if dtype is not None:
+        dtype = _dt.as_dtype(dtype)
+    if isinstance(value, _ctensor.TensorBase):
+        if dtype is not None and value.dtype is not dtype:
+            raise ValueError("Tensor conversion requested dtype %s for Tensor with dtype %s: %r"
+                             % (dtype.name, value.dtype.name, value))
+        return value
+    if dtype is None and dtype_hint is not None:
+        try:
+            return convert_to_tensor(value, _dt.as_dtype(dtype_hint))
+        except (TypeError, ValueError, OverflowError):
+            pass
+    if _is_buffer(value):
+        return _from_buffer(value, dtype)
+    if isinstance(value, (str, bytes)):
+        raise TypeError("ctensor has no string tensors: cannot convert %r" % (value,))
+    flat, shape = _flatten(value)
+    if dtype is None:
+        dtype = _infer_dtype(flat, value)
+    try:
+        return _ctensor.from_values(dtype._enum, shape, flat)
+    except TypeError:
+        if dtype.is_integer:
+            raise TypeError("Cannot convert %r to EagerTensor of dtype %s" % (value, dtype.name)) from None
+        raise
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """``tf.constant``: a tensor from a Python value or buffer, placed like
+    an op (inside ``ctensor.device('/CPU:1')`` it lands on CPU:1)."""
+    if isinstance(value, _ctensor.TensorBase):
+        if dtype is not None and value.dtype is not _dt.as_dtype(dtype):
+            raise TypeError("Expected tensor %r with dtype %r, but got dtype %r."
+                            % (value, _dt.as_dtype(dtype), value.dtype))
+        t = value
+    else:
+        t = convert_to_tensor(value, dtype)
+    if shape is not None:
+        shape = _shape_tuple(shape)
+        n = 1
+        for d in shape:
+            n *= d
+        if t._size == n:
+            t = _ctensor.reshape(t, shape)
+        elif t._size == 1:
+            t = _ctensor.binary(_MUL, _ctensor.fill(t._dtype_enum, shape, 1.0), _ctensor.reshape(t, ()))
+        else:
+            raise TypeError("Eager execution of tf.constant with unsupported shape. Tensor %r (converted from "
+                            "%r) has %d elements, but got `shape` %s with %d elements)."
+                            % (t, value, t._size, shape, n))
+    return t
+
+
+def _shape_tuple(shape):
+    if isinstance(shape, _ctensor.TensorBase):
+        shape = shape.tolist()
+    if isinstance(shape, int):
+        shape = (shape,)
+    return tuple(operator.index(d) if d is not None else -1 for d in shape)
+
+
+def _axes(axis):
+    if axis is None:
+        return None
+    if isinstance(axis, _ctensor.TensorBase):
+        axis = axis.tolist()
+    if isinstance(axis, (list, tuple)):
+        return tuple(operator.index(a) for a in axis)
+    return (operator.index(axis),)
+
+
+# ---- ops ------------------------------------------------------------------
+
+def _binary(op, x, y):
+    if isinstance(x, _ctensor.TensorBase):
+        if not isinstance(y, _ctensor.TensorBase):
+            y = convert_to_tensor(y, dtype_hint=x.dtype)
+    elif isinstance(y, _ctensor.TensorBase):
+        x = convert_to_tensor(x, dtype_hint=y.dtype)
+    else:
+        x = convert_to_tensor(x)
+        y = convert_to_tensor(y, dtype_hint=x.dtype)
+    return _ctensor.binary(op, x, y)
+
+
+def _unary(op, x):
+    return _ctensor.unary(op, convert_to_tensor(x))
+
+
+def add(x, y, name=None):
+    return _binary(_ADD, x, y)
+
+
+def subtract(x, y, name=None):
+    return _binary(_SUB, x, y)
+
+
+def multiply(x, y, name=None):
+    return _binary(_MUL, x, y)
+
+
+def divide(x, y, name=None):
+    """True division; integer inputs are divided in float64, as in TensorFlow."""
+    if not isinstance(x, _ctensor.TensorBase):
+        x = convert_to_tensor(x, dtype_hint=y.dtype if isinstance(y, _ctensor.TensorBase) else None)
+    if not isinstance(y, _ctensor.TensorBase):
+        y = convert_to_tensor(y, dtype_hint=x.dtype)
+    if x.dtype.is_integer and y.dtype is x.dtype:
+        x, y = cast(x, _dt.float64), cast(y, _dt.float64)
+    return _ctensor.binary(_DIV, x, y)
+
+
+truediv = divide
+
+
+def maximum(x, y, name=None):
+    return _binary(_MAXIMUM, x, y)
+
+
+def minimum(x, y, name=None):
+    return _binary(_MINIMUM, x, y)
+
+
+def pow(x, y, name=None):  # noqa: A001 (TensorFlow's name)
+    return _binary(_POW, x, y)
+
+
+def equal(x, y, name=None):
+    return _binary(_EQUAL, x, y)
+
+
+def not_equal(x, y, name=None):
+    return _binary(_NOT_EQUAL, x, y)
+
+
+def less(x, y, name=None):
+    return _binary(_LESS, x, y)
+
+
+def less_equal(x, y, name=None):
+    return _binary(_LESS_EQUAL, x, y)
+
+
+def greater(x, y, name=None):
+    return _binary(_GREATER, x, y)
+
+
+def greater_equal(x, y, name=None):
+    return _binary(_GREATER_EQUAL, x, y)
+
+
+def negative(x, name=None):
+    return _unary(_NEG, x)
+
+
+def abs(x, name=None):  # noqa: A001
+    return _unary(_ABS, x)
+
+
+def exp(x, name=None):
+    return _unary(_EXP, x)
+
+
+def log(x, name=None):
+    return _unary(_LOG, x)
+
+
+def sqrt(x, name=None):
+    return _unary(_SQRT, x)
+
+
+def square(x, name=None):
+    x = convert_to_tensor(x)
+    return _ctensor.binary(_MUL, x, x)
+
+
+def tanh(x, name=None):
+    return _unary(_TANH, x)
+
+
+def sigmoid(x, name=None):
+    return _unary(_SIGMOID, x)
+
+
+def relu(features, name=None):
+    return _unary(_RELU, features)
+
+
+def softmax(logits, axis=None, name=None):
+    return _ctensor.softmax(convert_to_tensor(logits), -1 if axis is None else operator.index(axis))
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
+           a_is_sparse=False, b_is_sparse=False, output_type=None, name=None):
+    """``tf.matmul`` for rank-2 and rank-3 (batched) tensors; adjoint is
+    transpose for these real dtypes."""
+    a = convert_to_tensor(a)
+    b = convert_to_tensor(b, dtype_hint=a.dtype)
+    return _ctensor.matmul(a, b, builtins.bool(transpose_a or adjoint_a), builtins.bool(transpose_b or adjoint_b))
+
+
+def _reduce(op, input_tensor, axis, keepdims):
+    return _ctensor.reduce(op, convert_to_tensor(input_tensor), _axes(axis), builtins.bool(keepdims))
+
+
+def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+    return _reduce(_SUM, input_tensor, axis, keepdims)
+
+
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
+    return _reduce(_MEAN, input_tensor, axis, keepdims)
+
+
+def reduce_max(input_tensor, axis=None, keepdims=False, name=None):
+    return _reduce(_MAX, input_tensor, axis, keepdims)
+
+
+def reduce_min(input_tensor, axis=None, keepdims=False, name=None):
+    return _reduce(_MIN, input_tensor, axis, keepdims)
+
+
+def argmax(input, axis=None, output_type=_dt.int64, name=None):  # noqa: A002
+    output_type = _dt.as_dtype(output_type)
+    return _ctensor.argmax(convert_to_tensor(input), 0 if axis is None else operator.index(axis),
+                           output_type._enum)
+
+
+def cast(x, dtype, name=None):
+    """``tf.cast``; a tensor that already has the dtype is returned as is."""
+    dtype = _dt.as_dtype(dtype)
+    x = convert_to_tensor(x)
+    if x.dtype is dtype:
+        return x
+    return _ctensor.cast(x, dtype._enum)
+
+
+def reshape(tensor, shape, name=None):
+    return _ctensor.reshape(convert_to_tensor(tensor), _shape_tuple(shape))
+
+
+def transpose(a, perm=None, conjugate=False, name=None):
+    perm = None if perm is None else _axes(perm)
+    return _ctensor.transpose(convert_to_tensor(a), perm)
+
+
+def concat(values, axis, name=None):
+    values = [convert_to_tensor(v) for v in values]
+    return _ctensor.concat(values, operator.index(axis))
+
+
+def slice(input_, begin, size, name=None):  # noqa: A001
+    return _ctensor.slice(convert_to_tensor(input_), _shape_tuple(begin), _shape_tuple(size))
+
+
+def identity(input, name=None):  # noqa: A002
+    """A copy on the current device scope's device (``tf.identity`` under
+    ``tf.device``); allowed under every device policy."""
+    return _ctensor.copy_to(convert_to_tensor(input), "")
+
+
+def zeros(shape, dtype=_dt.float32, name=None):
+    return _ctensor.fill(_dt.as_dtype(dtype)._enum, _shape_tuple(shape), 0.0)
+
+
+def ones(shape, dtype=_dt.float32, name=None):
+    return _ctensor.fill(_dt.as_dtype(dtype)._enum, _shape_tuple(shape), 1.0)
+
+
+def zeros_like(input, dtype=None, name=None):  # noqa: A002
+    input = convert_to_tensor(input)
+    return zeros(input.shape, dtype or input.dtype)
+
+
+def ones_like(input, dtype=None, name=None):  # noqa: A002
+    input = convert_to_tensor(input)
+    return ones(input.shape, dtype or input.dtype)
+
+
+def fill(dims, value, name=None):
+    """``tf.fill``: the dtype is the value's (a float gives float32)."""
+    v = convert_to_tensor(value)
+    if v.ndim != 0:
+        raise ValueError("fill: value must be a scalar, got shape %s" % (v.shape,))
+    return _ctensor.fill(v._dtype_enum, _shape_tuple(dims), float(v._item()))
+
+
+def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
+    """``tf.range``: int32 for integer arguments, float32 when any is a float."""
+    if limit is None:
+        start, limit = 0, start
+    args = [a._item() if isinstance(a, _ctensor.TensorBase) else a for a in (start, limit, delta)]
+    if dtype is None:
+        dtype = _dt.float32 if any(isinstance(a, float) for a in args) else _dt.int32
+        if dtype is _dt.int32 and not all(-2**31 <= a < 2**31 for a in args):
+            dtype = _dt.int64
+    dtype = _dt.as_dtype(dtype)
+    return _ctensor.range(dtype._enum, float(args[0]), float(args[1]), float(args[2]))
+
+
+def shape(input, out_type=_dt.int32, name=None):  # noqa: A002
+    return convert_to_tensor(list(convert_to_tensor(input).shape), dtype=out_type)
+
+
+def _getitem(t, key):
+    """Basic indexing: ints, slices with step 1, ``...`` and ``None``."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    shape_ = t.shape
+    rank = len(shape_)
+    if builtins.sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    n_real = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
+    if n_real > rank:
+        raise IndexError("too many indices for a tensor of rank %d: %r" % (rank, key))
+    expanded = []
+    for k in key:
+        if k is Ellipsis:
+            expanded.extend([builtins.slice(None)] * (rank - n_real))
+        else:
+            expanded.append(k)
+    if Ellipsis not in key:
+        expanded.extend([builtins.slice(None)] * (rank - n_real))
+    begin, size, out_shape = [], [], []
+    axis = 0
+    for k in expanded:
+        if k is None:
+            out_shape.append(1)
+            continue
+        dim = shape_[axis]
+        if isinstance(k, builtins.slice):
+            start, stop, step = k.indices(dim)
+            if step != 1:
+                raise NotImplementedError("ctensor: slices with a step other than 1 are not supported (got %r)" % k)
+            n = builtins.max(0, stop - start)
+            begin.append(start if n else 0)
+            size.append(n)
+            out_shape.append(n)
+        else:
+            if isinstance(k, (builtins.bool, float)) or not hasattr(k, "__index__"):
+                raise TypeError("Only integers, slices (`:`), ellipsis (`...`) and None are valid indices, got %r"
+                                % (k,))
+            i = operator.index(k)
+            if i < -dim or i >= dim:
+                raise _errors.InvalidArgumentError(
+                    None, None, "slice index %d of dimension %d out of bounds." % (i, axis))
+            begin.append(i + dim if i < 0 else i)
+            size.append(1)
+        axis += 1
+    r = _ctensor.slice(t, tuple(begin), tuple(size)) if rank else t
+    if tuple(out_shape) != r.shape:
+        r = _ctensor.reshape(r, tuple(out_shape))
+    return r

@@ -1,0 +1,1399 @@
+/*
+ * _ctensor: the C half of the `ctensor` Python package.
+ *
+ * This file is a thin, strict wrapper of include/ctensor.h. It owns the
+ * process's one ct_context (TensorFlow has one global eager context too),
+ * defines the tensor base type (a ct_tensor reference plus a lazily made
+ * host copy for the buffer protocol), and exposes each C call with
+ * already-normalised arguments (tuples of ints, dtype numbers). Everything
+ * TensorFlow-shaped — argument conversion, dtype inference, reprs, config
+ * errors as ValueError/RuntimeError — lives in the Python files, where it
+ * is short to write and easy to read.
+ *
+ * Reference rules: a TensorBase owns exactly one ct_tensor reference,
+ * dropped in dealloc. Ops release the GIL while the library works; a log
+ * line produced meanwhile re-acquires it in log_to_python().
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <ctensor.h>
+
+/* The process's context (created at import, freed by _shutdown at exit). */
+static ct_context *g_ctx;
+/* Ops running with the GIL released; _shutdown frees the context only when
+ * none is. Changed only while holding the GIL. */
+static int g_in_flight;
+/* Set by ctensor/__init__.py: the class ops instantiate (a subclass of
+ * TensorBase), DType objects by ct_dtype number, {status code: exception
+ * class}, and the callable log lines go to. */
+static PyTypeObject *g_tensor_type;
+static PyObject *g_dtypes;
+static PyObject *g_error_classes;
+static PyObject *g_log_sink;
+
+#define OP_BEGIN                                                                                              \
+  g_in_flight++;                                                                                              \
+  Py_BEGIN_ALLOW_THREADS
+#define OP_END                                                                                                \
+  Py_END_ALLOW_THREADS;                                                                                       \
+  g_in_flight--
+/* Any call that may discover or initialise devices runs without the GIL
+ * too: initialisation may log, the log callback takes the GIL, and another
+ * thread holding the GIL may be waiting for initialisation to finish. */
+#define UNLOCKED(stmt)                                                                                        \
+  do {                                                                                                        \
+    OP_BEGIN;                                                                                                 \
+    stmt;                                                                                                     \
+    OP_END;                                                                                                   \
+  } while (0)
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Raises the exception registered for `st` with this thread's message. */
+static PyObject *raise_status(ct_status st) {
+  const char *msg = ct_last_error();
+  PyObject *cls = NULL;
+  if (g_error_classes) {
+    PyObject *key = PyLong_FromLong((long)st);
+    if (!key) return NULL;
+    cls = PyDict_GetItemWithError(g_error_classes, key);
+    Py_DECREF(key);
+    if (!cls && PyErr_Occurred()) return NULL;
+  }
+  if (!cls) {
+    PyErr_Format(PyExc_RuntimeError, "%s: %s", ct_status_name(st), msg);
+    return NULL;
+  }
+  PyObject *exc = PyObject_CallFunction(cls, "OOs", Py_None, Py_None, msg);
+  if (!exc) return NULL;
+  PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+  Py_DECREF(exc);
+  return NULL;
+}
+
+static ct_context *ctx_or_raise(void) {
+  if (!g_ctx) PyErr_SetString(PyExc_RuntimeError, "ctensor: the context was shut down (interpreter exit)");
+  return g_ctx;
+}
+
+/* ---- the tensor base type ------------------------------------------------ */
+
+typedef struct {
+  PyObject_HEAD
+  ct_tensor *t;
+  void *host;                       /* host copy for the buffer protocol */
+  Py_ssize_t shape[CT_MAX_RANK];    /* Py_buffer views of t's shape */
+  Py_ssize_t strides[CT_MAX_RANK];
+  PyObject *weakrefs;
+} TensorObject;
+
+static PyTypeObject TensorBase_Type;
+
+static int is_tensor(PyObject *o) { return PyObject_TypeCheck(o, &TensorBase_Type); }
+
+/* Takes ownership of `t` whatever happens. */
+static PyObject *wrap(ct_tensor *t) {
+  PyTypeObject *type = g_tensor_type ? g_tensor_type : &TensorBase_Type;
+  TensorObject *self = (TensorObject *)type->tp_alloc(type, 0);
+  if (!self) {
+    ct_tensor_release(t);
+    return NULL;
+  }
+  self->t = t;
+  return (PyObject *)self;
+}
+
+static PyObject *wrap_result(ct_status st, ct_tensor *t) {
+  if (st != CT_OK) return raise_status(st);
+  return wrap(t);
+}
+
+static void tensor_dealloc(PyObject *o) {
+  TensorObject *self = (TensorObject *)o;
+  if (self->weakrefs) PyObject_ClearWeakRefs(o);
+  ct_tensor_release(self->t);
+  free(self->host);
+  Py_TYPE(o)->tp_free(o);
+}
+
+static PyObject *tensor_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+  PyErr_SetString(PyExc_TypeError, "tensors are made by ops: use ctensor.constant(value) to make one");
+  return NULL;
+}
+
+static ct_tensor *tensor_of(PyObject *o, const char *what) {
+  if (!is_tensor(o)) {
+    PyErr_Format(PyExc_TypeError, "%s: expected a ctensor.Tensor, got %.100s", what, Py_TYPE(o)->tp_name);
+    return NULL;
+  }
+  return ((TensorObject *)o)->t;
+}
+
+static PyObject *tensor_get_device(PyObject *o, void *closure) {
+  return PyUnicode_FromString(ct_tensor_device(((TensorObject *)o)->t));
+}
+
+static PyObject *tensor_get_backing_device(PyObject *o, void *closure) {
+  return PyUnicode_FromString(ct_tensor_backing_device(((TensorObject *)o)->t));
+}
+
+static PyObject *tensor_get_shape(PyObject *o, void *closure) {
+  const ct_tensor *t = ((TensorObject *)o)->t;
+  int rank = ct_tensor_rank(t);
+  const int64_t *shape = ct_tensor_shape(t);
+  PyObject *tuple = PyTuple_New(rank);
+  if (!tuple) return NULL;
+  for (int i = 0; i < rank; i++) {
+    PyObject *d = PyLong_FromLongLong((long long)shape[i]);
+    if (!d) {
+      Py_DECREF(tuple);
+      return NULL;
+    }
+    PyTuple_SET_ITEM(tuple, i, d);
+  }
+  return tuple;
+}
+
+static PyObject *tensor_get_dtype(PyObject *o, void *closure) {
+  int dt = (int)ct_tensor_dtype(((TensorObject *)o)->t);
+  if (g_dtypes && PyTuple_Check(g_dtypes) && dt < PyTuple_GET_SIZE(g_dtypes)) {
+    PyObject *d = PyTuple_GET_ITEM(g_dtypes, dt);
+    Py_INCREF(d);
+    return d;
+  }
+  return PyUnicode_FromString(ct_dtype_name((ct_dtype)dt));
+}
+
+static PyObject *tensor_get_dtype_enum(PyObject *o, void *closure) {
+  return PyLong_FromLong((long)ct_tensor_dtype(((TensorObject *)o)->t));
+}
+
+static PyObject *tensor_get_ndim(PyObject *o, void *closure) {
+  return PyLong_FromLong(ct_tensor_rank(((TensorObject *)o)->t));
+}
+
+static PyObject *tensor_get_size(PyObject *o, void *closure) {
+  return PyLong_FromLongLong((long long)ct_tensor_num_elements(((TensorObject *)o)->t));
+}
+
+static PyGetSetDef tensor_getset[] = {
+    {"device", tensor_get_device, NULL, "the device the op that made this tensor ran on", NULL},
+    {"backing_device", tensor_get_backing_device, NULL, "the device holding the bytes", NULL},
+    {"shape", tensor_get_shape, NULL, "the shape, a tuple of ints", NULL},
+    {"dtype", tensor_get_dtype, NULL, "the element type, a ctensor.DType", NULL},
+    {"_dtype_enum", tensor_get_dtype_enum, NULL, "the ct_dtype number", NULL},
+    {"ndim", tensor_get_ndim, NULL, "the rank", NULL},
+    {"_size", tensor_get_size, NULL, "the number of elements", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+/* The host copy, made once: tensors are immutable, so it never goes stale. */
+static int ensure_host(TensorObject *self) {
+  if (self->host) return 0;
+  size_t n = ct_tensor_nbytes(self->t);
+  void *buf = malloc(n ? n : 1);
+  if (!buf) {
+    PyErr_NoMemory();
+    return -1;
+  }
+  ct_status st;
+  OP_BEGIN;
+  st = ct_tensor_to_host(self->t, buf, n);
+  OP_END;
+  if (st != CT_OK) {
+    free(buf);
+    raise_status(st);
+    return -1;
+  }
+  self->host = buf;
+  return 0;
+}
+
+static PyObject *scalar_at(ct_dtype dt, const unsigned char *p) {
+  switch (dt) {
+    case CT_FLOAT32: {
+      float v;
+      memcpy(&v, p, sizeof v);
+      return PyFloat_FromDouble(v);
+    }
+    case CT_FLOAT64: {
+      double v;
+      memcpy(&v, p, sizeof v);
+      return PyFloat_FromDouble(v);
+    }
+    case CT_FLOAT16: {
+      uint16_t v;
+      memcpy(&v, p, sizeof v);
+      return PyFloat_FromDouble(ct_half_to_float(v));
+    }
+    case CT_BFLOAT16: {
+      uint16_t v;
+      memcpy(&v, p, sizeof v);
+      return PyFloat_FromDouble(ct_bfloat16_to_float(v));
+    }
+    case CT_INT32: {
+      int32_t v;
+      memcpy(&v, p, sizeof v);
+      return PyLong_FromLong(v);
+    }
+    case CT_INT64: {
+      int64_t v;
+      memcpy(&v, p, sizeof v);
+      return PyLong_FromLongLong((long long)v);
+    }
+    case CT_BOOL:
+      return PyBool_FromLong(*p != 0);
+  }
+  PyErr_Format(PyExc_TypeError, "unknown dtype %d", (int)dt);
+  return NULL;
+}
+
+/* Nested lists of axis `axis` onwards, starting at element *pos. */
+static PyObject *to_list_rec(const ct_tensor *t, const unsigned char *host, int axis, int64_t *pos) {
+  ct_dtype dt = ct_tensor_dtype(t);
+  if (axis == ct_tensor_rank(t)) {
+    PyObject *v = scalar_at(dt, host + (size_t)*pos * ct_dtype_size(dt));
+    (*pos)++;
+    return v;
+  }
+  int64_t n = ct_tensor_dim(t, axis);
+  PyObject *list = PyList_New((Py_ssize_t)n);
+  if (!list) return NULL;
+  for (int64_t i = 0; i < n; i++) {
+    PyObject *item = to_list_rec(t, host, axis + 1, pos);
+    if (!item) {
+      Py_DECREF(list);
+      return NULL;
+    }
+    PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+  }
+  return list;
+}
+
+static PyObject *tensor_tolist(PyObject *o, PyObject *unused) {
+  TensorObject *self = (TensorObject *)o;
+  if (ensure_host(self) < 0) return NULL;
+  int64_t pos = 0;
+  return to_list_rec(self->t, self->host, 0, &pos);
+}
+
+static PyMethodDef tensor_methods[] = {
+    {"tolist", tensor_tolist, METH_NOARGS, "The elements as (nested) Python lists; a scalar as a number."},
+    {NULL, NULL, 0, NULL}};
+
+static const char *buffer_format(ct_dtype dt) {
+  switch (dt) {
+    case CT_FLOAT32: return "f";
+    case CT_FLOAT64: return "d";
+    case CT_FLOAT16: return "e";
+    case CT_INT32: return "i";
+    case CT_INT64: return "q";
+    case CT_BOOL: return "?";
+    case CT_BFLOAT16: break;
+  }
+  return NULL;
+}
+
+/* Read-only, C-contiguous export of the host copy. */
+static int tensor_getbuffer(PyObject *o, Py_buffer *view, int flags) {
+  TensorObject *self = (TensorObject *)o;
+  view->obj = NULL;
+  ct_dtype dt = ct_tensor_dtype(self->t);
+  const char *fmt = buffer_format(dt);
+  if (!fmt) {
+    PyErr_Format(PyExc_BufferError, "a %s tensor has no buffer format; use .numpy() (float32 values) or .tolist()",
+                 ct_dtype_name(dt));
+    return -1;
+  }
+  if (flags & PyBUF_WRITABLE) {
+    PyErr_SetString(PyExc_BufferError, "tensors are immutable: their buffer is read-only");
+    return -1;
+  }
+  if (ensure_host(self) < 0) return -1;
+  int rank = ct_tensor_rank(self->t);
+  const int64_t *shape = ct_tensor_shape(self->t);
+  Py_ssize_t item = (Py_ssize_t)ct_dtype_size(dt);
+  Py_ssize_t stride = item;
+  for (int i = rank - 1; i >= 0; i--) {
+    self->shape[i] = (Py_ssize_t)shape[i];
+    self->strides[i] = stride;
+    stride *= (Py_ssize_t)shape[i];
+  }
+  view->buf = self->host;
+  view->obj = o;
+  Py_INCREF(o);
+  view->len = (Py_ssize_t)ct_tensor_nbytes(self->t);
+  view->readonly = 1;
+  view->itemsize = item;
+  view->format = (flags & PyBUF_FORMAT) ? (char *)fmt : NULL;
+  view->ndim = rank;
+  view->shape = (flags & PyBUF_ND) == PyBUF_ND ? self->shape : NULL;
+  view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? self->strides : NULL;
+  view->suboffsets = NULL;
+  view->internal = NULL;
+  return 0;
+}
+
+static PyBufferProcs tensor_as_buffer = {tensor_getbuffer, NULL};
+
+static PyTypeObject TensorBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_ctensor.TensorBase",
+    .tp_basicsize = sizeof(TensorObject),
+    .tp_dealloc = tensor_dealloc,
+    .tp_as_buffer = &tensor_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "A ctensor tensor: one reference to an immutable ct_tensor on one device.",
+    .tp_weaklistoffset = offsetof(TensorObject, weakrefs),
+    .tp_methods = tensor_methods,
+    .tp_getset = tensor_getset,
+    .tp_new = tensor_new,
+};
+
+/* ---- argument helpers ---------------------------------------------------- */
+
+/* A sequence of ints into out[0..*n), at most cap entries. */
+static int int64_seq(PyObject *seq, const char *what, int64_t *out, int cap, int *n) {
+  PyObject *fast = PySequence_Fast(seq, what);
+  if (!fast) return -1;
+  Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
+  if (len > cap) {
+    PyErr_Format(PyExc_ValueError, "%s: %zd entries, at most %d allowed", what, len, cap);
+    Py_DECREF(fast);
+    return -1;
+  }
+  for (Py_ssize_t i = 0; i < len; i++) {
+    long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(fast, i));
+    if (v == -1 && PyErr_Occurred()) {
+      Py_DECREF(fast);
+      return -1;
+    }
+    out[i] = (int64_t)v;
+  }
+  *n = (int)len;
+  Py_DECREF(fast);
+  return 0;
+}
+
+static int int_seq(PyObject *seq, const char *what, int *out, int cap, int *n) {
+  int64_t tmp[CT_MAX_RANK];
+  if (int64_seq(seq, what, tmp, cap < CT_MAX_RANK ? cap : CT_MAX_RANK, n) < 0) return -1;
+  for (int i = 0; i < *n; i++) {
+    if (tmp[i] < -CT_MAX_RANK || tmp[i] > 1000000) {
+      PyErr_Format(PyExc_ValueError, "%s: %lld is out of range", what, (long long)tmp[i]);
+      return -1;
+    }
+    out[i] = (int)tmp[i];
+  }
+  return 0;
+}
+
+static int valid_dtype(int dt) {
+  if (dt < 0 || dt >= CT_DTYPE_COUNT) {
+    PyErr_Format(PyExc_ValueError, "unknown dtype number %d", dt);
+    return 0;
+  }
+  return 1;
+}
+
+/* ---- tensor creation ----------------------------------------------------- */
+
+/* Writes one Python number as dtype `dt` at p. Integer dtypes take only
+ * integers (TensorFlow refuses to truncate 1.5 into an int32). */
+static int store_value(ct_dtype dt, PyObject *v, unsigned char *p) {
+  switch (dt) {
+    case CT_FLOAT32:
+    case CT_FLOAT64:
+    case CT_FLOAT16:
+    case CT_BFLOAT16: {
+      double d = PyFloat_AsDouble(v);
+      if (d == -1.0 && PyErr_Occurred()) return -1;
+      if (dt == CT_FLOAT64) {
+        memcpy(p, &d, sizeof d);
+      } else if (dt == CT_FLOAT32) {
+        float f = (float)d;
+        memcpy(p, &f, sizeof f);
+      } else {
+        uint16_t h = dt == CT_FLOAT16 ? ct_float_to_half((float)d) : ct_float_to_bfloat16((float)d);
+        memcpy(p, &h, sizeof h);
+      }
+      return 0;
+    }
+    case CT_INT32:
+    case CT_INT64: {
+      if (PyFloat_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "Cannot convert %R to EagerTensor of dtype %s", v, ct_dtype_name(dt));
+        return -1;
+      }
+      PyObject *idx = PyNumber_Index(v);
+      if (!idx) return -1;
+      long long x = PyLong_AsLongLong(idx);
+      Py_DECREF(idx);
+      if (x == -1 && PyErr_Occurred()) return -1;
+      if (dt == CT_INT32) {
+        if (x < INT32_MIN || x > INT32_MAX) {
+          PyErr_Format(PyExc_OverflowError, "Can't convert Python int %lld to int32 (out of range)", x);
+          return -1;
+        }
+        int32_t y = (int32_t)x;
+        memcpy(p, &y, sizeof y);
+      } else {
+        int64_t y = (int64_t)x;
+        memcpy(p, &y, sizeof y);
+      }
+      return 0;
+    }
+    case CT_BOOL: {
+      int b = PyObject_IsTrue(v);
+      if (b < 0) return -1;
+      *p = (unsigned char)b;
+      return 0;
+    }
+  }
+  PyErr_SetString(PyExc_TypeError, "unknown dtype");
+  return -1;
+}
+
+static PyObject *place_host_data(int dtype, const int64_t *shape, int rank, const void *data) {
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_tensor_from_host(ctx, (ct_dtype)dtype, shape, rank, data, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+/* from_values(dtype, shape, flat_sequence_of_numbers) */
+static PyObject *m_from_values(PyObject *m, PyObject *args) {
+  int dtype;
+  PyObject *shape_obj, *values;
+  if (!PyArg_ParseTuple(args, "iOO", &dtype, &shape_obj, &values)) return NULL;
+  if (!valid_dtype(dtype)) return NULL;
+  int64_t shape[CT_MAX_RANK];
+  int rank;
+  if (int64_seq(shape_obj, "shape", shape, CT_MAX_RANK, &rank) < 0) return NULL;
+  PyObject *fast = PySequence_Fast(values, "values must be a sequence");
+  if (!fast) return NULL;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+  int64_t want = 1;
+  for (int i = 0; i < rank; i++) want *= shape[i];
+  if (rank >= 0 && want != (int64_t)n) {
+    PyErr_Format(PyExc_ValueError, "%zd values for a shape of %lld elements", n, (long long)want);
+    Py_DECREF(fast);
+    return NULL;
+  }
+  size_t item = ct_dtype_size((ct_dtype)dtype);
+  unsigned char *buf = malloc(n ? (size_t)n * item : 1);
+  if (!buf) {
+    Py_DECREF(fast);
+    return PyErr_NoMemory();
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
+    if (store_value((ct_dtype)dtype, PySequence_Fast_GET_ITEM(fast, i), buf + (size_t)i * item) < 0) {
+      free(buf);
+      Py_DECREF(fast);
+      return NULL;
+    }
+  }
+  Py_DECREF(fast);
+  PyObject *r = place_host_data(dtype, shape, rank, buf);
+  free(buf);
+  return r;
+}
+
+/* from_buffer(dtype, shape, obj): obj exports a C-contiguous buffer whose
+ * bytes are already dtype's (the Python side checked the format). */
+static PyObject *m_from_buffer(PyObject *m, PyObject *args) {
+  int dtype;
+  PyObject *shape_obj, *obj;
+  if (!PyArg_ParseTuple(args, "iOO", &dtype, &shape_obj, &obj)) return NULL;
+  if (!valid_dtype(dtype)) return NULL;
+  int64_t shape[CT_MAX_RANK];
+  int rank;
+  if (int64_seq(shape_obj, "shape", shape, CT_MAX_RANK, &rank) < 0) return NULL;
+  Py_buffer view;
+  if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+  int64_t want = (int64_t)ct_dtype_size((ct_dtype)dtype);
+  for (int i = 0; i < rank; i++) want *= shape[i];
+  if (want != (int64_t)view.len) {
+    PyErr_Format(PyExc_ValueError, "buffer has %zd bytes, a %s tensor of this shape needs %lld", view.len,
+                 ct_dtype_name((ct_dtype)dtype), (long long)want);
+    PyBuffer_Release(&view);
+    return NULL;
+  }
+  PyObject *r = place_host_data(dtype, shape, rank, view.len ? view.buf : NULL);
+  PyBuffer_Release(&view);
+  return r;
+}
+
+static PyObject *m_fill(PyObject *m, PyObject *args) {
+  int dtype;
+  PyObject *shape_obj;
+  double value;
+  if (!PyArg_ParseTuple(args, "iOd", &dtype, &shape_obj, &value)) return NULL;
+  if (!valid_dtype(dtype)) return NULL;
+  int64_t shape[CT_MAX_RANK];
+  int rank;
+  if (int64_seq(shape_obj, "shape", shape, CT_MAX_RANK, &rank) < 0) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  if (value == 0.0)
+    st = ct_zeros(ctx, (ct_dtype)dtype, shape, rank, &t);
+  else if (value == 1.0)
+    st = ct_ones(ctx, (ct_dtype)dtype, shape, rank, &t);
+  else
+    st = ct_fill(ctx, (ct_dtype)dtype, shape, rank, value, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_range(PyObject *m, PyObject *args) {
+  int dtype;
+  double start, limit, delta;
+  if (!PyArg_ParseTuple(args, "iddd", &dtype, &start, &limit, &delta)) return NULL;
+  if (!valid_dtype(dtype)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_range(ctx, (ct_dtype)dtype, start, limit, delta, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+/* random(kind, dtype, shape, a, b, seed, offset): kind 0 uniform [a, b),
+ * 1 normal (mean a, stddev b), 2 truncated normal. */
+static PyObject *m_random(PyObject *m, PyObject *args) {
+  int kind, dtype;
+  PyObject *shape_obj;
+  double a, b;
+  unsigned long long seed, offset;
+  if (!PyArg_ParseTuple(args, "iiOddKK", &kind, &dtype, &shape_obj, &a, &b, &seed, &offset)) return NULL;
+  if (!valid_dtype(dtype)) return NULL;
+  if (kind < 0 || kind > 2) {
+    PyErr_Format(PyExc_ValueError, "unknown random kind %d", kind);
+    return NULL;
+  }
+  int64_t shape[CT_MAX_RANK];
+  int rank;
+  if (int64_seq(shape_obj, "shape", shape, CT_MAX_RANK, &rank) < 0) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  if (kind == 0)
+    st = ct_random_uniform(ctx, (ct_dtype)dtype, shape, rank, a, b, seed, offset, &t);
+  else if (kind == 1)
+    st = ct_random_normal(ctx, (ct_dtype)dtype, shape, rank, a, b, seed, offset, &t);
+  else
+    st = ct_truncated_normal(ctx, (ct_dtype)dtype, shape, rank, a, b, seed, offset, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+/* ---- ops ------------------------------------------------------------------ */
+
+typedef ct_status (*binary_fn)(ct_context *, const ct_tensor *, const ct_tensor *, ct_tensor **);
+typedef ct_status (*unary_fn)(ct_context *, const ct_tensor *, ct_tensor **);
+
+/* Indexed by the numbers ctensor/_ops.py uses (BINARY_* there). */
+static const binary_fn binary_ops[] = {ct_add,     ct_sub,      ct_mul,       ct_div,       ct_maximum,
+                                       ct_minimum, ct_pow,      ct_equal,     ct_not_equal, ct_less,
+                                       ct_less_equal, ct_greater, ct_greater_equal};
+static const unary_fn unary_ops[] = {ct_neg, ct_abs, ct_exp, ct_log, ct_sqrt, ct_tanh, ct_sigmoid, ct_relu};
+
+static PyObject *m_binary(PyObject *m, PyObject *args) {
+  int op;
+  PyObject *ao, *bo;
+  if (!PyArg_ParseTuple(args, "iOO", &op, &ao, &bo)) return NULL;
+  if (op < 0 || op >= (int)(sizeof binary_ops / sizeof binary_ops[0])) {
+    PyErr_Format(PyExc_ValueError, "unknown binary op %d", op);
+    return NULL;
+  }
+  ct_tensor *a = tensor_of(ao, "binary op"), *b = a ? tensor_of(bo, "binary op") : NULL;
+  ct_context *ctx = b ? ctx_or_raise() : NULL;
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = binary_ops[op](ctx, a, b, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_unary(PyObject *m, PyObject *args) {
+  int op;
+  PyObject *xo;
+  if (!PyArg_ParseTuple(args, "iO", &op, &xo)) return NULL;
+  if (op < 0 || op >= (int)(sizeof unary_ops / sizeof unary_ops[0])) {
+    PyErr_Format(PyExc_ValueError, "unknown unary op %d", op);
+    return NULL;
+  }
+  ct_tensor *x = tensor_of(xo, "unary op");
+  ct_context *ctx = x ? ctx_or_raise() : NULL;
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = unary_ops[op](ctx, x, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_matmul(PyObject *m, PyObject *args) {
+  PyObject *ao, *bo;
+  int ta, tb;
+  if (!PyArg_ParseTuple(args, "OOpp", &ao, &bo, &ta, &tb)) return NULL;
+  ct_tensor *a = tensor_of(ao, "matmul"), *b = a ? tensor_of(bo, "matmul") : NULL;
+  ct_context *ctx = b ? ctx_or_raise() : NULL;
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_matmul(ctx, a, b, ta != 0, tb != 0, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+typedef ct_status (*reduce_fn)(ct_context *, const ct_tensor *, const int *, int, bool, ct_tensor **);
+static const reduce_fn reduce_ops[] = {ct_reduce_sum, ct_reduce_mean, ct_reduce_max, ct_reduce_min};
+
+/* reduce(op, x, axes_or_None, keepdims) */
+static PyObject *m_reduce(PyObject *m, PyObject *args) {
+  int op, keepdims;
+  PyObject *xo, *axes_obj;
+  if (!PyArg_ParseTuple(args, "iOOp", &op, &xo, &axes_obj, &keepdims)) return NULL;
+  if (op < 0 || op >= (int)(sizeof reduce_ops / sizeof reduce_ops[0])) {
+    PyErr_Format(PyExc_ValueError, "unknown reduction %d", op);
+    return NULL;
+  }
+  ct_tensor *x = tensor_of(xo, "reduce");
+  if (!x) return NULL;
+  int axes[CT_MAX_RANK];
+  int n = 0;
+  if (axes_obj != Py_None && int_seq(axes_obj, "axis", axes, CT_MAX_RANK, &n) < 0) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = reduce_ops[op](ctx, x, axes_obj == Py_None ? NULL : axes, n, keepdims != 0, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_argmax(PyObject *m, PyObject *args) {
+  PyObject *xo;
+  int axis, dtype;
+  if (!PyArg_ParseTuple(args, "Oii", &xo, &axis, &dtype)) return NULL;
+  ct_tensor *x = tensor_of(xo, "argmax");
+  ct_context *ctx = x ? ctx_or_raise() : NULL;
+  if (!ctx || !valid_dtype(dtype)) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_argmax(ctx, x, axis, (ct_dtype)dtype, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_cast(PyObject *m, PyObject *args) {
+  PyObject *xo;
+  int dtype;
+  if (!PyArg_ParseTuple(args, "Oi", &xo, &dtype)) return NULL;
+  ct_tensor *x = tensor_of(xo, "cast");
+  ct_context *ctx = x ? ctx_or_raise() : NULL;
+  if (!ctx || !valid_dtype(dtype)) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_cast(ctx, x, (ct_dtype)dtype, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_reshape(PyObject *m, PyObject *args) {
+  PyObject *xo, *shape_obj;
+  if (!PyArg_ParseTuple(args, "OO", &xo, &shape_obj)) return NULL;
+  ct_tensor *x = tensor_of(xo, "reshape");
+  if (!x) return NULL;
+  int64_t shape[CT_MAX_RANK];
+  int rank;
+  if (int64_seq(shape_obj, "shape", shape, CT_MAX_RANK, &rank) < 0) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_reshape(ctx, x, shape, rank, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_transpose(PyObject *m, PyObject *args) {
+  PyObject *xo, *perm_obj;
+  if (!PyArg_ParseTuple(args, "OO", &xo, &perm_obj)) return NULL;
+  ct_tensor *x = tensor_of(xo, "transpose");
+  if (!x) return NULL;
+  int perm[CT_MAX_RANK];
+  int n = 0;
+  if (perm_obj != Py_None) {
+    if (int_seq(perm_obj, "perm", perm, CT_MAX_RANK, &n) < 0) return NULL;
+    if (n != ct_tensor_rank(x)) {
+      PyErr_Format(PyExc_ValueError, "transpose: perm has %d entries, the tensor has rank %d", n, ct_tensor_rank(x));
+      return NULL;
+    }
+  }
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_transpose(ctx, x, perm_obj == Py_None ? NULL : perm, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_concat(PyObject *m, PyObject *args) {
+  PyObject *list;
+  int axis;
+  if (!PyArg_ParseTuple(args, "Oi", &list, &axis)) return NULL;
+  PyObject *fast = PySequence_Fast(list, "concat: values must be a sequence of tensors");
+  if (!fast) return NULL;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+  if (n > INT_MAX) {
+    Py_DECREF(fast);
+    return PyErr_Format(PyExc_ValueError, "concat: too many tensors");
+  }
+  const ct_tensor **xs = malloc((size_t)(n ? n : 1) * sizeof *xs);
+  if (!xs) {
+    Py_DECREF(fast);
+    return PyErr_NoMemory();
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
+    xs[i] = tensor_of(PySequence_Fast_GET_ITEM(fast, i), "concat");
+    if (!xs[i]) {
+      free(xs);
+      Py_DECREF(fast);
+      return NULL;
+    }
+  }
+  ct_context *ctx = ctx_or_raise();
+  ct_tensor *t = NULL;
+  ct_status st = CT_OK;
+  if (ctx) {
+    /* `fast` keeps every input alive while the GIL is released. */
+    OP_BEGIN;
+    st = ct_concat(ctx, (const ct_tensor *const *)xs, (int)n, axis, &t);
+    OP_END;
+  }
+  free(xs);
+  Py_DECREF(fast);
+  if (!ctx) return NULL;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_slice(PyObject *m, PyObject *args) {
+  PyObject *xo, *begin_obj, *size_obj;
+  if (!PyArg_ParseTuple(args, "OOO", &xo, &begin_obj, &size_obj)) return NULL;
+  ct_tensor *x = tensor_of(xo, "slice");
+  if (!x) return NULL;
+  int64_t begin[CT_MAX_RANK], size[CT_MAX_RANK];
+  int nb, ns;
+  if (int64_seq(begin_obj, "begin", begin, CT_MAX_RANK, &nb) < 0) return NULL;
+  if (int64_seq(size_obj, "size", size, CT_MAX_RANK, &ns) < 0) return NULL;
+  int rank = ct_tensor_rank(x);
+  if (nb != rank || ns != rank) {
+    PyErr_Format(PyExc_ValueError, "slice: begin has %d and size %d entries, the tensor has rank %d", nb, ns, rank);
+    return NULL;
+  }
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_slice(ctx, x, begin, size, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_softmax(PyObject *m, PyObject *args) {
+  PyObject *xo;
+  int axis;
+  if (!PyArg_ParseTuple(args, "Oi", &xo, &axis)) return NULL;
+  ct_tensor *x = tensor_of(xo, "softmax");
+  ct_context *ctx = x ? ctx_or_raise() : NULL;
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_softmax(ctx, x, axis, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *m_copy_to(PyObject *m, PyObject *args) {
+  PyObject *xo;
+  const char *spec;
+  if (!PyArg_ParseTuple(args, "Os", &xo, &spec)) return NULL;
+  ct_tensor *x = tensor_of(xo, "identity");
+  if (!x || !ctx_or_raise()) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_tensor_copy_to(x, spec, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+/* ---- devices and configuration -------------------------------------------- */
+
+static const char *type_arg(PyObject *o, int *ok) {
+  *ok = 1;
+  if (o == Py_None) return NULL;
+  const char *s = PyUnicode_AsUTF8(o);
+  if (!s) *ok = 0;
+  return s;
+}
+
+/* physical_devices(type_or_None) -> [(name, device_type), ...] */
+static PyObject *m_physical_devices(PyObject *m, PyObject *args) {
+  PyObject *type_obj;
+  if (!PyArg_ParseTuple(args, "O", &type_obj)) return NULL;
+  int ok;
+  const char *type = type_arg(type_obj, &ok);
+  ct_context *ctx = ok ? ctx_or_raise() : NULL;
+  if (!ctx) return NULL;
+  int n;
+  UNLOCKED(n = ct_physical_device_count(ctx, type));
+  PyObject *list = PyList_New(0);
+  for (int i = 0; list && i < n; i++) {
+    ct_physical_device_info info;
+    ct_status st;
+    UNLOCKED(st = ct_physical_device_get(ctx, type, i, &info));
+    if (st != CT_OK) {
+      Py_DECREF(list);
+      return raise_status(st);
+    }
+    PyObject *item = Py_BuildValue("(ss)", info.name, info.device_type);
+    if (!item || PyList_Append(list, item) < 0) Py_CLEAR(list);
+    Py_XDECREF(item);
+  }
+  return list;
+}
+
+/* physical_device_details(name) -> dict (model, cores, memory, ...) */
+static PyObject *m_physical_device_details(PyObject *m, PyObject *args) {
+  const char *name;
+  if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  int n;
+  UNLOCKED(n = ct_physical_device_count(ctx, NULL));
+  for (int i = 0; i < n; i++) {
+    ct_physical_device_info d;
+    ct_status st;
+    UNLOCKED(st = ct_physical_device_get(ctx, NULL, i, &d));
+    if (st != CT_OK) return raise_status(st);
+    if (strcmp(d.name, name) != 0) continue;
+    if (strcmp(d.device_type, "GPU") == 0)
+      return Py_BuildValue("{s:s,s:(ii),s:K,s:s}", "device_name", d.model, "compute_capability", d.compute_major,
+                           d.compute_minor, "memory_bytes", (unsigned long long)d.memory_bytes, "pci_bus_id",
+                           d.pci_bus_id);
+    return PyDict_New();
+  }
+  PyErr_Format(PyExc_ValueError, "Unrecognized device: %s", name);
+  return NULL;
+}
+
+/* logical_devices(type_or_None) -> [(short_name, device_type), ...] */
+static PyObject *m_logical_devices(PyObject *m, PyObject *args) {
+  PyObject *type_obj;
+  if (!PyArg_ParseTuple(args, "O", &type_obj)) return NULL;
+  int ok;
+  const char *type = type_arg(type_obj, &ok);
+  ct_context *ctx = ok ? ctx_or_raise() : NULL;
+  if (!ctx) return NULL;
+  int n;
+  ct_status init;
+  UNLOCKED(init = ct_context_initialize(ctx); n = ct_logical_device_count(ctx, type));
+  if (init != CT_OK) return raise_status(init);
+  PyObject *list = PyList_New(0);
+  for (int i = 0; list && i < n; i++) {
+    ct_logical_device_info info;
+    ct_status st = ct_logical_device_get(ctx, type, i, &info);
+    if (st != CT_OK) {
+      Py_DECREF(list);
+      return raise_status(st);
+    }
+    PyObject *item = Py_BuildValue("(ss)", info.short_name, info.device_type);
+    if (!item || PyList_Append(list, item) < 0) Py_CLEAR(list);
+    Py_XDECREF(item);
+  }
+  return list;
+}
+
+static PyObject *m_set_visible_devices(PyObject *m, PyObject *args) {
+  const char *type;
+  PyObject *idx_obj;
+  if (!PyArg_ParseTuple(args, "sO", &type, &idx_obj)) return NULL;
+  int64_t tmp[64];
+  int n;
+  if (int64_seq(idx_obj, "visible devices", tmp, 64, &n) < 0) return NULL;
+  int idx[64];
+  for (int i = 0; i < n; i++) idx[i] = (int)tmp[i];
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_status st;
+  UNLOCKED(st = ct_config_set_visible_devices(ctx, type, idx, n));
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *m_get_visible_devices(PyObject *m, PyObject *args) {
+  const char *type;
+  if (!PyArg_ParseTuple(args, "s", &type)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  int idx[64], n = 0;
+  ct_status st;
+  UNLOCKED(st = ct_config_get_visible_devices(ctx, type, idx, 64, &n));
+  if (st != CT_OK) return raise_status(st);
+  PyObject *list = PyList_New(0);
+  for (int i = 0; list && i < n && i < 64; i++) {
+    PyObject *v = PyLong_FromLong(idx[i]);
+    if (!v || PyList_Append(list, v) < 0) Py_CLEAR(list);
+    Py_XDECREF(v);
+  }
+  return list;
+}
+
+/* set_logical_devices(physical_name, [(memory_limit_mb, priority_or_None), ...]) */
+static PyObject *m_set_logical_devices(PyObject *m, PyObject *args) {
+  const char *name;
+  PyObject *list;
+  if (!PyArg_ParseTuple(args, "sO", &name, &list)) return NULL;
+  PyObject *fast = PySequence_Fast(list, "logical device configurations must be a list");
+  if (!fast) return NULL;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+  if (n > 64) {
+    Py_DECREF(fast);
+    return PyErr_Format(PyExc_ValueError, "%zd logical devices for %s: at most 64", n, name);
+  }
+  ct_logical_device_config cfg[64];
+  memset(cfg, 0, sizeof cfg);
+  for (Py_ssize_t i = 0; i < n; i++) {
+    long long mb;
+    PyObject *prio;
+    if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "LO", &mb, &prio)) {
+      Py_DECREF(fast);
+      return NULL;
+    }
+    cfg[i].memory_limit_mb = (int64_t)mb;
+    if (prio != Py_None) {
+      long p = PyLong_AsLong(prio);
+      if (p == -1 && PyErr_Occurred()) {
+        Py_DECREF(fast);
+        return NULL;
+      }
+      cfg[i].priority = (int)p;
+      cfg[i].has_priority = true;
+    }
+  }
+  Py_DECREF(fast);
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_status st;
+  UNLOCKED(st = ct_config_set_logical_devices(ctx, name, cfg, (int)n));
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+/* get_logical_devices(physical_name) -> [(memory_limit_mb, priority_or_None), ...] */
+static PyObject *m_get_logical_devices(PyObject *m, PyObject *args) {
+  const char *name;
+  if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_logical_device_config cfg[64];
+  int n = 0;
+  ct_status st;
+  UNLOCKED(st = ct_config_get_logical_devices(ctx, name, cfg, 64, &n));
+  if (st != CT_OK) return raise_status(st);
+  PyObject *list = PyList_New(0);
+  for (int i = 0; list && i < n && i < 64; i++) {
+    PyObject *item = cfg[i].has_priority
+                         ? Py_BuildValue("(Li)", (long long)cfg[i].memory_limit_mb, cfg[i].priority)
+                         : Py_BuildValue("(LO)", (long long)cfg[i].memory_limit_mb, Py_None);
+    if (!item || PyList_Append(list, item) < 0) Py_CLEAR(list);
+    Py_XDECREF(item);
+  }
+  return list;
+}
+
+static PyObject *m_set_memory_growth(PyObject *m, PyObject *args) {
+  const char *name;
+  int on;
+  if (!PyArg_ParseTuple(args, "sp", &name, &on)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_status st;
+  UNLOCKED(st = ct_config_set_memory_growth(ctx, name, on != 0));
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *m_get_memory_growth(PyObject *m, PyObject *args) {
+  const char *name;
+  if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  int v;
+  ct_status st;
+  UNLOCKED(st = ct_config_get_memory_growth(ctx, name, &v));
+  if (st != CT_OK) return raise_status(st);
+  if (v < 0) Py_RETURN_NONE;
+  return PyBool_FromLong(v);
+}
+
+/* set_flag(which, on): 0 soft placement, 1 placement logging, 2 TF32,
+ * 3 report at exit. get_flag(which) for 0 and 1. */
+static PyObject *m_set_flag(PyObject *m, PyObject *args) {
+  int which, on;
+  if (!PyArg_ParseTuple(args, "ip", &which, &on)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_status st = CT_OK;
+  switch (which) {
+    case 0: st = ct_config_set_soft_placement(ctx, on != 0); break;
+    case 1: st = ct_config_set_log_placement(ctx, on != 0); break;
+    case 2: st = ct_config_set_tf32(ctx, on != 0); break;
+    case 3: ct_context_set_report_at_exit(ctx, on != 0); break;
+    default: return PyErr_Format(PyExc_ValueError, "unknown flag %d", which);
+  }
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *m_get_flag(PyObject *m, PyObject *args) {
+  int which;
+  if (!PyArg_ParseTuple(args, "i", &which)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  switch (which) {
+    case 0: return PyBool_FromLong(ct_config_get_soft_placement(ctx));
+    case 1: return PyBool_FromLong(ct_config_get_log_placement(ctx));
+    default: return PyErr_Format(PyExc_ValueError, "unknown flag %d", which);
+  }
+}
+
+static PyObject *m_set_device_policy(PyObject *m, PyObject *args) {
+  int policy;
+  if (!PyArg_ParseTuple(args, "i", &policy)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_status st = ct_config_set_device_policy(ctx, (ct_device_policy)policy);
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *m_get_device_policy(PyObject *m, PyObject *unused) {
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  return PyLong_FromLong((long)ct_config_get_device_policy(ctx));
+}
+
+static PyObject *m_scope_push(PyObject *m, PyObject *args) {
+  const char *spec;
+  if (!PyArg_ParseTuple(args, "s", &spec)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_status st;
+  /* The first push initialises the context, which may load GPU drivers. */
+  OP_BEGIN;
+  st = ct_device_scope_push(ctx, spec);
+  OP_END;
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *m_scope_pop(PyObject *m, PyObject *unused) {
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_status st = ct_device_scope_pop(ctx);
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *m_scope_current(PyObject *m, PyObject *unused) {
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  char buf[CT_DEVICE_NAME_MAX];
+  ct_status st = ct_device_scope_current(ctx, buf, sizeof buf);
+  if (st != CT_OK) return raise_status(st);
+  return PyUnicode_FromString(buf);
+}
+
+static PyObject *m_canonical_device(PyObject *m, PyObject *args) {
+  const char *spec;
+  if (!PyArg_ParseTuple(args, "s", &spec)) return NULL;
+  char buf[CT_DEVICE_NAME_MAX];
+  ct_status st = ct_device_name_canonicalize(spec, buf, sizeof buf);
+  if (st != CT_OK) return raise_status(st);
+  return PyUnicode_FromString(buf);
+}
+
+static PyObject *m_initialize(PyObject *m, PyObject *unused) {
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_context_initialize(ctx);
+  OP_END;
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *m_is_initialized(PyObject *m, PyObject *unused) {
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  return PyBool_FromLong(ct_context_is_initialized(ctx));
+}
+
+static PyObject *m_synchronize(PyObject *m, PyObject *unused) {
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_context_synchronize(ctx);
+  OP_END;
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *m_placement_report(PyObject *m, PyObject *unused) {
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  /* Sized twice: ops in other threads may lengthen it in between. */
+  size_t need;
+  UNLOCKED(need = ct_placement_report(ctx, NULL, 0));
+  size_t cap = need + 4096;
+  char *buf = malloc(cap);
+  if (!buf) return PyErr_NoMemory();
+  UNLOCKED(ct_placement_report(ctx, buf, cap));
+  PyObject *s = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+  free(buf);
+  return s;
+}
+
+static PyObject *m_memory_info(PyObject *m, PyObject *args) {
+  const char *spec;
+  if (!PyArg_ParseTuple(args, "s", &spec)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_memory_info info;
+  ct_status st;
+  UNLOCKED(st = ct_device_memory_info(ctx, spec, &info));
+  if (st != CT_OK) return raise_status(st);
+  return Py_BuildValue("{s:K,s:K,s:K,s:K}", "current", (unsigned long long)info.current_bytes, "peak",
+                       (unsigned long long)info.peak_bytes, "reserved", (unsigned long long)info.reserved_bytes,
+                       "limit", (unsigned long long)info.limit_bytes);
+}
+
+static PyObject *m_op_count(PyObject *m, PyObject *args) {
+  const char *spec;
+  if (!PyArg_ParseTuple(args, "s", &spec)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  uint64_t n = 0;
+  ct_status st;
+  UNLOCKED(st = ct_device_op_count(ctx, spec, &n));
+  if (st != CT_OK) return raise_status(st);
+  return PyLong_FromUnsignedLongLong((unsigned long long)n);
+}
+
+static PyObject *m_gpu_availability(PyObject *m, PyObject *unused) {
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  char detail[CT_INFO_TEXT_MAX];
+  ct_gpu_reason r;
+  UNLOCKED(r = ct_gpu_availability(ctx, detail, sizeof detail));
+  return Py_BuildValue("(ss)", ct_gpu_reason_name(r), detail);
+}
+
+/* ---- logging ---------------------------------------------------------------- */
+
+/* Called by the library, from any thread, with or without the GIL. */
+static void log_to_python(void *user, ct_log_level level, const char *message) {
+  PyGILState_STATE gil = PyGILState_Ensure();
+  PyObject *sink = g_log_sink;
+  if (sink) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    Py_INCREF(sink);
+    PyObject *text = PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "replace");
+    PyObject *r = text ? PyObject_CallFunction(sink, "iO", (int)level, text) : NULL;
+    if (!r) PyErr_WriteUnraisable(sink);
+    Py_XDECREF(r);
+    Py_XDECREF(text);
+    Py_DECREF(sink);
+    PyErr_Restore(type, value, tb);
+  }
+  PyGILState_Release(gil);
+}
+
+static PyObject *m_set_log_sink(PyObject *m, PyObject *args) {
+  PyObject *sink;
+  if (!PyArg_ParseTuple(args, "O", &sink)) return NULL;
+  if (sink != Py_None && !PyCallable_Check(sink)) return PyErr_Format(PyExc_TypeError, "log sink must be callable");
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  PyObject *old = g_log_sink;
+  if (sink == Py_None) {
+    ct_context_set_log_callback(ctx, NULL, NULL);
+    g_log_sink = NULL;
+  } else {
+    Py_INCREF(sink);
+    g_log_sink = sink;
+    ct_context_set_log_callback(ctx, log_to_python, NULL);
+  }
+  Py_XDECREF(old);
+  Py_RETURN_NONE;
+}
+
+/* ---- set-up and shut-down ----------------------------------------------------- */
+
+/* _set_classes(tensor_type, dtypes_tuple, {code: exception class}) */
+static PyObject *m_set_classes(PyObject *m, PyObject *args) {
+  PyObject *type, *dtypes, *errors;
+  if (!PyArg_ParseTuple(args, "O!O!O!", &PyType_Type, &type, &PyTuple_Type, &dtypes, &PyDict_Type, &errors))
+    return NULL;
+  if (!PyType_IsSubtype((PyTypeObject *)type, &TensorBase_Type))
+    return PyErr_Format(PyExc_TypeError, "the tensor class must derive from _ctensor.TensorBase");
+  if (((PyTypeObject *)type)->tp_basicsize != TensorBase_Type.tp_basicsize)
+    return PyErr_Format(PyExc_TypeError, "the tensor class must declare __slots__ = ()");
+  Py_INCREF(type);
+  Py_INCREF(dtypes);
+  Py_INCREF(errors);
+  Py_XSETREF(g_tensor_type, (PyTypeObject *)type);
+  Py_XSETREF(g_dtypes, dtypes);
+  Py_XSETREF(g_error_classes, errors);
+  Py_RETURN_NONE;
+}
+
+/* At interpreter exit (atexit, while Python still works): stop calling into
+ * Python, then free the context unless an op is still running in another
+ * thread (a daemon thread); the placement report, if asked for, prints now. */
+static PyObject *m_shutdown(PyObject *m, PyObject *unused) {
+  if (!g_ctx) Py_RETURN_NONE;
+  ct_context_set_log_callback(g_ctx, NULL, NULL);
+  Py_CLEAR(g_log_sink);
+  if (g_in_flight == 0) {
+    ct_context *ctx = g_ctx;
+    g_ctx = NULL;
+    ct_context_free(ctx);
+  }
+  Py_RETURN_NONE;
+}
+
+static PyObject *m_version(PyObject *m, PyObject *unused) { return PyUnicode_FromString(ct_version()); }
+
+static PyObject *m_build_features(PyObject *m, PyObject *unused) {
+  return PyUnicode_FromString(ct_build_features());
+}
+
+static PyObject *m_dtype_info(PyObject *m, PyObject *args) {
+  int dt;
+  if (!PyArg_ParseTuple(args, "i", &dt)) return NULL;
+  if (!valid_dtype(dt)) return NULL;
+  return Py_BuildValue("(sn)", ct_dtype_name((ct_dtype)dt), (Py_ssize_t)ct_dtype_size((ct_dtype)dt));
+}
+
+static PyMethodDef module_methods[] = {
+    {"_set_classes", m_set_classes, METH_VARARGS, NULL},
+    {"_shutdown", m_shutdown, METH_NOARGS, NULL},
+    {"set_log_sink", m_set_log_sink, METH_VARARGS, NULL},
+    {"version", m_version, METH_NOARGS, NULL},
+    {"build_features", m_build_features, METH_NOARGS, NULL},
+    {"dtype_info", m_dtype_info, METH_VARARGS, NULL},
+    {"from_values", m_from_values, METH_VARARGS, NULL},
+    {"from_buffer", m_from_buffer, METH_VARARGS, NULL},
+    {"fill", m_fill, METH_VARARGS, NULL},
+    {"range", m_range, METH_VARARGS, NULL},
+    {"random", m_random, METH_VARARGS, NULL},
+    {"binary", m_binary, METH_VARARGS, NULL},
+    {"unary", m_unary, METH_VARARGS, NULL},
+    {"matmul", m_matmul, METH_VARARGS, NULL},
+    {"reduce", m_reduce, METH_VARARGS, NULL},
+    {"argmax", m_argmax, METH_VARARGS, NULL},
+    {"cast", m_cast, METH_VARARGS, NULL},
+    {"reshape", m_reshape, METH_VARARGS, NULL},
+    {"transpose", m_transpose, METH_VARARGS, NULL},
+    {"concat", m_concat, METH_VARARGS, NULL},
+    {"slice", m_slice, METH_VARARGS, NULL},
+    {"softmax", m_softmax, METH_VARARGS, NULL},
+    {"copy_to", m_copy_to, METH_VARARGS, NULL},
+    {"physical_devices", m_physical_devices, METH_VARARGS, NULL},
+    {"physical_device_details", m_physical_device_details, METH_VARARGS, NULL},
+    {"logical_devices", m_logical_devices, METH_VARARGS, NULL},
+    {"set_visible_devices", m_set_visible_devices, METH_VARARGS, NULL},
+    {"get_visible_devices", m_get_visible_devices, METH_VARARGS, NULL},
+    {"set_logical_devices", m_set_logical_devices, METH_VARARGS, NULL},
+    {"get_logical_devices", m_get_logical_devices, METH_VARARGS, NULL},
+    {"set_memory_growth", m_set_memory_growth, METH_VARARGS, NULL},
+    {"get_memory_growth", m_get_memory_growth, METH_VARARGS, NULL},
+    {"set_flag", m_set_flag, METH_VARARGS, NULL},
+    {"get_flag", m_get_flag, METH_VARARGS, NULL},
+    {"set_device_policy", m_set_device_policy, METH_VARARGS, NULL},
+    {"get_device_policy", m_get_device_policy, METH_NOARGS, NULL},
+    {"scope_push", m_scope_push, METH_VARARGS, NULL},
+    {"scope_pop", m_scope_pop, METH_NOARGS, NULL},
+    {"scope_current", m_scope_current, METH_NOARGS, NULL},
+    {"canonical_device", m_canonical_device, METH_VARARGS, NULL},
+    {"initialize", m_initialize, METH_NOARGS, NULL},
+    {"is_initialized", m_is_initialized, METH_NOARGS, NULL},
+    {"synchronize", m_synchronize, METH_NOARGS, NULL},
+    {"placement_report", m_placement_report, METH_NOARGS, NULL},
+    {"memory_info", m_memory_info, METH_VARARGS, NULL},
+    {"op_count", m_op_count, METH_VARARGS, NULL},
+    {"gpu_availability", m_gpu_availability, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef ctensor_module = {
+    PyModuleDef_HEAD_INIT, "_ctensor", "The C half of the ctensor package (see ctensor/__init__.py).", -1,
+    module_methods,        NULL,       NULL,                                                           NULL,
+    NULL};
+
+PyMODINIT_FUNC PyInit__ctensor(void);
+
+PyMODINIT_FUNC PyInit__ctensor(void) {
+  if (PyType_Ready(&TensorBase_Type) < 0) return NULL;
+  PyObject *m = PyModule_Create(&ctensor_module);
+  if (!m) return NULL;
+  Py_INCREF(&TensorBase_Type);
+  if (PyModule_AddObject(m, "TensorBase", (PyObject *)&TensorBase_Type) < 0) {
+    Py_DECREF(&TensorBase_Type);
+    Py_DECREF(m);
+    return NULL;
+  }
+  if (!g_ctx && ct_context_new(&g_ctx) != CT_OK) {
+    PyErr_Format(PyExc_RuntimeError, "ctensor: cannot create the context: %s", ct_last_error());
+    Py_DECREF(m);
+    return NULL;
+  }
+  if (PyModule_AddIntConstant(m, "MAX_RANK", CT_MAX_RANK) < 0 ||
+      PyModule_AddIntConstant(m, "DTYPE_COUNT", CT_DTYPE_COUNT) < 0) {
+    Py_DECREF(m);
+    return NULL;
+  }
+  return m;
+}
