@@ -8,6 +8,10 @@
  *    (e.g. "matmul: inner dimensions differ: a is [2,3], b is [4,5]"). A
  *    failed call changes nothing the caller can observe: no output is
  *    written, no reference is taken, and the context stays usable.
+ *    ct_last_error() and ct_last_status() are meaningful only right after
+ *    a call returned something other than CT_OK: a call that succeeds may
+ *    leave an earlier failure's message in place (ops do not spend time
+ *    clearing it).
  *  - Results come back through out-parameters. A function that hands out a
  *    ct_tensor* through an out-parameter gives the caller one reference,
  *    which the caller owns and must drop with ct_tensor_release().
@@ -18,9 +22,12 @@
  *    callback is set).
  *  - A ct_context is safe to use from several threads for ops; configuration
  *    calls must not race with each other.
- *  - Environment variables are read once, when a context initialises
- *    (ct_context_initialize() or the first call that needs devices), never
- *    afterwards.
+ *  - Environment variables are read once per context, when it first
+ *    discovers devices (the first device query: the driver, library paths
+ *    and CUDA_VISIBLE_DEVICES) or initialises (ct_context_initialize() or
+ *    the first call that needs logical devices: logging and report
+ *    switches); the kernel-cache variables when the first GPU kernel is
+ *    compiled. A variable changed later is not seen by that context.
  */
 #ifndef CTENSOR_H
 #define CTENSOR_H
@@ -82,10 +89,13 @@ typedef enum ct_status {
 
 /* "OK", "INVALID_ARGUMENT", ...; "UNKNOWN_STATUS" for a value outside the set. */
 CT_API const char *ct_status_name(ct_status status);
-/* The calling thread's last failure message, or "" if the last call that
- * sets it succeeded. Valid until this thread's next ctensor call. */
+/* The message of the calling thread's most recent failure ("" if none has
+ * happened yet). Read it only after a call returned non-OK: a successful
+ * call does not necessarily clear it. Valid until this thread's next
+ * ctensor call. */
 CT_API const char *ct_last_error(void);
-/* The status of the calling thread's last failure (CT_OK if none). */
+/* The status of that failure (CT_OK if none has happened yet); the same
+ * rule applies. */
 CT_API ct_status ct_last_status(void);
 
 /* ------------------------------------------------------------------------ */
@@ -181,7 +191,8 @@ CT_API bool ct_context_is_initialized(const ct_context *ctx);
 /* Log levels for the callback. */
 typedef enum ct_log_level { CT_LOG_INFO = 0, CT_LOG_WARNING = 1, CT_LOG_ERROR = 2 } ct_log_level;
 typedef void (*ct_log_fn)(void *user, ct_log_level level, const char *message);
-/* Where log lines go. NULL restores the default (stderr). */
+/* Where log lines go. NULL restores the default (stderr). The callback is
+ * called from whichever thread logs, possibly from several at once. */
 CT_API void ct_context_set_log_callback(ct_context *ctx, ct_log_fn fn, void *user);
 
 /* ------------------------------------------------------------------------ */
@@ -376,8 +387,9 @@ CT_API ct_status ct_fallback_get(ct_context *ctx, int i, ct_fallback_record *out
 /* Ops executed on a logical device (by spec), since the context started. */
 CT_API ct_status ct_device_op_count(ct_context *ctx, const char *device_spec, uint64_t *out);
 /* Writes the placement report (ops per device, fallbacks and reasons) as
- * text. Returns the length it needed, like snprintf. Also printed to stderr
- * at ct_context_free when CT_PLACEMENT_REPORT=1 was set at initialisation or
+ * text. Returns the length it needed, like snprintf. Also logged at INFO
+ * level (through the log callback; stderr when none is set) at
+ * ct_context_free when CT_PLACEMENT_REPORT=1 was set at initialisation or
  * ct_context_set_report_at_exit() was called. */
 CT_API size_t ct_placement_report(ct_context *ctx, char *out, size_t out_size);
 CT_API void ct_context_set_report_at_exit(ct_context *ctx, bool on);
@@ -400,7 +412,8 @@ CT_API ct_dtype ct_tensor_dtype(const ct_tensor *t);
 CT_API int ct_tensor_rank(const ct_tensor *t);
 /* The shape array (rank entries), valid while the tensor lives. */
 CT_API const int64_t *ct_tensor_shape(const ct_tensor *t);
-CT_API int64_t ct_tensor_dim(const ct_tensor *t, int axis); /* -1 if out of range */
+/* Negative axes count from the end; -1 if the axis is out of range. */
+CT_API int64_t ct_tensor_dim(const ct_tensor *t, int axis);
 CT_API int64_t ct_tensor_num_elements(const ct_tensor *t);
 CT_API size_t ct_tensor_nbytes(const ct_tensor *t);
 /* "/job:localhost/replica:0/task:0/device:CPU:0" — where the op that made
@@ -509,6 +522,7 @@ CT_API ct_status ct_reshape(ct_context *ctx, const ct_tensor *x, const int64_t *
                             ct_tensor **out);
 /* perm == NULL reverses the axes. */
 CT_API ct_status ct_transpose(ct_context *ctx, const ct_tensor *x, const int *perm, ct_tensor **out);
+/* n from 1 to 64 tensors; negative axis counts from the end. */
 CT_API ct_status ct_concat(ct_context *ctx, const ct_tensor *const *xs, int n, int axis, ct_tensor **out);
 /* size[i] == -1 takes everything from begin[i] to the end. */
 CT_API ct_status ct_slice(ct_context *ctx, const ct_tensor *x, const int64_t *begin, const int64_t *size,

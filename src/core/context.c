@@ -13,26 +13,108 @@
 
 #include "core/internal.h"
 
+/*
+ * Per-thread state (device scopes, device policy), one node per (thread,
+ * context).
+ *
+ * A node is referenced twice: by its thread's list (the value of one
+ * process-wide pthread key) and by its context's list (ctx->threads). Each
+ * side drops its reference without touching the other side's memory:
+ *  - a thread that exits drops the references of its list (key
+ *    destructor); it never touches a context, which may be being freed
+ *    on another thread at that very moment;
+ *  - a context that is destroyed marks its nodes dead and drops its
+ *    references; a thread still alive frees its dead nodes the next time
+ *    it looks one up (or when it exits);
+ *  - whoever drops the last reference frees the node.
+ * One key for the whole process (created once, deleted when the library is
+ * unloaded) rather than one per context: a per-context key must be deleted
+ * with its context, and pthread_key_delete neither waits for a destructor
+ * already running on another thread nor runs the destructors that are
+ * still due, so the node of a thread alive at that moment would leak or
+ * be freed twice. The key holds only per-thread data, like errno.
+ */
 struct ct_thread_node {
-  ct_thread_state state;
-  struct ct_thread_node *prev, *next;
+  ct_thread_state state;              /* first: state.node points back */
+  struct ct_thread_node *prev, *next; /* ctx->threads, under ctx->lock */
+  struct ct_thread_node *thread_next; /* this thread's list; only it touches it */
+  _Atomic int refs;                   /* the thread's list + the context's list */
 };
 
-static void thread_state_destroy(void *p) {
-  struct ct_thread_node *node = p;
-  ct_context *ctx = node->state.ctx;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t thread_key;
+static int key_error;  /* pthread_key_create's result */
+static bool key_ready; /* written once, inside pthread_once */
+
+_Thread_local ct_thread_state *ct_tl_state;
+
+static void node_unref(struct ct_thread_node *node) {
+  if (atomic_fetch_sub_explicit(&node->refs, 1, memory_order_acq_rel) == 1) free(node);
+}
+
+/* Key destructor: the exiting thread lets go of all its nodes. */
+static void thread_exit(void *head) {
+  ct_tl_state = NULL;
+  for (struct ct_thread_node *node = head, *next; node; node = next) {
+    next = node->thread_next;
+    node_unref(node);
+  }
+}
+
+static void key_create(void) {
+  key_error = pthread_key_create(&thread_key, thread_exit);
+  key_ready = key_error == 0;
+}
+
+/* A library unloaded with dlclose must not leave a destructor behind that
+ * points into unmapped code. */
+__attribute__((destructor)) static void key_delete_at_unload(void) {
+  if (key_ready) pthread_key_delete(thread_key);
+}
+
+/* Unlinks and drops this thread's nodes for `ctx` and for dead contexts
+ * (ctx NULL: only the dead ones). */
+static void thread_list_prune(const ct_context *ctx) {
+  struct ct_thread_node *head = pthread_getspecific(thread_key), **link = &head;
+  bool changed = false;
+  while (*link) {
+    struct ct_thread_node *node = *link;
+    if (node->state.ctx == ctx || atomic_load_explicit(&node->state.dead, memory_order_acquire)) {
+      *link = node->thread_next;
+      if (ct_tl_state == &node->state) ct_tl_state = NULL;
+      node_unref(node);
+      changed = true;
+    } else {
+      link = &node->thread_next;
+    }
+  }
+  /* The key already has a value on this thread: setting it cannot fail. */
+  if (changed) pthread_setspecific(thread_key, head);
+}
+
+ct_thread_state *ct_thread_state_find(ct_context *ctx) {
+  for (struct ct_thread_node *node = pthread_getspecific(thread_key); node; node = node->thread_next) {
+    if (node->state.ctx == ctx && !atomic_load_explicit(&node->state.dead, memory_order_acquire)) {
+      ct_tl_state = &node->state;
+      return &node->state;
+    }
+  }
+  return NULL;
+}
+
+int ct_thread_state_count(ct_context *ctx) {
+  int n = 0;
   pthread_mutex_lock(&ctx->lock);
-  if (node->prev) node->prev->next = node->next;
-  else ctx->threads = node->next;
-  if (node->next) node->next->prev = node->prev;
+  for (const struct ct_thread_node *node = ctx->threads; node; node = node->next) n++;
   pthread_mutex_unlock(&ctx->lock);
-  free(node);
+  return n;
 }
 
 ct_thread_state *ct_thread_state_get(ct_context *ctx) {
-  struct ct_thread_node *node = pthread_getspecific(ctx->tls_key);
-  if (node) return &node->state;
-  node = calloc(1, sizeof *node);
+  ct_thread_state *ts = ct_thread_state_peek(ctx);
+  if (ts) return ts;
+  thread_list_prune(NULL);
+  struct ct_thread_node *node = calloc(1, sizeof *node);
   if (!node) {
     ct_error(CT_RESOURCE_EXHAUSTED, "out of memory allocating per-thread state");
     return NULL;
@@ -40,16 +122,31 @@ ct_thread_state *ct_thread_state_get(ct_context *ctx) {
   node->state.ctx = ctx;
   node->state.node = node;
   node->state.policy = CT_POLICY_SILENT;
-  if (pthread_setspecific(ctx->tls_key, node) != 0) {
+  atomic_init(&node->state.dead, false);
+  atomic_init(&node->refs, 2);
+  node->thread_next = pthread_getspecific(thread_key);
+  if (pthread_setspecific(thread_key, node) != 0) {
     free(node);
     ct_error(CT_RESOURCE_EXHAUSTED, "cannot register per-thread state");
     return NULL;
   }
   pthread_mutex_lock(&ctx->lock);
+  /* Nodes only the context still holds belong to threads that have
+   * exited: free them, so that a context outliving many short-lived
+   * threads does not grow. */
+  for (struct ct_thread_node *old = ctx->threads, *next; old; old = next) {
+    next = old->next;
+    if (atomic_load_explicit(&old->refs, memory_order_acquire) != 1) continue;
+    if (old->prev) old->prev->next = old->next;
+    else ctx->threads = old->next;
+    if (old->next) old->next->prev = old->prev;
+    free(old);
+  }
   node->next = ctx->threads;
   if (ctx->threads) ctx->threads->prev = node;
   ctx->threads = node;
   pthread_mutex_unlock(&ctx->lock);
+  ct_tl_state = &node->state;
   return &node->state;
 }
 
@@ -80,15 +177,17 @@ ct_status ct_context_new(ct_context **out) {
     free(ctx);
     return ct_error(CT_INTERNAL, "context_new: cannot create mutex");
   }
-  if (pthread_key_create(&ctx->tls_key, thread_state_destroy) != 0) {
+  pthread_once(&key_once, key_create);
+  if (key_error != 0) {
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
-    return ct_error(CT_RESOURCE_EXHAUSTED, "context_new: no thread-local key left");
+    return ct_error(CT_RESOURCE_EXHAUSTED, "context_new: no thread-local key left (error %d)", key_error);
   }
   atomic_init(&ctx->refcount, 1);
   atomic_init(&ctx->soft_placement, true);
   atomic_init(&ctx->log_placement, false);
   atomic_init(&ctx->tf32, false);
+  atomic_init(&ctx->report_at_exit, false);
   atomic_init(&ctx->initialized, false);
   for (int t = 0; t < CT_DEVTYPE_COUNT; t++)
     for (int p = 0; p < CT_MAX_PHYSICAL; p++) ctx->cfg[t].memory_growth[p] = -1;
@@ -105,14 +204,17 @@ static void teardown_devices(ct_context *ctx);
 static void context_destroy(ct_context *ctx) {
   teardown_devices(ctx);
   if (ct_cuda_platform_ptr && ct_cuda_platform_ptr->context_release) ct_cuda_platform_ptr->context_release(ctx);
-  /* Threads still running lose their state with the key; free them all. */
+  /* Threads still running find their node dead and free it themselves. */
+  pthread_mutex_lock(&ctx->lock);
   struct ct_thread_node *node = ctx->threads;
+  ctx->threads = NULL;
+  pthread_mutex_unlock(&ctx->lock);
   while (node) {
     struct ct_thread_node *next = node->next;
-    free(node);
+    atomic_store_explicit(&node->state.dead, true, memory_order_release);
+    node_unref(node);
     node = next;
   }
-  pthread_key_delete(ctx->tls_key);
   free(ctx->fallbacks);
   for (int i = 0; i < ctx->n_logged_once; i++) free(ctx->logged_once[i]);
   free(ctx->logged_once);
@@ -137,13 +239,9 @@ void ct_context_free(ct_context *ctx) {
       free(text);
     }
   }
-  /* The calling thread's state goes now; the key stays valid until the
-   * last tensor lets go of the context. */
-  struct ct_thread_node *node = pthread_getspecific(ctx->tls_key);
-  if (node) {
-    pthread_setspecific(ctx->tls_key, NULL);
-    thread_state_destroy(node);
-  }
+  /* The calling thread's state goes now (the context itself may live on
+   * while tensors hold it). */
+  thread_list_prune(ctx);
   ctx->freed = true;
   ct_context_release(ctx);
 }
@@ -359,14 +457,22 @@ ct_status ct_config_set_logical_devices(ct_context *ctx, const char *physical_na
   ct_status st = find_physical(ctx, "set_logical_device_configuration", physical_name, &t, &p);
   if (st != CT_OK) return st;
   if (n < 0 || n > CT_MAX_SPLIT || (n > 0 && cfg == NULL))
-    return ct_error(CT_INVALID_ARGUMENT, "set_logical_device_configuration: %d configurations for %s (1..%d allowed)", n,
-                    physical_name, CT_MAX_SPLIT);
+    return ct_error(CT_INVALID_ARGUMENT,
+                    "set_logical_device_configuration: %d configurations for %s (0..%d allowed; 0 restores one "
+                    "device)",
+                    n, physical_name, CT_MAX_SPLIT);
   for (int i = 0; i < n; i++) {
     if (t == CT_DEV_CPU && (cfg[i].memory_limit_mb != 0 || cfg[i].has_priority))
       return ct_error(CT_INVALID_ARGUMENT,
                       "Setting memory limit on CPU virtual devices is currently not supported (configuration %d of %s "
                       "has memory_limit_mb = %lld)",
                       i, physical_name, (long long)cfg[i].memory_limit_mb);
+    /* The limit is kept in bytes: 2^43 MB (8 EiB) is far beyond any device. */
+    if (t == CT_DEV_GPU && cfg[i].memory_limit_mb > ((int64_t)1 << 43))
+      return ct_error(CT_INVALID_ARGUMENT,
+                      "set_logical_device_configuration: configuration %d of %s has memory_limit_mb = %lld, more "
+                      "than %lld",
+                      i, physical_name, (long long)cfg[i].memory_limit_mb, (long long)1 << 43);
     if (t == CT_DEV_GPU && cfg[i].memory_limit_mb <= 0)
       return ct_error(CT_INVALID_ARGUMENT,
                       "Setting memory limit is required for GPU virtual devices (configuration %d of %s has "
@@ -621,8 +727,8 @@ ct_status ct_logical_device_get(ct_context *ctx, const char *type_or_null, int i
                     type_or_null);
   int n = t < 0 ? ctx->n_devices : ctx->n_by_type[t];
   if (i < 0 || i >= n)
-    return ct_error(CT_OUT_OF_RANGE, "logical_device_get: index %d out of range: %d %s logical device%s", i, n,
-                    type_or_null ? type_or_null : "", n == 1 ? "" : "s");
+    return ct_error(CT_OUT_OF_RANGE, "logical_device_get: index %d out of range: %d %s%slogical device%s", i, n,
+                    type_or_null ? type_or_null : "", type_or_null ? " " : "", n == 1 ? "" : "s");
   const ct_device *dev = t < 0 ? ctx->devices[i] : ctx->by_type[t][i];
   memset(out, 0, sizeof *out);
   snprintf(out->name, sizeof out->name, "%s", dev->name);

@@ -152,11 +152,18 @@ static __attribute__((noinline)) ct_status run_with_moved_inputs(ct_context *ctx
   ct_tensor *moved[CT_MAX_INPUTS];
   int n_moved = 0;
   ct_status st = CT_OK;
-  struct ct_thread_state *ts = pthread_getspecific(ctx->tls_key);
+  ct_thread_state *ts = ct_thread_state_peek(ctx);
   ct_device_policy policy = ts ? ts->policy : CT_POLICY_SILENT;
   for (int i = 0; i < n_in && st == CT_OK; i++) {
     args_in[i] = in[i];
     if (in[i]->device == dev) continue;
+    /* Devices, allocators and GPU streams belong to one context: an input
+     * from another context cannot be read or freed through this one. */
+    if (in[i]->device->ctx != ctx) {
+      st = ct_error(CT_INVALID_ARGUMENT, "%s: input #%d (on %s) belongs to another context than the op",
+                    ct_op_name(op), i, in[i]->device->name);
+      break;
+    }
     ct_tensor *m;
     st = move_input(ctx, op, i, in[i], dev, policy, &m);
     if (st == CT_OK && m) {

@@ -114,6 +114,7 @@ extern const ct_platform *const ct_cuda_platform_ptr;
 typedef struct ct_thread_state {
   ct_context *ctx;
   struct ct_thread_node *node;
+  _Atomic bool dead;  /* the context is gone (see context.c); next to ctx for the hot path */
   int scope_depth;
   /* Merged specs, one per depth (scope[0] is the outermost). */
   ct_device_name scope[CT_MAX_SCOPE_DEPTH];
@@ -125,6 +126,19 @@ typedef struct ct_thread_state {
 /* The calling thread's state for ctx (created on first use). NULL only if
  * memory is exhausted (error set). */
 ct_thread_state *ct_thread_state_get(ct_context *ctx);
+/* Thread states the context still holds (exited threads' ones included
+ * until the next new thread state prunes them); for tests. */
+int ct_thread_state_count(ct_context *ctx);
+/* The calling thread's state for ctx, NULL if it has none (no allocation). */
+ct_thread_state *ct_thread_state_find(ct_context *ctx);
+/* The state this thread used last: checked first, so that the hot path
+ * costs one thread-local load and two compares. */
+extern _Thread_local ct_thread_state *ct_tl_state;
+static inline ct_thread_state *ct_thread_state_peek(ct_context *ctx) {
+  ct_thread_state *ts = ct_tl_state;
+  if (ts && ts->ctx == ctx && !atomic_load_explicit(&ts->dead, memory_order_acquire)) return ts;
+  return ct_thread_state_find(ctx);
+}
 
 /* ---- kernels and the op registry ---------------------------------------- */
 
@@ -231,7 +245,6 @@ struct ct_context {
   _Atomic int refcount;            /* 1 for the owner + 1 per live tensor */
   bool freed;                      /* ct_context_free was called */
   pthread_mutex_t lock;            /* config, discovery, init, fallbacks, log-once sets */
-  pthread_key_t tls_key;           /* ct_thread_state per thread */
 
   /* discovery (lazy, before init) */
   bool discovered;
@@ -247,7 +260,7 @@ struct ct_context {
   _Atomic bool soft_placement;
   _Atomic bool log_placement;
   _Atomic bool tf32;
-  bool report_at_exit;
+  _Atomic bool report_at_exit;    /* set by ct_context_set_report_at_exit at any time */
 
   /* runtime */
   _Atomic bool initialized;
@@ -259,7 +272,7 @@ struct ct_context {
   ct_registry registry;
   /* Unscoped placement depends only on (op, kernel dtype): cached at init. */
   ct_device *auto_device[CT_OP_COUNT][CT_DTYPE_COUNT];
-  struct ct_thread_node *threads;  /* every thread state, freed at teardown */
+  struct ct_thread_node *threads;  /* this context's thread states (see context.c) */
 
   /* placement bookkeeping */
   ct_fallback_entry *fallbacks;

@@ -275,7 +275,7 @@ static ct_status no_kernel_anywhere(ct_context *ctx, ct_op op, ct_dtype kdtype) 
 ct_status ct_place(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_tensor *const *in, int n_in, ct_device **out) {
   CT_UNUSED(in);
   CT_UNUSED(n_in);
-  ct_thread_state *ts = pthread_getspecific(ctx->tls_key);
+  ct_thread_state *ts = ct_thread_state_peek(ctx);
   if (ts == NULL || !ts->scope_active) {
     ct_device *dev = ctx->auto_device[op][kdtype];
     if (!dev) return no_kernel_anywhere(ctx, op, kdtype);

@@ -11,6 +11,10 @@
 
 #include "core/internal.h"
 
+/* Largest element count a tensor may have: its bytes and every partial
+ * product of its dims stay far from overflowing. */
+#define CT_MAX_NUMEL ((int64_t)1 << 56)
+
 int64_t ct_shape_numel(const int64_t *shape, int rank) {
   int64_t n = 1;
   for (int i = 0; i < rank; i++) n *= shape[i];
@@ -28,7 +32,7 @@ ct_status ct_shape_check(const char *what, const int64_t *shape, int rank) {
       return ct_error(CT_INVALID_ARGUMENT, "%s: dimension %d is negative in shape %s", what, i,
                       ct_shape_str(shape, rank, buf, sizeof buf));
     }
-    if (shape[i] != 0 && n > ((int64_t)1 << 56) / shape[i]) {
+    if (shape[i] != 0 && n > CT_MAX_NUMEL / shape[i]) {
       char buf[CT_SHAPE_STR_MAX];
       return ct_error(CT_INVALID_ARGUMENT, "%s: shape %s has too many elements", what,
                       ct_shape_str(shape, rank, buf, sizeof buf));
@@ -38,17 +42,41 @@ ct_status ct_shape_check(const char *what, const int64_t *shape, int rank) {
   return CT_OK;
 }
 
-static ct_tensor *header_new(ct_device *dev, ct_dtype dtype, const int64_t *shape, int rank) {
+/* Out of line: its message buffer would cost the hot path a stack frame. */
+static __attribute__((noinline, cold)) ct_status too_many_elements(const int64_t *shape, int rank) {
+  char buf[CT_SHAPE_STR_MAX];
+  return ct_error(CT_INVALID_ARGUMENT, "shape %s has too many elements (at most 2^56)",
+                  ct_shape_str(shape, rank, buf, sizeof buf));
+}
+
+/* An output shape computed by an op (matmul's [m,n] from a [m,0] and a
+ * [0,n], a broadcast of [2^40,1,0] and [1,2^40,0], a concat) was never seen
+ * by ct_shape_check: its element count is checked here, where every
+ * tensor is made, so that numel and nbytes can never wrap around. Inlined
+ * into both callers: a call here showed in the 1-element add. */
+static inline __attribute__((always_inline)) ct_tensor *header_new(ct_device *dev, ct_dtype dtype,
+                                                                   const int64_t *shape, int rank, ct_status *st) {
   ct_tensor *t = malloc(sizeof *t);
-  if (!t) return NULL;
+  if (!t) {
+    *st = ct_error(CT_RESOURCE_EXHAUSTED, "out of memory allocating a tensor header");
+    return NULL;
+  }
+  /* One pass, no branch per dim: this runs for every op. */
+  int64_t n = 1;
+  bool too_big = false;
+  for (int i = 0; i < rank; i++) {
+    t->shape[i] = shape[i];
+    too_big |= __builtin_mul_overflow(n, shape[i], &n);
+    too_big |= n > CT_MAX_NUMEL; /* as ct_shape_check: every partial product */
+  }
+  if (__builtin_expect(too_big, 0)) {
+    free(t);
+    *st = too_many_elements(shape, rank);
+    return NULL;
+  }
   atomic_init(&t->refcount, 1);
   t->dtype = dtype;
   t->rank = rank;
-  int64_t n = 1;
-  for (int i = 0; i < rank; i++) {
-    t->shape[i] = shape[i];
-    n *= shape[i];
-  }
   t->numel = n;
   t->nbytes = (size_t)n * ct_dtype_size(dtype);
   t->device = dev;
@@ -60,12 +88,13 @@ static ct_tensor *header_new(ct_device *dev, ct_dtype dtype, const int64_t *shap
 }
 
 ct_status ct_tensor_alloc(ct_device *dev, ct_dtype dtype, const int64_t *shape, int rank, ct_tensor **out) {
-  ct_tensor *t = header_new(dev, dtype, shape, rank);
-  if (!t) return ct_error(CT_RESOURCE_EXHAUSTED, "out of memory allocating a tensor header");
+  ct_status st;
+  ct_tensor *t = header_new(dev, dtype, shape, rank, &st);
+  if (!t) return st;
   if (dev->type == CT_DEV_CPU && t->nbytes <= CT_INLINE_BYTES) {
     t->data = t->inline_data;
   } else if (t->nbytes > 0) {
-    ct_status st = dev->backend->alloc(dev, t->nbytes, &t->data);
+    st = dev->backend->alloc(dev, t->nbytes, &t->data);
     if (st != CT_OK) {
       free(t);
       return st;
@@ -82,8 +111,9 @@ ct_status ct_tensor_alloc(ct_device *dev, ct_dtype dtype, const int64_t *shape, 
 ct_status ct_tensor_view(const ct_tensor *base, const int64_t *shape, int rank, ct_tensor **out) {
   ct_tensor *root = (ct_tensor *)base;
   while (root->base) root = root->base;
-  ct_tensor *t = header_new(base->device, base->dtype, shape, rank);
-  if (!t) return ct_error(CT_RESOURCE_EXHAUSTED, "out of memory allocating a tensor header");
+  ct_status st;
+  ct_tensor *t = header_new(base->device, base->dtype, shape, rank, &st);
+  if (!t) return st;
   t->backing = base->backing;
   t->data = base->data;
   if (base->data == base->inline_data) {
@@ -153,7 +183,7 @@ static ct_status const_kernel(const ct_kernel_args *a) {
 }
 
 ct_status ct_tensor_copy_bytes_to(const ct_tensor *t, ct_device *dst, ct_tensor **out) {
-  ct_tensor *r;
+  ct_tensor *r = NULL;
   ct_status st = ct_tensor_alloc(dst, t->dtype, t->shape, t->rank, &r);
   if (st != CT_OK) return st;
   if (t->nbytes > 0) {
