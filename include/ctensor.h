@@ -401,7 +401,7 @@ CT_API void ct_context_set_report_at_exit(ct_context *ctx, bool on);
 /* Copies `data` (row-major, shape[0..rank)) into a new tensor placed like
  * an op (TensorFlow's _EagerConst): on the scope's device, else the best
  * device. rank 0..CT_MAX_RANK; data may be NULL only when the tensor has
- * no elements. */
+ * no elements. For CT_BOOL every non-zero byte is stored as 1. */
 CT_API ct_status ct_tensor_from_host(ct_context *ctx, ct_dtype dtype, const int64_t *shape, int rank,
                                      const void *data, ct_tensor **out);
 /* Copies the tensor's elements to host memory; dst_bytes must be at least

@@ -301,6 +301,41 @@ TEST(gpu_memory_limit_cannot_wrap) {
   unsetenv("CT_FAKE_CUDA_MEMORY_MB");
 }
 
+TEST(copy_to_works_at_full_scope_depth) {
+  ct_context *c;
+  CHECK_OK(ct_context_new(&c));
+  int64_t shape[1] = {2};
+  float v[2] = {1, 2};
+  ct_tensor *t = NULL, *u = NULL;
+  CHECK_OK(ct_tensor_from_host(c, CT_FLOAT32, shape, 1, v, &t));
+  int pushed = 0;
+  while (ct_device_scope_push(c, "/device:CPU:0") == CT_OK) pushed++;
+  CHECK(pushed > 0);
+  /* copying needs no level of the caller's scope stack */
+  CHECK_OK(ct_tensor_copy_to(t, "/device:CPU:0", &u));
+  CHECK(u == t);
+  ct_tensor_release(u);
+  while (pushed-- > 0) CHECK_OK(ct_device_scope_pop(c));
+  ct_tensor_release(t);
+  ct_context_free(c);
+}
+
+TEST(bool_tensors_hold_zero_or_one) {
+  ct_context *c;
+  CHECK_OK(ct_context_new(&c));
+  int64_t shape[1] = {4};
+  unsigned char bytes[4] = {0, 1, 2, 255}, back[4] = {9, 9, 9, 9};
+  ct_tensor *t = NULL, *eq = NULL;
+  CHECK_OK(ct_tensor_from_host(c, CT_BOOL, shape, 1, bytes, &t));
+  CHECK_OK(ct_tensor_to_host(t, back, sizeof back));
+  CHECK(back[0] == 0 && back[1] == 1 && back[2] == 1 && back[3] == 1);
+  /* so that 2 and 255 compare equal to true */
+  CHECK_OK(ct_equal(c, t, t, &eq));
+  ct_tensor_release(eq);
+  ct_tensor_release(t);
+  ct_context_free(c);
+}
+
 int main(void) {
   RUN(matmul_output_shape_cannot_overflow);
   RUN(broadcast_output_shape_cannot_overflow);
@@ -311,5 +346,7 @@ int main(void) {
   RUN(inputs_from_another_context_are_rejected);
   RUN(logical_device_index_message);
   RUN(gpu_memory_limit_cannot_wrap);
+  RUN(copy_to_works_at_full_scope_depth);
+  RUN(bool_tensors_hold_zero_or_one);
   TEST_MAIN_END();
 }

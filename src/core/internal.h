@@ -320,6 +320,10 @@ void ct_context_device_list(ct_context *ctx, char *out, size_t size);
 ct_status ct_place(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_tensor *const *in, int n_in,
                    ct_device **out);
 
+/* Places `op` as if `spec` were pushed on the calling thread's scopes
+ * (ct_tensor_copy_to), without touching the scope stack. */
+ct_status ct_place_in_scope(ct_context *ctx, ct_op op, ct_dtype kdtype, const char *spec, ct_device **out);
+
 /* Runs `op`: places it, moves inputs per the device policy, allocates the
  * output (out_shape/out_dtype) on the chosen device, logs, and calls the
  * kernel. kdtype selects the kernel. */

@@ -272,18 +272,16 @@ static ct_status no_kernel_anywhere(ct_context *ctx, ct_op op, ct_dtype kdtype) 
                   ct_op_name(op), ct_op_tf_name(op), ct_dtype_name(kdtype), list[0] ? list : "none");
 }
 
-ct_status ct_place(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_tensor *const *in, int n_in, ct_device **out) {
-  CT_UNUSED(in);
-  CT_UNUSED(n_in);
-  ct_thread_state *ts = ct_thread_state_peek(ctx);
-  if (ts == NULL || !ts->scope_active) {
-    ct_device *dev = ctx->auto_device[op][kdtype];
-    if (!dev) return no_kernel_anywhere(ctx, op, kdtype);
-    *out = dev;
-    return CT_OK;
-  }
+static ct_status place_auto(ct_context *ctx, ct_op op, ct_dtype kdtype, ct_device **out) {
+  ct_device *dev = ctx->auto_device[op][kdtype];
+  if (!dev) return no_kernel_anywhere(ctx, op, kdtype);
+  *out = dev;
+  return CT_OK;
+}
 
-  const ct_device_name *want = &ts->scope[ts->scope_depth - 1];
+/* Placement for a non-empty request `want`. */
+static ct_status place_requested(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device_name *want,
+                                 ct_device **out) {
   ct_device *dev = select_device(ctx, op, kdtype, want);
   if (dev) {
     *out = dev;
@@ -401,4 +399,29 @@ size_t ct_placement_report(ct_context *ctx, char *out, size_t out_size) {
   }
 #undef EMIT
   return n;
+}
+
+ct_status ct_place(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_tensor *const *in, int n_in, ct_device **out) {
+  CT_UNUSED(in);
+  CT_UNUSED(n_in);
+  ct_thread_state *ts = ct_thread_state_peek(ctx);
+  if (ts == NULL || !ts->scope_active) return place_auto(ctx, op, kdtype, out);
+  return place_requested(ctx, op, kdtype, &ts->scope[ts->scope_depth - 1], out);
+}
+
+ct_status ct_place_in_scope(ct_context *ctx, ct_op op, ct_dtype kdtype, const char *spec, ct_device **out) {
+  ct_device_name parsed;
+  ct_status st = ct_device_name_parse(spec, &parsed);
+  if (st != CT_OK) return st;
+  st = ct_context_ensure(ctx);
+  if (st != CT_OK) return st;
+  /* As if `spec` were pushed on the thread's scopes, without using a
+   * level of the stack (a copy must work however deep the caller is). */
+  ct_thread_state *ts = ct_thread_state_peek(ctx);
+  ct_device_name merged;
+  if (ts && ts->scope_depth > 0) merged = ts->scope[ts->scope_depth - 1];
+  else memset(&merged, 0, sizeof merged);
+  merge_into(&merged, &parsed);
+  if (name_is_empty(&merged)) return place_auto(ctx, op, kdtype, out);
+  return place_requested(ctx, op, kdtype, &merged, out);
 }

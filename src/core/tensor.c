@@ -175,11 +175,28 @@ ct_status ct_tensor_to_host(const ct_tensor *t, void *dst, size_t dst_bytes) {
 static ct_status const_kernel(const ct_kernel_args *a) {
   ct_tensor *out = a->out;
   if (out->nbytes == 0) return CT_OK;
-  if (out->backing->type == CT_DEV_CPU) {
-    memcpy(out->data, a->attrs, out->nbytes);
+  const void *src = a->attrs;
+  unsigned char *scratch = NULL;
+  /* Every kernel may assume a bool is 0 or 1: any other byte becomes 1. */
+  if (out->dtype == CT_BOOL) {
+    const unsigned char *in = src;
+    unsigned char *dst = out->data;
+    if (out->backing->type != CT_DEV_CPU) {
+      dst = scratch = malloc(out->nbytes);
+      if (!scratch) return ct_error(CT_RESOURCE_EXHAUSTED, "const: out of memory staging %zu bool bytes", out->nbytes);
+    }
+    for (size_t i = 0; i < out->nbytes; i++) dst[i] = in[i] != 0;
+    if (out->backing->type == CT_DEV_CPU) return CT_OK;
+    src = scratch;
+  } else if (out->backing->type == CT_DEV_CPU) {
+    memcpy(out->data, src, out->nbytes);
     return CT_OK;
   }
-  return out->backing->backend->copy_from_host(out->backing, out->data, a->attrs, out->nbytes);
+  ct_status st = out->backing->backend->copy_from_host(out->backing, out->data, src, out->nbytes);
+  /* copy_from_host may be asynchronous: wait before the staging goes. */
+  if (st == CT_OK && scratch && out->backing->backend->synchronize) st = out->backing->backend->synchronize(out->backing);
+  free(scratch);
+  return st;
 }
 
 ct_status ct_tensor_copy_bytes_to(const ct_tensor *t, ct_device *dst, ct_tensor **out) {
@@ -249,11 +266,8 @@ ct_status ct_tensor_copy_to(const ct_tensor *t, const char *device_spec, ct_tens
   if (t == NULL || device_spec == NULL || out == NULL)
     return ct_error(CT_INVALID_ARGUMENT, "tensor_copy_to: NULL argument");
   ct_context *ctx = ct_tensor_context(t);
-  ct_status st = ct_device_scope_push(ctx, device_spec);
-  if (st != CT_OK) return st;
   ct_device *dev;
-  st = ct_place(ctx, CT_OP_IDENTITY, t->dtype, &t, 1, &dev);
-  ct_device_scope_pop(ctx);
+  ct_status st = ct_place_in_scope(ctx, CT_OP_IDENTITY, t->dtype, device_spec, &dev);
   if (st != CT_OK) return st;
   if (dev == t->device) {
     *out = ct_tensor_retain((ct_tensor *)t);
