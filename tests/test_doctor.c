@@ -143,6 +143,13 @@ TEST(no_gpu_tree_is_cpu_by_design) {
   const char *jax = verdict_block(r.out, "jaxlib 0.4.23");
   CHECK_HAS(jax, "CPU-only");
   CHECK_HAS(jax, "jax[cuda12]");
+  /* a distribution's torch without a version tag: its libraries tell */
+  const char *distro = verdict_block(r.out, "torch 1.13.0a0+gitunknown");
+  CHECK_HAS(distro, "CPU-only build (torch/lib has no libtorch_cuda.so)");
+  CHECK_HAS(distro, "installed by the system package manager");
+  CHECK_HAS(distro, "python3 -m venv");
+  CHECK_LACKS(distro, "pip uninstall");
+  CHECK_LACKS(distro, "wheels support Python");
   run_free(&r);
 }
 

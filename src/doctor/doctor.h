@@ -145,6 +145,10 @@ typedef struct ct_doctor_pkg {
   char cuda_dep[64];           /* "nvidia-cuda-runtime-cu12==12.1.105" */
   char cudnn_dep[64];          /* "nvidia-cudnn-cu12==8.9.2.26" */
   bool has_nvidia_wheels;      /* site-packages/nvidia/<x>/lib present */
+  /* torch: 1 torch/lib holds libtorch_cuda.so (or libc10_cuda.so), 0 it
+   * holds neither (a CPU-only build), -1 no torch/lib to look at. */
+  int torch_cuda_lib;
+  bool distro;                 /* installed by the OS package manager (/usr/lib/python3/dist-packages) */
 } ct_doctor_pkg;
 
 /* ---- ctensor's own view (public API) ------------------------------------ */

@@ -76,6 +76,7 @@ static ct_doctor_pkg *add_pkg(ct_doctor_report *r, int site, const char *name, c
   ct_doctor_pkg *p = &r->pkgs[r->n_pkgs++];
   memset(p, 0, sizeof *p);
   p->site = site;
+  p->torch_cuda_lib = -1;
   ct_dr_strlcpy(p->name, name, sizeof p->name);
   ct_dr_strlcpy(p->version, version, sizeof p->version);
   ct_dr_strlcpy(p->source, source, sizeof p->source);
@@ -111,6 +112,11 @@ static void read_metadata(const char *file, char *name, size_t nsize, char *vers
     }
   }
   fclose(f);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 static void scan_site(ct_doctor_report *r, int site) {
@@ -151,6 +157,19 @@ static void scan_site(ct_doctor_report *r, int site) {
     if (!p) break;
     ct_dr_strlcpy(p->cuda_dep, cuda_dep, sizeof p->cuda_dep);
     ct_dr_strlcpy(p->cudnn_dep, cudnn_dep, sizeof p->cudnn_dep);
+    p->distro = ends_with(dir, "/usr/lib/python3/dist-packages");
+    if (strcmp(norm, "torch") == 0) {
+      /* Builds without a version tag (distro packages, source builds) say
+       * what they are by the libraries they ship. */
+      char lib[CT_DR_PATH + 64];
+      snprintf(lib, sizeof lib, "%s/torch/lib", dir);
+      if (ct_dr_is_dir(lib)) {
+        char f1[CT_DR_PATH + 96], f2[CT_DR_PATH + 96];
+        snprintf(f1, sizeof f1, "%s/libtorch_cuda.so", lib);
+        snprintf(f2, sizeof f2, "%s/libc10_cuda.so", lib);
+        p->torch_cuda_lib = ct_dr_exists(f1) || ct_dr_exists(f2);
+      }
+    }
   }
   closedir(d);
   char nv[CT_DR_PATH + 16];

@@ -509,7 +509,12 @@ static void verdict_torch_pkg(ct_doctor_report *r, const ct_doctor_pkg *p) {
       cpu_build = true;
     }
   }
-  if (row && python_supported(row->python, r->sites[p->site].python_version) == 0)
+  bool cpu_from_libs = false;
+  if (!cpu_build && !rocm && !cuda[0] && p->torch_cuda_lib == 0) cpu_build = cpu_from_libs = true;
+  if (p->distro)
+    ct_dr_note(v, "installed by the system package manager (e.g. Debian's python3-torch), not by pip");
+  /* Wheel Python ranges say nothing about a distribution's own build. */
+  if (row && !p->distro && python_supported(row->python, r->sites[p->site].python_version) == 0)
     ct_dr_note(v, "PyTorch %s wheels support Python %s%s, this is Python %s", row->version, row->python,
                row->uncertain ? " (?)" : "", r->sites[p->site].python_version);
   if (rocm) {
@@ -519,8 +524,19 @@ static void verdict_torch_pkg(ct_doctor_report *r, const ct_doctor_pkg *p) {
   if (cpu_build || rocm) {
     if (!rocm) {
       v->state = r->gpu_present ? CT_DR_GPU_NO : CT_DR_CPU_BY_DESIGN;
-      snprintf(v->reason, sizeof v->reason, "CPU-only build (%s%s): torch.cuda.is_available() is False",
-               tag[0] ? "+" : "conda build ", tag[0] ? tag : p->build);
+      if (cpu_from_libs)
+        snprintf(v->reason, sizeof v->reason,
+                 "CPU-only build (torch/lib has no libtorch_cuda.so): torch.cuda.is_available() is False");
+      else
+        snprintf(v->reason, sizeof v->reason, "CPU-only build (%s%s): torch.cuda.is_available() is False",
+                 tag[0] ? "+" : "conda build ", tag[0] ? tag : p->build);
+    }
+    if (p->distro) {
+      /* pip must not replace files apt owns: a virtual environment instead. */
+      ct_dr_fix(v, "%suse a virtual environment for a CUDA build: `python3 -m venv ~/venv-torch && ~/venv-torch/bin/pip "
+                   "install torch` (pip's default Linux wheels of current releases are CUDA builds)",
+                r->gpu_present ? "" : "for a GPU machine: ");
+      return;
     }
     if (row) {
       char pick[16];
