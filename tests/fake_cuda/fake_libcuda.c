@@ -372,6 +372,10 @@ static int valid_range(CUdeviceptr p, size_t n) {
   return ok;
 }
 
+/* For the fake cuBLAS (fake_libcublas.c): it checks every matrix it reads
+ * or writes against the live allocations, as a real GPU would fault. */
+EXPORT int ct_fake_cuda_valid_range(CUdeviceptr p, size_t n) { return valid_range(p, n); }
+
 EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *stream) {
   (void)stream;
   NEED_INIT();
