@@ -163,7 +163,10 @@ TEST(gpu_tree_verdicts_and_fixes) {
   CHECK_HAS(tf24, "GPU will not be used: missing libcudart.so.11.0, libcublas.so.11, libcudnn.so.8");
   CHECK_HAS(tf24, "usr/local/cuda-11.0/lib64 to the loader path");
   CHECK_HAS(tf24, "install CUDA 11.0 and cuDNN 8.0");
-  CHECK_HAS(tf24, "driver 535.104.05 satisfies >=450.x");
+  CHECK_HAS(tf24, "driver 535.104.05 satisfies >=450.x (CUDA 11.0: >=450.51.05)");
+  /* a libcudnn.so.8 of another environment is not "installed but needs libcudnn.so.8" */
+  CHECK_LACKS(tf24, "but TensorFlow 2.4 needs libcudnn.so.8");
+  CHECK_HAS(tf24, "is not where TensorFlow 2.4 looks: it belongs to another environment");
   /* a cuDNN of another environment's CUDA 12 wheels is not offered for TF 2.4 */
   CHECK_LACKS(tf24, "nvidia/cudnn/lib to the loader path");
   const char *stub = verdict_block(r.out, "tensorflow-gpu 2.12.0");
@@ -208,8 +211,45 @@ TEST(advisor_tf_2_4) {
   CHECK_HAS(r.out, "cuDNN 8.0 (libcudnn.so.8)");
   CHECK_HAS(r.out, "NVIDIA driver >=450.x");
   CHECK_HAS(r.out, "Python 3.6-3.8");
+  /* 2.1-2.10: GPU on Linux and Windows; the toolkit's own floor shown once */
+  CHECK_HAS(r.out, "includes GPU support (Linux and Windows)");
+  CHECK_HAS(r.out, "tensorflow-gpu 2.4 is the same build under another name");
+  CHECK_HAS(r.out, "NVIDIA driver >=450.x (CUDA 11.0: >=450.51.05)");
+  CHECK_LACKS(r.out, "minor-version compatibility >=450.80.02");
   /* On a machine without a driver, the advisor says so. */
-  if (access("/proc/driver/nvidia/version", F_OK) != 0) CHECK_HAS(r.out, "missing (no libcuda.so.1");
+  if (access("/proc/driver/nvidia/version", F_OK) != 0) {
+    CHECK_HAS(r.out, "missing (no libcuda.so.1");
+    CHECK_HAS(r.out, "this machine lacks, for TensorFlow 2.4 on the GPU: ");
+    CHECK_HAS(r.out, "the NVIDIA driver >=450.x");
+  }
+  run_free(&r);
+  /* Fixture without a GPU: the GPU and the Python range are checked lines. */
+  const char *g[] = {"--tf", "2.4", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  r = run_args(6, g);
+  CHECK_HAS(r.out, "\xe2\x9c\x97 NVIDIA GPU: none on this machine");
+  CHECK_HAS(r.out, "\xe2\x9c\x97 Python 3.6-3.8: this machine has 3.10, 3.11 (pip finds no wheel");
+  CHECK_HAS(r.out, "an NVIDIA GPU");
+  run_free(&r);
+  const char *d[] = {"--tf", "2.11", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  r = run_args(6, d);
+  CHECK_HAS(r.out, "includes GPU support on Linux (native Windows: CPU only; use WSL2)");
+  CHECK_HAS(r.out, "\xe2\x9c\x93 Python 3.7-3.10: this machine has 3.10");
+  run_free(&r);
+  const char *e[] = {"--tf", "2.12", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  r = run_args(6, e);
+  CHECK_HAS(r.out, "Do not install `tensorflow-gpu`");
+  CHECK_HAS(r.out, "`tensorflow-gpu==2.12.0` is an empty stub whose installation fails");
+  CHECK_LACKS(r.out, "`tensorflow-gpu` is not needed (tensorflow-gpu 2.12");
+  run_free(&r);
+  const char *f[] = {"--tf", "2.22", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  r = run_args(6, f);
+  CHECK_HAS(r.out, "includes GPU support on Linux (?)");
+  CHECK_HAS(r.out, "CUDA 12.5? ");
+  run_free(&r);
+  const char *h[] = {"--tf", "1.15", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  r = run_args(6, h);
+  CHECK_HAS(r.out, "from 1.15.2 the GPU needs `pip install tensorflow-gpu==1.15.*`");
+  CHECK_HAS(r.out, "NVIDIA driver >=410.x (CUDA 10.0: >=410.48 (no minor-version compatibility before CUDA 11))");
   run_free(&r);
   const char *b[] = {"--tf", "2.0", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
   r = run_args(6, b);
@@ -227,6 +267,20 @@ TEST(advisor_torch) {
   CHECK_HAS(r.out, "stable CUDA builds: 11.8, 12.1");
   CHECK_HAS(r.out, "--index-url https://download.pytorch.org/whl/cu121");
   CHECK_HAS(r.out, "this machine has 535.104.05");
+  CHECK_HAS(r.out, "this machine has everything PyTorch 2.4 needs for the GPU");
+  run_free(&r);
+  /* Before 2.0 pytorch.org serves CUDA builds with --extra-index-url. */
+  const char *b[] = {"--torch", "1.13", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  r = run_args(6, b);
+  CHECK_HAS(r.out, "`pip install 'torch==1.13.*' --extra-index-url https://download.pytorch.org/whl/cu116`");
+  CHECK_HAS(r.out, "only the NVIDIA driver comes from the system");
+  CHECK_HAS(r.out, "this machine lacks, for PyTorch 1.13 on the GPU: the NVIDIA driver >=450.80.02; an NVIDIA GPU");
+  run_free(&r);
+  const char *c[] = {"--torch", "2.11", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  r = run_args(6, c);
+  CHECK_HAS(r.out, "Python >=3.10, <=3.14 (?)");
+  CHECK_HAS(r.out, "cuDNN bundled: 9.10.2.21 (12.6), 9.17.1.4 (?)");
+  CHECK_HAS(r.out, "NVIDIA driver >=580.65.06 (CUDA 13.0: >=580.65.06)");
   run_free(&r);
 }
 
@@ -356,6 +410,38 @@ TEST(tables) {
   CHECK(ct_dr_vercmp("450", "450.x") == 0);
   const ct_torch_compat *p = ct_doctor_torch_lookup("2.1.0+cpu");
   CHECK(p != NULL && strcmp(p->stable_cuda, "11.8") == 0);
+  /* The driver floor: the stricter of the TF docs line and what the toolkit
+   * itself needs (CUDA 11.0 GA: 450.51.05, below its minor-compat 450.80.02). */
+  char floor[32];
+  ct_doctor_driver_floor("11.0", ">=450.x", floor, sizeof floor);
+  CHECK_EQ_STR(floor, "450.51.05");
+  ct_doctor_driver_floor("11.2", ">=450.80.02", floor, sizeof floor);
+  CHECK_EQ_STR(floor, "450.80.02");
+  ct_doctor_driver_floor("12.2", NULL, floor, sizeof floor);
+  CHECK_EQ_STR(floor, "525.60.13");
+  ct_doctor_driver_floor("10.0", ">=410.x", floor, sizeof floor);
+  CHECK_EQ_STR(floor, "410.48");
+  ct_doctor_driver_floor("13.0", NULL, floor, sizeof floor);
+  CHECK_EQ_STR(floor, "580.65.06");
+  char text[256];
+  ct_doctor_driver_table_text("11.0", text, sizeof text);
+  CHECK_EQ_STR(text, "CUDA 11.0: >=450.51.05"); /* no minor-compat clause above the toolkit's own need */
+  ct_doctor_driver_table_text("12.1", text, sizeof text);
+  CHECK_EQ_STR(text, "CUDA 12.1: >=530.30.02 for every feature, minor-version compatibility >=525.60.13");
+  ct_doctor_driver_table_text("10.1", text, sizeof text);
+  CHECK_EQ_STR(text, "CUDA 10.1: >=418.39 (no minor-version compatibility before CUDA 11)");
+  /* compat.tsv's '?' stays visible */
+  const ct_tf_compat *t22 = ct_doctor_tf_lookup("2.22.0rc0");
+  CHECK(t22 != NULL && t22->gpu_uncertain && strchr(t22->cuda, '?') != NULL);
+  const ct_tf_compat *t11 = ct_doctor_tf_lookup("2.11");
+  CHECK(t11 != NULL && strstr(t11->gpu_pkg, "Linux only?") != NULL);
+  const ct_tf_compat *t13 = ct_doctor_tf_lookup("2.13");
+  CHECK(t13 != NULL && t13->kernels && strstr(t13->kernels, "(as 2.12?)") != NULL);
+  CHECK(!ct_doctor_tf_lookup("2.4")->gpu_uncertain);
+  const ct_torch_compat *p11 = ct_doctor_torch_lookup("2.11");
+  CHECK(p11 != NULL && p11->uncertain);
+  const ct_torch_compat *p10 = ct_doctor_torch_lookup("2.10");
+  CHECK(p10 != NULL && !p10->uncertain && strcmp(p10->stable_cuda, "12.6, 12.8") == 0);
 }
 
 int main(void) {

@@ -21,40 +21,115 @@ static void line(ct_doctor_advice *a, int check, bool ok, const char *fmt, ...) 
 }
 
 
-static void advise_driver(const ct_doctor_report *r, ct_doctor_advice *a, const char *cuda, const char *docs) {
-  const ct_cuda_driver_row *row = ct_doctor_cuda_driver_lookup(cuda);
-  const char *rel = ct_doctor_driver_release(r);
-  char need[32] = "";
-  const char *req = docs ? docs : row ? row->minor_compat : NULL;
-  if (req) {
-    const char *p = req;
-    while (*p == '>' || *p == '=') p++;
-    size_t n = strspn(p, "0123456789.");
-    snprintf(need, sizeof need, "%.*s", (int)n, p);
-    size_t l = strlen(need);
-    while (l && need[l - 1] == '.') need[--l] = '\0';
-  }
-  char table[CT_DR_TEXT] = "";
-  if (row)
-    snprintf(table, sizeof table, "; CUDA %s: %s for every feature, minor-version compatibility %s", cuda, row->linux_min,
-             row->minor_compat);
-  bool have = r->driver.libcuda_found && !r->driver.libcuda_is_stub;
-  if (!have)
-    line(a, 1, false, "NVIDIA driver %s%s: missing (no libcuda.so.1%s)", req ? req : "?", table,
-         r->driver.libcuda_is_stub ? " other than the toolkit's stub" : "");
-  else if (rel && need[0])
-    line(a, 1, ct_dr_vercmp(rel, need) >= 0, "NVIDIA driver %s%s: this machine has %s", req, table, rel);
-  else
-    line(a, 1, true, "NVIDIA driver %s%s: found (%s), release unknown", req ? req : "?", table, r->driver.libcuda_path);
+/* Appends `what` to the advice's list of what this machine lacks. */
+static void lack(ct_doctor_advice *a, char *lacks, size_t size, const char *what) {
+  (void)a;
+  ct_dr_appendf(lacks, size, "%s%s", lacks[0] ? "; " : "", what);
 }
 
-static void advise_python(const ct_doctor_report *r, ct_doctor_advice *a, const char *range) {
-  char have[256] = "";
-  for (int i = 0; i < r->n_sites; i++) {
-    if (!r->sites[i].python_version[0] || strstr(have, r->sites[i].python_version)) continue;
-    ct_dr_appendf(have, sizeof have, "%s%s", have[0] ? ", " : "", r->sites[i].python_version);
+static void advise_driver(const ct_doctor_report *r, ct_doctor_advice *a, const char *cuda, const char *docs,
+                          char *lacks, size_t lsize) {
+  const char *rel = ct_doctor_driver_release(r);
+  char need[32] = "";
+  ct_doctor_driver_floor(cuda, docs, need, sizeof need);
+  char req[64];
+  if (docs) ct_dr_strlcpy(req, docs, sizeof req);
+  else if (need[0]) snprintf(req, sizeof req, ">=%s", need);
+  else ct_dr_strlcpy(req, "?", sizeof req);
+  char table[CT_DR_TEXT] = "", tt[CT_DR_TEXT];
+  ct_doctor_driver_table_text(cuda, tt, sizeof tt);
+  if (tt[0]) snprintf(table, sizeof table, " (%s)", tt);
+  bool have = r->driver.libcuda_found && !r->driver.libcuda_is_stub;
+  char what[96];
+  snprintf(what, sizeof what, "the NVIDIA driver %s", req);
+  if (!have) {
+    line(a, 1, false, "NVIDIA driver %s%s: missing (no libcuda.so.1%s)", req, table,
+         r->driver.libcuda_is_stub ? " other than the toolkit's stub" : "");
+    lack(a, lacks, lsize, what);
+  } else if (rel && need[0]) {
+    bool ok = ct_dr_vercmp(rel, need) >= 0;
+    line(a, 1, ok, "NVIDIA driver %s%s: this machine has %s", req, table, rel);
+    if (!ok) {
+      snprintf(what, sizeof what, "a driver newer than %s (%s)", rel, req);
+      lack(a, lacks, lsize, what);
+    }
+  } else {
+    line(a, 1, true, "NVIDIA driver %s%s: found (%s), release unknown", req, table, r->driver.libcuda_path);
   }
-  line(a, 0, true, "Python %s (this machine: %s)", range, have[0] ? have : "no Python found");
+}
+
+/* The GPU itself: none, or its compute capability against the lowest SASS
+ * target of the build (`kernels` may be NULL: not known). */
+static void advise_gpu(const ct_doctor_report *r, ct_doctor_advice *a, const char *kernels, const char *who,
+                       char *lacks, size_t lsize) {
+  int low = 0;
+  for (const char *p = kernels; p && (p = strstr(p, "sm_")) != NULL; p += 3) {
+    int v = atoi(p + 3);
+    if (v > 0 && (low == 0 || v < low)) low = v;
+  }
+  char gpus[CT_DR_TEXT] = "";
+  bool any = false, all_ok = true;
+  const ct_physical_device_info *all[2 * CT_DR_MAX_GPUS];
+  int n = 0;
+  for (int i = 0; i < r->ct.n_gpus; i++) all[n++] = &r->ct.gpus[i];
+  for (int i = 0; i < r->ct.n_unusable; i++) all[n++] = &r->ct.unusable[i];
+  for (int i = 0; i < n; i++) {
+    int cc = all[i]->compute_major * 10 + all[i]->compute_minor;
+    if (!cc) continue;
+    any = true;
+    if (low && cc < low) all_ok = false;
+    ct_dr_appendf(gpus, sizeof gpus, "%s%s sm_%d", gpus[0] ? ", " : "", all[i]->model, cc);
+  }
+  const char *unsure = kernels && strchr(kernels, '?') ? " ('?': not confirmed)" : "";
+  if (!any && !r->gpu_present) {
+    if (kernels) line(a, 1, false, "NVIDIA GPU: none on this machine (%s ships kernels for %s%s)", who, kernels, unsure);
+    else line(a, 1, false, "NVIDIA GPU: none on this machine");
+    lack(a, lacks, lsize, "an NVIDIA GPU");
+  } else if (!any) {
+    line(a, 0, true, "NVIDIA GPU present, compute capability unknown%s%s%s", kernels ? "; kernels for " : "",
+         kernels ? kernels : "", unsure);
+  } else if (kernels) {
+    line(a, 1, all_ok, "GPU kernels in the wheel: %s%s; this machine's GPUs: %s", kernels, unsure, gpus);
+    if (!all_ok) {
+      char what[64];
+      snprintf(what, sizeof what, "a GPU of compute capability >= %d.%d", low / 10, low % 10);
+      lack(a, lacks, lsize, what);
+    }
+  } else {
+    line(a, 0, true, "this machine's GPUs: %s (the build's kernel targets are not in the table)", gpus);
+  }
+}
+
+static void advise_python(const ct_doctor_report *r, ct_doctor_advice *a, const char *range, bool unsure,
+                          char *lacks, size_t lsize) {
+  char have[256] = "";
+  int verdict = -1; /* -1 no Python found, 0 none in range, 1 one in range */
+  for (int i = 0; i < r->n_sites; i++) {
+    const char *pv = r->sites[i].python_version;
+    if (!pv[0]) continue;
+    int in = ct_dr_python_supported(range, pv);
+    if (in == 1) verdict = 1;
+    else if (verdict < 0 && in == 0) verdict = 0;
+    if (strstr(have, pv)) continue;
+    ct_dr_appendf(have, sizeof have, "%s%s", have[0] ? ", " : "", pv);
+  }
+  if (verdict < 0) {
+    line(a, 0, true, "Python %s%s (this machine: %s)", range, unsure ? " (?)" : "", have[0] ? have : "no Python found");
+    return;
+  }
+  line(a, 1, verdict == 1, "Python %s%s: this machine has %s%s", range, unsure ? " (?)" : "", have,
+       verdict == 1 ? "" : " (pip finds no wheel of this version for it)");
+  if (verdict != 1) {
+    char what[96];
+    snprintf(what, sizeof what, "a Python in %s", range);
+    lack(a, lacks, lsize, what);
+  }
+}
+
+/* The last advice line: everything this machine lacks, in one sentence. */
+static void advise_lacks(ct_doctor_advice *a, const char *what, const char *lacks) {
+  if (lacks[0]) line(a, 1, false, "this machine lacks, for %s on the GPU: %s", what, lacks);
+  else line(a, 1, true, "this machine has everything %s needs for the GPU", what);
 }
 
 static void advise_tf(const ct_doctor_report *r, ct_doctor_advice *a) {
@@ -67,26 +142,41 @@ static void advise_tf(const ct_doctor_report *r, ct_doctor_advice *a) {
     return;
   }
   a->known = true;
-  if (row->gpu_in_main_pkg == 1)
+  int tm, tn;
+  ct_dr_parse_mm(row->version, &tm, &tn);
+  bool v212 = tm > 2 || (tm == 2 && tn >= 12);
+  bool v211 = tm > 2 || (tm == 2 && tn >= 11);
+  const char *q = row->gpu_uncertain ? " (?)" : "";
+  if (row->gpu_in_main_pkg == 1 && v212)
     snprintf(a->summary, sizeof a->summary,
-             "`pip install tensorflow==%s.*` includes GPU support on Linux; `tensorflow-gpu` is not needed "
-             "(tensorflow-gpu %s: %s)",
+             "`pip install tensorflow==%s.*` includes GPU support on Linux%s (native Windows: CPU only since 2.11; "
+             "use WSL2). Do not install `tensorflow-gpu`: it was removed after 2.11 and `tensorflow-gpu==2.12.0` "
+             "is an empty stub whose installation fails",
+             row->version, q);
+  else if (row->gpu_in_main_pkg == 1 && v211)
+    snprintf(a->summary, sizeof a->summary,
+             "`pip install tensorflow==%s.*` includes GPU support on Linux (native Windows: CPU only; use WSL2); "
+             "`tensorflow-gpu` is not needed (tensorflow-gpu %s: %s)",
              row->version, row->version, row->gpu_pkg);
+  else if (row->gpu_in_main_pkg == 1)
+    snprintf(a->summary, sizeof a->summary,
+             "`pip install tensorflow==%s.*` includes GPU support (Linux and Windows); `tensorflow-gpu` is not "
+             "needed: tensorflow-gpu %s is the same build under another name",
+             row->version, row->version);
   else if (row->gpu_in_main_pkg == 0)
     snprintf(a->summary, sizeof a->summary,
              "`tensorflow` %s is CPU-only: for the GPU `pip install tensorflow-gpu==%s.*` (%s)", row->version,
              row->version, row->gpu_pkg);
   else
     snprintf(a->summary, sizeof a->summary,
-             "TensorFlow %s: `tensorflow==1.15.0` includes GPU support, later 1.15.x need `pip install "
+             "TensorFlow %s: `tensorflow==1.15.0` includes GPU support; from 1.15.2 the GPU needs `pip install "
              "tensorflow-gpu==1.15.*` (%s)",
              row->version, row->note);
-  int tm, tn;
-  ct_dr_parse_mm(row->version, &tm, &tn);
+  char lacks[CT_DR_TEXT * 2] = "";
   if (tm > 2 || (tm == 2 && tn >= 14))
     line(a, 0, true, "`pip install 'tensorflow[and-cuda]==%s.*'` also installs CUDA and cuDNN as pip wheels (Linux)",
          row->version);
-  advise_python(r, a, row->python);
+  advise_python(r, a, row->python, false, lacks, sizeof lacks);
   /* The exact sonames TensorFlow dlopens. */
   int cm = atoi(row->cuda), cn = 0;
   ct_dr_parse_mm(row->cuda, &cm, &cn);
@@ -97,28 +187,40 @@ static void advise_tf(const ct_doctor_report *r, ct_doctor_advice *a) {
   snprintf(cudnn, sizeof cudnn, "%d", atoi(row->cudnn));
   const ct_doctor_lib *rt = ct_doctor_find_lib(r, CT_LIB_CUDART, cudart, -2);
   const ct_doctor_lib *any_rt = ct_doctor_find_lib(r, CT_LIB_CUDART, NULL, -2);
-  char have[CT_DR_TEXT];
+  char have[CT_DR_TEXT], what[96];
   if (rt) snprintf(have, sizeof have, "found %s (%s)", rt->path, rt->version);
   else if (any_rt) snprintf(have, sizeof have, "missing: this machine has CUDA %s (%s), not libcudart.so.%s", any_rt->version, any_rt->path, cudart);
   else snprintf(have, sizeof have, "missing: no CUDA runtime found");
   line(a, 1, rt != NULL, "CUDA %s (libcudart.so.%s): %s", row->cuda, cudart, have);
+  if (!rt) {
+    snprintf(what, sizeof what, "CUDA %s (libcudart.so.%s)", row->cuda, cudart);
+    lack(a, lacks, sizeof lacks, what);
+  }
+  /* TensorFlow refuses a cuDNN of another major or an older minor than it
+   * was built with ("CuDNN library needs to have matching major version and
+   * equal or higher minor version"). */
   const ct_doctor_lib *dn = ct_doctor_find_lib(r, CT_LIB_CUDNN, cudnn, -2);
   const ct_doctor_lib *any_dn = ct_doctor_find_lib(r, CT_LIB_CUDNN, NULL, -2);
-  if (dn) snprintf(have, sizeof have, "found %s (%s)", dn->path, dn->version);
+  bool dn_ok = dn && (!strchr(dn->version, '.') || ct_dr_vercmp(dn->version, row->cudnn) >= 0);
+  if (dn_ok) snprintf(have, sizeof have, "found %s (%s)", dn->path, dn->version);
+  else if (dn) snprintf(have, sizeof have, "too old: %s is cuDNN %s, TensorFlow %s needs %s or a newer %s.x", dn->path, dn->version, row->version, row->cudnn, cudnn);
   else if (any_dn) snprintf(have, sizeof have, "missing: this machine has cuDNN %s (%s), not libcudnn.so.%s", any_dn->version, any_dn->path, cudnn);
   else snprintf(have, sizeof have, "missing: no cuDNN found");
-  line(a, 1, dn != NULL, "cuDNN %s (libcudnn.so.%s): %s", row->cudnn, cudnn, have);
-  advise_driver(r, a, row->cuda, row->driver);
-  if (row->kernels) {
-    char gpus[CT_DR_TEXT] = "";
-    for (int i = 0; i < r->ct.n_gpus; i++)
-      ct_dr_appendf(gpus, sizeof gpus, "%s%s sm_%d%d", gpus[0] ? ", " : "", r->ct.gpus[i].model,
-                    r->ct.gpus[i].compute_major, r->ct.gpus[i].compute_minor);
-    line(a, 0, true, "GPU kernels in the wheel: %s (this machine's GPUs: %s)", row->kernels, gpus[0] ? gpus : "none");
+  line(a, 1, dn_ok, "cuDNN %s (libcudnn.so.%s): %s", row->cudnn, cudnn, have);
+  if (!dn_ok) {
+    snprintf(what, sizeof what, "cuDNN %s (libcudnn.so.%s)", row->cudnn, cudnn);
+    lack(a, lacks, sizeof lacks, what);
   }
-  if (r->machine.cpu_model[0])
+  advise_driver(r, a, row->cuda, row->driver, lacks, sizeof lacks);
+  advise_gpu(r, a, row->kernels, "this TensorFlow", lacks, sizeof lacks);
+  if (r->machine.cpu_model[0]) {
     line(a, 1, r->machine.has_avx, "CPU with AVX (prebuilt wheels since TensorFlow 1.6): %s", r->machine.has_avx ? "yes" : "no");
+    if (!r->machine.has_avx) lack(a, lacks, sizeof lacks, "a CPU with AVX");
+  }
   if (row->note && row->note[0]) line(a, 0, true, "note: %s", row->note);
+  char who[48];
+  snprintf(who, sizeof who, "TensorFlow %s", row->version);
+  advise_lacks(a, who, lacks);
 }
 
 static void advise_torch(const ct_doctor_report *r, ct_doctor_advice *a) {
@@ -133,27 +235,43 @@ static void advise_torch(const ct_doctor_report *r, ct_doctor_advice *a) {
   a->known = true;
   char list[64];
   ct_dr_strlcpy(list, row->stable_cuda, sizeof list);
-  char first[16];
-  ct_dr_strlcpy(first, list, sizeof first);
-  first[strcspn(first, ",")] = '\0';
   char last[16] = "";
   char *save = NULL;
   for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) ct_dr_strlcpy(last, tok, sizeof last);
-  int a1 = 0, b1 = 0;
+  int a1 = 0, b1 = 0, vm = 0, vn = 0;
   ct_dr_parse_mm(last, &a1, &b1);
+  ct_dr_parse_mm(row->version, &vm, &vn);
+  /* Before 2.0 pytorch.org gave the CUDA builds with --extra-index-url (the
+   * CUDA index alone did not carry every dependency then). */
+  const char *idx = vm < 2 ? "--extra-index-url" : "--index-url";
   snprintf(a->summary, sizeof a->summary,
-           "PyTorch %s wheels bundle their CUDA runtime and cuDNN; stable CUDA builds: %s%s%s%s. For CUDA %s: `pip "
-           "install torch==%s.* --index-url https://download.pytorch.org/whl/cu%d%d`",
+           "PyTorch %s CUDA wheels carry their own CUDA runtime and cuDNN (only the NVIDIA driver comes from the "
+           "system); stable CUDA builds: %s%s%s%s. For CUDA %s: `pip install 'torch==%s.*' %s "
+           "https://download.pytorch.org/whl/cu%d%d`",
            row->version, row->stable_cuda, row->experimental_cuda[0] ? ", experimental: " : "", row->experimental_cuda,
-           row->uncertain ? " (?)" : "", last, row->version, a1, b1);
-  advise_python(r, a, row->python);
-  line(a, 0, true, "cuDNN bundled: %s", row->cudnn);
+           row->uncertain ? " (?)" : "", last, row->version, idx, a1, b1);
+  char lacks[CT_DR_TEXT * 2] = "";
+  advise_python(r, a, row->python, row->uncertain, lacks, sizeof lacks);
+  line(a, 0, true, "cuDNN bundled: %s%s", row->cudnn, row->uncertain ? " (?)" : "");
   char buf[64];
   ct_dr_strlcpy(buf, row->stable_cuda, sizeof buf);
   save = NULL;
-  for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) advise_driver(r, a, tok, NULL);
-  line(a, 0, true, "CPU-only alternative: `pip install torch==%s.* --index-url https://download.pytorch.org/whl/cpu`",
-       row->version);
+  /* Any one of the CUDA builds that this driver runs is enough. */
+  char first_lack[CT_DR_TEXT * 2] = "";
+  bool one_runs = false;
+  for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+    char one[CT_DR_TEXT * 2] = "";
+    advise_driver(r, a, tok, NULL, one, sizeof one);
+    if (!one[0]) one_runs = true;
+    else if (!first_lack[0]) ct_dr_strlcpy(first_lack, one, sizeof first_lack);
+  }
+  if (!one_runs && first_lack[0]) lack(a, lacks, sizeof lacks, first_lack);
+  advise_gpu(r, a, NULL, "PyTorch", lacks, sizeof lacks);
+  line(a, 0, true, "CPU-only alternative: `pip install 'torch==%s.*' %s https://download.pytorch.org/whl/cpu`",
+       row->version, idx);
+  char who[48];
+  snprintf(who, sizeof who, "PyTorch %s", row->version);
+  advise_lacks(a, who, lacks);
 }
 
 void ct_doctor_advise(ct_doctor_report *r, ct_doctor_advice *a, const char *framework, const char *version) {

@@ -263,6 +263,7 @@ typedef struct ct_tf_compat {
   const char *driver;         /* the TF docs' line: ">=450.x" */
   const char *kernels;        /* "sm_35,sm_50,...,compute_80?" or NULL */
   const char *note;
+  bool gpu_uncertain;         /* "yes?" in compat.tsv: GPU in `tensorflow` not confirmed */
 } ct_tf_compat;
 
 typedef struct ct_cuda_driver_row {
@@ -285,6 +286,11 @@ const ct_tf_compat *ct_doctor_tf_lookup(const char *version);
 const ct_tf_compat *ct_doctor_tf_table(int *n);
 /* The row of the first GA release of `cuda` ("11.0", "12.2"); NULL unknown. */
 const ct_cuda_driver_row *ct_doctor_cuda_driver_lookup(const char *cuda);
+/* Oldest driver release (bare, "450.80.02") that runs CUDA `cuda`; with a TF
+ * docs line (">=450.x") the stricter of the two. "" when unknown. */
+void ct_doctor_driver_floor(const char *cuda, const char *docs, char *out, size_t size);
+/* The cuda-driver.tsv facts for `cuda` as one clause ("CUDA 11.0: >=450.51.05"). */
+void ct_doctor_driver_table_text(const char *cuda, char *out, size_t size);
 const ct_torch_compat *ct_doctor_torch_lookup(const char *version);
 const ct_torch_compat *ct_doctor_torch_table(int *n);
 /* Sources of the tables, one line each (for docs and --json). */
@@ -294,6 +300,10 @@ extern const char *const ct_doctor_table_sources[];
 
 /* "2.4.1" -> major 2 minor 4; returns false when not a version. */
 bool ct_dr_parse_mm(const char *v, int *major, int *minor);
+/* ">=450.80.02" -> "450.80.02"; ">=450.x" -> "450"; "?" -> "". */
+void ct_dr_bare_release(const char *req, char *out, size_t size);
+/* Python "3.11" inside "3.6-3.8", "2.7,3.3-3.7" or ">=3.8, <=3.11": 1 yes, 0 no, -1 unknown. */
+int ct_dr_python_supported(const char *range, const char *ver);
 /* Compares dotted numeric versions ("450.80.02" vs "450.51"): <0, 0, >0. */
 int ct_dr_vercmp(const char *a, const char *b);
 /* root + path into out. */

@@ -37,6 +37,15 @@ bool ct_dr_parse_mm(const char *v, int *major, int *minor) {
 
 /* Numeric, field by field; a missing field counts as 0 ("450" == "450.0").
  * Anything after the digits of a field ("450.x", "12.5?") ends the compare. */
+void ct_dr_bare_release(const char *req, char *out, size_t size) {
+  while (*req == '>' || *req == '=' || *req == ' ') req++;
+  size_t n = 0;
+  while ((isdigit((unsigned char)req[n]) || req[n] == '.') && n + 1 < size) n++;
+  memcpy(out, req, n);
+  out[n] = '\0';
+  while (n && out[n - 1] == '.') out[--n] = '\0';
+}
+
 int ct_dr_vercmp(const char *a, const char *b) {
   while (*a || *b) {
     if (!isdigit((unsigned char)*a) && !isdigit((unsigned char)*b)) return 0;

@@ -23,29 +23,18 @@ static drv_state driver_state(const ct_doctor_report *r) {
 }
 
 
-/* ">=450.80.02" -> "450.80.02"; ">=450.x" -> "450"; "?" -> "". */
-static void bare_release(const char *req, char *out, size_t size) {
-  while (*req == '>' || *req == '=' || *req == ' ') req++;
-  size_t n = 0;
-  while ((isdigit((unsigned char)req[n]) || req[n] == '.') && n + 1 < size) n++;
-  memcpy(out, req, n);
-  out[n] = '\0';
-  while (n && (out[n - 1] == '.')) out[--n] = '\0';
-}
-
 /* Adds the driver fixes for a framework built with CUDA `cuda` whose docs
  * ask for `docs_req` (may be NULL). Returns true when the driver is fine. */
 static bool check_driver(const ct_doctor_report *r, ct_doctor_verdict *v, const char *cuda, const char *docs_req,
                          char *missing, size_t msize) {
-  const ct_cuda_driver_row *row = ct_doctor_cuda_driver_lookup(cuda);
   char need[64] = "";
-  if (docs_req) bare_release(docs_req, need, sizeof need);
-  else if (row) bare_release(strncmp(row->minor_compat, ">=", 2) == 0 ? row->minor_compat : row->linux_min, need,
-                             sizeof need);
+  ct_doctor_driver_floor(cuda, docs_req, need, sizeof need);
+  char table[CT_DR_TEXT];
+  ct_doctor_driver_table_text(cuda, table, sizeof table);
   char req_text[CT_DR_TEXT];
-  if (row)
-    snprintf(req_text, sizeof req_text, "%s%s (CUDA %s: %s for every feature; minor-version compatibility %s)",
-             docs_req ? "" : ">=", docs_req ? docs_req : need, cuda, row->linux_min, row->minor_compat);
+  if (table[0])
+    snprintf(req_text, sizeof req_text, "%s%s (%s)", docs_req || !need[0] ? "" : ">=",
+             docs_req ? docs_req : need[0] ? need : "new enough", table);
   else
     snprintf(req_text, sizeof req_text, "%s (CUDA %s)", docs_req ? docs_req : "new enough", cuda);
   drv_state ds = driver_state(r);
@@ -70,7 +59,7 @@ static bool check_driver(const ct_doctor_report *r, ct_doctor_verdict *v, const 
 }
 
 /* Python "3.11" inside "3.6-3.8", "2.7,3.3-3.7" or ">=3.8, <=3.11". */
-static int python_supported(const char *range, const char *ver) {
+int ct_dr_python_supported(const char *range, const char *ver) {
   if (!range || !ver || !ver[0]) return -1;
   int vm, vn;
   if (!ct_dr_parse_mm(ver, &vm, &vn)) return -1;
@@ -267,8 +256,9 @@ static void check_gpu_arch(const ct_doctor_report *r, ct_doctor_verdict *v, cons
     if (cc < low) {
       ct_dr_appendf(missing, msize, "%sa GPU with compute capability >= %d.%d", missing[0] ? ", " : "", low / 10,
                     low % 10);
-      ct_dr_fix(v, "%s (%s) has compute capability %d.%d; %s ships kernels for %s only: it ignores this GPU", all[i]->name,
-                all[i]->model, all[i]->compute_major, all[i]->compute_minor, what, kernels);
+      ct_dr_fix(v, "%s (%s) has compute capability %d.%d; %s ships kernels for %s only%s: it ignores this GPU",
+                all[i]->name, all[i]->model, all[i]->compute_major, all[i]->compute_minor, what, kernels,
+                strchr(kernels, '?') ? " ('?': not confirmed)" : "");
     }
   }
 }
@@ -294,6 +284,15 @@ static void tf_requirements(ct_doctor_report *r, ct_doctor_verdict *v, int site,
   bool libs_missing = false;
   for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
     const ct_doctor_lib *l = ct_doctor_find_lib(r, need[i].kind, need[i].soname, reach);
+    /* TensorFlow rejects a cuDNN older (in minor) than the one it was built with. */
+    if (l && need[i].kind == CT_LIB_CUDNN && strchr(l->version, '.') && ct_dr_vercmp(l->version, row->cudnn) < 0) {
+      libs_missing = true;
+      ct_dr_appendf(missing, sizeof missing, "%scuDNN >= %s (found %s)", missing[0] ? ", " : "", row->cudnn, l->version);
+      ct_dr_note(v, "cuDNN %s at %s is older than the %s TensorFlow %s was built with: TensorFlow refuses it "
+                    "(\"CuDNN library needs to have matching major version and equal or higher minor version\")",
+                 l->version, l->path, row->cudnn, row->version);
+      continue;
+    }
     if (l) {
       ct_dr_note(v, "%s %s found: %s (%s)", need[i].what, l->version, l->path, l->where);
       continue;
@@ -317,7 +316,11 @@ static void tf_requirements(ct_doctor_report *r, ct_doctor_verdict *v, int site,
                 dir, dir);
     } else {
       const ct_doctor_lib *other = ct_doctor_find_lib(r, need[i].kind, NULL, -2);
-      if (other)
+      const ct_doctor_lib *same = ct_doctor_find_lib(r, need[i].kind, need[i].soname, -2);
+      if (same)
+        ct_dr_note(v, "%s %s at %s (%s) is not where TensorFlow %s looks: it belongs to another environment",
+                   need[i].what, same->version, same->path, same->where, row->version);
+      else if (other)
         ct_dr_note(v, "%s %s is installed (%s) but TensorFlow %s needs %s.so.%s", need[i].what, other->version,
                    other->path, row->version, need[i].kind == CT_LIB_CUDART ? "libcudart"
                                               : need[i].kind == CT_LIB_CUBLAS ? "libcublas" : "libcudnn",
@@ -342,7 +345,7 @@ static void tf_requirements(ct_doctor_report *r, ct_doctor_verdict *v, int site,
                  "TensorFlow from source",
               r->machine.cpu_model);
   }
-  int py = python_supported(row->python, r->sites[site].python_version);
+  int py = ct_dr_python_supported(row->python, r->sites[site].python_version);
   if (py == 0)
     ct_dr_note(v, "TensorFlow %s supports Python %s, this is Python %s: pip would not install it here", row->version,
                row->python, r->sites[site].python_version);
@@ -426,9 +429,11 @@ static void verdict_tf_site(ct_doctor_report *r, int site) {
     bool cpu_only = row->gpu_in_main_pkg == 0 || (row->gpu_in_main_pkg < 0 && strcmp(tf->version, "1.15.0") != 0);
     if (cpu_only) {
       v->state = r->gpu_present ? CT_DR_GPU_NO : CT_DR_CPU_BY_DESIGN;
-      snprintf(v->reason, sizeof v->reason, "the `tensorflow` %s package is CPU-only: before 2.1 (1.15.0 aside) GPU "
+      /* compat.tsv: 1.15.2 confirmed CPU-only, 1.15.3-1.15.5 "no?". */
+      bool unsure = row->gpu_in_main_pkg < 0 && ct_dr_vercmp(tf->version, "1.15.2") > 0;
+      snprintf(v->reason, sizeof v->reason, "the `tensorflow` %s package is CPU-only%s: before 2.1 (1.15.0 aside) GPU "
                                             "support came only in `tensorflow-gpu`",
-               tf->version);
+               tf->version, unsure ? " (?)" : "");
       ct_dr_fix(v, "`pip uninstall -y tensorflow && pip install tensorflow-gpu==%s.*` (needs CUDA %s, cuDNN %s, "
                    "driver %s)",
                 row->version, row->cuda, row->cudnn, row->driver);
@@ -460,7 +465,7 @@ static void pick_torch_cuda(const ct_doctor_report *r, const ct_torch_compat *ro
   for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
     const ct_cuda_driver_row *cr = ct_doctor_cuda_driver_lookup(tok);
     char need[32] = "";
-    if (cr) bare_release(strncmp(cr->minor_compat, ">=", 2) == 0 ? cr->minor_compat : cr->linux_min, need, sizeof need);
+    if (cr) ct_doctor_driver_floor(tok, NULL, need, sizeof need);
     if (!rel || !need[0] || ct_dr_vercmp(rel, need) >= 0) ct_dr_strlcpy(out, tok, size);
   }
   if (!out[0]) {
@@ -514,7 +519,7 @@ static void verdict_torch_pkg(ct_doctor_report *r, const ct_doctor_pkg *p) {
   if (p->distro)
     ct_dr_note(v, "installed by the system package manager (e.g. Debian's python3-torch), not by pip");
   /* Wheel Python ranges say nothing about a distribution's own build. */
-  if (row && !p->distro && python_supported(row->python, r->sites[p->site].python_version) == 0)
+  if (row && !p->distro && ct_dr_python_supported(row->python, r->sites[p->site].python_version) == 0)
     ct_dr_note(v, "PyTorch %s wheels support Python %s%s, this is Python %s", row->version, row->python,
                row->uncertain ? " (?)" : "", r->sites[p->site].python_version);
   if (rocm) {
