@@ -131,7 +131,9 @@ TEST(no_gpu_tree_is_cpu_by_design) {
   const char *tf = verdict_block(r.out, "tensorflow 2.10.0");
   CHECK_HAS(tf, "no NVIDIA GPU on this machine: runs on the CPU");
   CHECK_HAS(tf, "`tensorflow-gpu` is not needed for this version: `tensorflow` includes GPU support");
-  CHECK_HAS(tf, "pip uninstall -y tensorflow tensorflow-gpu && pip install tensorflow==2.10.*");
+  /* pip of the interpreter that has the package, not whichever pip is first on PATH */
+  CHECK_HAS(tf, "`/usr/bin/python3.10 -m pip uninstall -y tensorflow tensorflow-gpu && /usr/bin/python3.10 -m pip "
+                "install tensorflow==2.10.*`");
   CHECK_HAS(tf, "install CUDA 11.2 and cuDNN 8.1");
   CHECK_HAS(tf, "libcudart.so.11.0");
   const char *torch = verdict_block(r.out, "torch 2.1.0+cpu");
@@ -181,7 +183,8 @@ TEST(gpu_tree_verdicts_and_fixes) {
   CHECK_HAS(tf15, "cuDNN 8.9.4.25 found");
   const char *cpu = verdict_block(r.out, "torch 2.1.0+cpu");
   CHECK_HAS(cpu, "CPU-only build (+cpu)");
-  CHECK_HAS(cpu, "pip uninstall -y torch && pip install torch==2.1.0 --index-url https://download.pytorch.org/whl/cu118");
+  CHECK_HAS(cpu, "`/usr/local/bin/python3.11 -m pip uninstall -y torch && /usr/local/bin/python3.11 -m pip install "
+                 "torch==2.1.0 --index-url https://download.pytorch.org/whl/cu118`");
   const char *conda = verdict_block(r.out, "pytorch 2.1.0 (conda env");
   CHECK_HAS(conda, "conda build py3.10_cuda12.1_cudnn8.9.2_0: CUDA 12.1");
   CHECK_HAS(conda, "CUDA 12.1 build and a driver that runs it");

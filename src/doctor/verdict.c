@@ -622,6 +622,35 @@ static void verdict_jax_site(ct_doctor_report *r, int site) {
 
 /* ---- all ----------------------------------------------------------------- */
 
+/* A bare `pip` may belong to another Python than the one that has the
+ * package: name the interpreter the verdict is about ("`/usr/bin/python3 -m
+ * pip install ...`"). Fixes are written with plain "`pip " and "&& pip "; this
+ * is the one place that rewrites them. */
+static void pin_pip_to_interpreter(const ct_doctor_report *r, ct_doctor_verdict *v) {
+  if (v->site < 0 || v->site >= r->n_sites) return;
+  const char *python = r->sites[v->site].python;
+  if (python[0] != '/') return; /* conda env, --site-packages: no interpreter known */
+  for (int k = 0; k < v->n_fixes; k++) {
+    char out[sizeof v->fixes[k]];
+    size_t n = 0;
+    const char *in = v->fixes[k];
+    while (*in && n + 1 < sizeof out) {
+      bool at = strncmp(in, "`pip ", 5) == 0 || strncmp(in, "&& pip ", 7) == 0;
+      if (at) {
+        size_t lead = in[0] == '`' ? 1 : 3; /* keep "`" or "&& " */
+        int w = snprintf(out + n, sizeof out - n, "%.*s%s -m pip ", (int)lead, in, python);
+        if (w < 0 || (size_t)w >= sizeof out - n) break;
+        n += (size_t)w;
+        in += lead + 4;
+      } else {
+        out[n++] = *in++;
+      }
+    }
+    out[n] = '\0';
+    if (*in == '\0') memcpy(v->fixes[k], out, n + 1); /* only when it all fitted */
+  }
+}
+
 void ct_doctor_verdicts(ct_doctor_report *r) {
   const ct_doctor_driver *d = &r->driver;
   r->gpu_present = d->proc_present || d->n_devnodes > 0 || d->pci_nvidia_gpus > 0 || r->ct.n_gpus > 0 ||
@@ -634,6 +663,7 @@ void ct_doctor_verdicts(ct_doctor_report *r) {
         verdict_torch_pkg(r, &r->pkgs[i]);
     verdict_jax_site(r, s);
   }
+  for (int i = 0; i < r->n_verdicts; i++) pin_pip_to_interpreter(r, &r->verdicts[i]);
   const ct_doctor_verdict *ctv = &r->verdicts[0];
   if (r->ct.n_gpus > 0) {
     r->exit_code = 0;
