@@ -48,6 +48,13 @@ static void merge_into(ct_device_name *dst, const ct_device_name *inner) {
   }
 }
 
+/* The thread's innermost scope (ts may be NULL: none) with `inner` merged in. */
+static void scope_merged(const ct_thread_state *ts, const ct_device_name *inner, ct_device_name *out) {
+  if (ts && ts->scope_depth > 0) *out = ts->scope[ts->scope_depth - 1];
+  else memset(out, 0, sizeof *out);
+  merge_into(out, inner);
+}
+
 ct_status ct_device_scope_push(ct_context *ctx, const char *spec) {
   if (ctx == NULL) return ct_error(CT_INVALID_ARGUMENT, "device_scope_push: context is NULL");
   if (spec == NULL) return ct_error(CT_INVALID_ARGUMENT, "device_scope_push: spec is NULL");
@@ -62,9 +69,7 @@ ct_status ct_device_scope_push(ct_context *ctx, const char *spec) {
     return ct_error(CT_OUT_OF_RANGE, "device_scope_push: scopes nested deeper than %d (pushing '%s')", CT_MAX_SCOPE_DEPTH,
                     spec);
   ct_device_name merged;
-  if (ts->scope_depth > 0) merged = ts->scope[ts->scope_depth - 1];
-  else memset(&merged, 0, sizeof merged);
-  merge_into(&merged, &parsed);
+  scope_merged(ts, &parsed, &merged);
   ts->scope[ts->scope_depth++] = merged;
   ts->scope_active = !name_is_empty(&merged);
   ct_error_clear();
@@ -417,11 +422,8 @@ ct_status ct_place_in_scope(ct_context *ctx, ct_op op, ct_dtype kdtype, const ch
   if (st != CT_OK) return st;
   /* As if `spec` were pushed on the thread's scopes, without using a
    * level of the stack (a copy must work however deep the caller is). */
-  ct_thread_state *ts = ct_thread_state_peek(ctx);
   ct_device_name merged;
-  if (ts && ts->scope_depth > 0) merged = ts->scope[ts->scope_depth - 1];
-  else memset(&merged, 0, sizeof merged);
-  merge_into(&merged, &parsed);
+  scope_merged(ct_thread_state_peek(ctx), &parsed, &merged);
   if (name_is_empty(&merged)) return place_auto(ctx, op, kdtype, out);
   return place_requested(ctx, op, kdtype, &merged, out);
 }
