@@ -264,6 +264,18 @@ TEST(advisor_tf_2_4) {
   run_free(&r);
 }
 
+/* cuDNN 9 ships one build per CUDA major: one found in a cuda-13.0 tree does
+ * not serve a TensorFlow built with CUDA 12. */
+TEST(advisor_cudnn_for_another_cuda_major) {
+  const char *a[] = {"--tf", "2.18", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
+  run_result r = run_args(6, a);
+  CHECK_HAS(r.out, "cuDNN 9.3 (libcudnn.so.9): wrong build: cuDNN 9.19.0 at ");
+  CHECK_HAS(r.out, "cuda-13.0/lib64/libcudnn.so.9 is built for CUDA 13, not CUDA 12");
+  CHECK_HAS(r.out, "cuDNN 9.3 (libcudnn.so.9) for CUDA 12");
+  CHECK_LACKS(r.out, "\xe2\x9c\x93 cuDNN"); /* no tick for it */
+  run_free(&r);
+}
+
 TEST(advisor_torch) {
   const char *a[] = {"--torch", "2.4", "--no-color", "--root", tree("gpu"), "--no-ctensor"};
   run_result r = run_args(6, a);
@@ -456,6 +468,7 @@ int main(void) {
   RUN(gpu_tree_verdicts_and_fixes);
   RUN(old_driver_and_no_avx);
   RUN(advisor_tf_2_4);
+  RUN(advisor_cudnn_for_another_cuda_major);
   RUN(advisor_torch);
   RUN(json_report);
   RUN(this_machine);

@@ -201,14 +201,20 @@ static void advise_tf(const ct_doctor_report *r, ct_doctor_advice *a) {
    * equal or higher minor version"). */
   const ct_doctor_lib *dn = ct_doctor_find_lib(r, CT_LIB_CUDNN, cudnn, -2);
   const ct_doctor_lib *any_dn = ct_doctor_find_lib(r, CT_LIB_CUDNN, NULL, -2);
-  bool dn_ok = dn && (!strchr(dn->version, '.') || ct_dr_vercmp(dn->version, row->cudnn) >= 0);
+  char wrong_cuda[CT_DR_TEXT] = "";
+  bool dn_cuda = dn && ct_doctor_lib_wrong_cuda(dn, row->cuda, wrong_cuda, sizeof wrong_cuda);
+  bool dn_ok = dn && !dn_cuda && (!strchr(dn->version, '.') || ct_dr_vercmp(dn->version, row->cudnn) >= 0);
   if (dn_ok) snprintf(have, sizeof have, "found %s (%s)", dn->path, dn->version);
+  else if (dn_cuda) snprintf(have, sizeof have, "wrong build: %s", wrong_cuda);
   else if (dn) snprintf(have, sizeof have, "too old: %s is cuDNN %s, TensorFlow %s needs %s or a newer %s.x", dn->path, dn->version, row->version, row->cudnn, cudnn);
   else if (any_dn) snprintf(have, sizeof have, "missing: this machine has cuDNN %s (%s), not libcudnn.so.%s", any_dn->version, any_dn->path, cudnn);
   else snprintf(have, sizeof have, "missing: no cuDNN found");
   line(a, 1, dn_ok, "cuDNN %s (libcudnn.so.%s): %s", row->cudnn, cudnn, have);
   if (!dn_ok) {
-    snprintf(what, sizeof what, "cuDNN %s (libcudnn.so.%s)", row->cudnn, cudnn);
+    if (dn_cuda)
+      snprintf(what, sizeof what, "cuDNN %s (libcudnn.so.%s) for CUDA %d", row->cudnn, cudnn, atoi(row->cuda));
+    else
+      snprintf(what, sizeof what, "cuDNN %s (libcudnn.so.%s)", row->cudnn, cudnn);
     lack(a, lacks, sizeof lacks, what);
   }
   advise_driver(r, a, row->cuda, row->driver, lacks, sizeof lacks);

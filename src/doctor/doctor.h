@@ -123,6 +123,10 @@ typedef struct ct_doctor_lib {
   char version_source[32];     /* "library call", "file name", "wheel metadata", "soname" */
   char file_version[32];       /* full version from the real file name or wheel metadata */
   bool loader_visible;         /* found by a plain dlopen(soname) of any program */
+  /* The CUDA major the library was built for, where the install says so
+   * (an nvidia-*-cuNN wheel beside it, or a cuda-NN.M directory); 0 unknown.
+   * cuDNN 9 and NCCL ship one build per CUDA major. */
+  int cuda_major;
 } ct_doctor_lib;
 
 /* ---- Python frameworks -------------------------------------------------- */
@@ -347,6 +351,9 @@ const ct_doctor_lib *ct_doctor_find_lib(const ct_doctor_report *r, ct_doctor_lib
 /* The driver release ("550.54.15") from the most direct source known:
  * NVML, the kernel module, then a non-stub libcuda; NULL if none. */
 const char *ct_doctor_driver_release(const ct_doctor_report *r);
+/* True when `l` (a cuDNN) is known to be built for another CUDA major than
+ * `cuda` ("12.5"); writes a sentence saying so into why. */
+bool ct_doctor_lib_wrong_cuda(const ct_doctor_lib *l, const char *cuda, char *why, size_t size);
 const ct_doctor_pkg *ct_doctor_find_pkg(const ct_doctor_report *r, int site, const char *name);
 
 #endif /* CT_DOCTOR_H */

@@ -160,7 +160,15 @@ static void collect_dirs(ct_doctor_report *r) {
 /* "9.19.0" from a wheel's dist-info next to the library: the pip layout
  * (site/nvidia/<x>/lib) or a toolkit unpacked from wheels (<prefix>/lib next
  * to <prefix>/dist-info). Only accepted when its major matches the soname. */
-static bool wheel_version(const char *libdir, ct_doctor_lib_kind kind, int major, char *out, size_t size) {
+/* "/usr/local/cuda-12.4/lib64/..." -> 12 (0 when no cuda-NN component). */
+static int cuda_major_from_path(const char *path) {
+  for (const char *p = strstr(path, "/cuda-"); p; p = strstr(p + 1, "/cuda-"))
+    if (p[6] >= '0' && p[6] <= '9') return atoi(p + 6);
+  return 0;
+}
+
+static bool wheel_version(const char *libdir, ct_doctor_lib_kind kind, int major, char *out, size_t size,
+                          int *cuda_major) {
   char cands[2][CT_DR_PATH + 32];
   snprintf(cands[0], sizeof cands[0], "%s/../../..", libdir);
   snprintf(cands[1], sizeof cands[1], "%s/../dist-info", libdir);
@@ -182,6 +190,9 @@ static bool wheel_version(const char *libdir, ct_doctor_lib_kind kind, int major
       if (ext) *ext = '\0';
       if (atoi(v) != major) continue;
       ct_dr_strlcpy(out, v, size);
+      /* "..._cu12-..." names the CUDA major the wheel was built for. */
+      const char *cu = strstr(e->d_name + pl, "cu");
+      if (cu && cu < dash && cu[2] >= '0' && cu[2] <= '9') *cuda_major = atoi(cu + 2);
       found = true;
     }
     closedir(d);
@@ -292,7 +303,12 @@ static void scan_dir(ct_doctor_report *r, const char *dir, const char *where) {
         from_file = true;
       }
     }
-    if (!l.file_version[0]) wheel_version(dir, l.kind, l.soname_major, l.file_version, sizeof l.file_version);
+    /* A wheel beside the library may tell its version and its CUDA major
+     * even when the file name tells the version. */
+    char wheel_v[32] = "";
+    wheel_version(dir, l.kind, l.soname_major, wheel_v, sizeof wheel_v, &l.cuda_major);
+    if (!l.file_version[0]) ct_dr_strlcpy(l.file_version, wheel_v, sizeof l.file_version);
+    if (!l.cuda_major) l.cuda_major = cuda_major_from_path(l.real_path);
     if (!call_version(&l)) {
       if (l.file_version[0]) {
         ct_dr_strlcpy(l.version, l.file_version, sizeof l.version);
@@ -330,4 +346,11 @@ const ct_doctor_lib *ct_doctor_find_lib(const ct_doctor_report *r, ct_doctor_lib
     if (!any) any = l;
   }
   return site_or_neg == -2 ? any : NULL;
+}
+
+bool ct_doctor_lib_wrong_cuda(const ct_doctor_lib *l, const char *cuda, char *why, size_t size) {
+  int want = atoi(cuda);
+  if (!l || l->cuda_major <= 0 || want <= 0 || l->cuda_major == want) return false;
+  snprintf(why, size, "cuDNN %s at %s is built for CUDA %d, not CUDA %d", l->version, l->path, l->cuda_major, want);
+  return true;
 }

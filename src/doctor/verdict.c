@@ -293,6 +293,15 @@ static void tf_requirements(ct_doctor_report *r, ct_doctor_verdict *v, int site,
                  l->version, l->path, row->cudnn, row->version);
       continue;
     }
+    char why[CT_DR_TEXT];
+    if (l && need[i].kind == CT_LIB_CUDNN && ct_doctor_lib_wrong_cuda(l, row->cuda, why, sizeof why)) {
+      libs_missing = true;
+      ct_dr_appendf(missing, sizeof missing, "%scuDNN %s for CUDA %d", missing[0] ? ", " : "", row->cudnn,
+                    atoi(row->cuda));
+      ct_dr_note(v, "%s: TensorFlow %s is built with CUDA %s and needs a cuDNN for that CUDA major", why, row->version,
+                 row->cuda);
+      continue;
+    }
     if (l) {
       ct_dr_note(v, "%s %s found: %s (%s)", need[i].what, l->version, l->path, l->where);
       continue;
