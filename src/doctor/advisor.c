@@ -62,11 +62,7 @@ static void advise_driver(const ct_doctor_report *r, ct_doctor_advice *a, const 
  * target of the build (`kernels` may be NULL: not known). */
 static void advise_gpu(const ct_doctor_report *r, ct_doctor_advice *a, const char *kernels, const char *who,
                        char *lacks, size_t lsize) {
-  int low = 0;
-  for (const char *p = kernels; p && (p = strstr(p, "sm_")) != NULL; p += 3) {
-    int v = atoi(p + 3);
-    if (v > 0 && (low == 0 || v < low)) low = v;
-  }
+  int low = ct_doctor_lowest_sm(kernels);
   char gpus[CT_DR_TEXT] = "";
   bool any = false, all_ok = true;
   const ct_physical_device_info *all[2 * CT_DR_MAX_GPUS];

@@ -351,6 +351,9 @@ const ct_doctor_lib *ct_doctor_find_lib(const ct_doctor_report *r, ct_doctor_lib
 /* The driver release ("550.54.15") from the most direct source known:
  * NVML, the kernel module, then a non-stub libcuda; NULL if none. */
 const char *ct_doctor_driver_release(const ct_doctor_report *r);
+/* Lowest "sm_XY" of a kernel-target list ("sm_60,sm_70,compute_90"), as XY;
+ * 0 if none or kernels is NULL. */
+int ct_doctor_lowest_sm(const char *kernels);
 /* True when `l` (a cuDNN) is known to be built for another CUDA major than
  * `cuda` ("12.5"); writes a sentence saying so into why. */
 bool ct_doctor_lib_wrong_cuda(const ct_doctor_lib *l, const char *cuda, char *why, size_t size);

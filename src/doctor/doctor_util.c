@@ -148,3 +148,12 @@ const char *ct_doctor_driver_release(const ct_doctor_report *r) {
   if (d->libcuda_userspace_version[0] && !d->libcuda_is_stub) return d->libcuda_userspace_version;
   return NULL;
 }
+
+int ct_doctor_lowest_sm(const char *kernels) {
+  int low = 0;
+  for (const char *p = kernels; p && (p = strstr(p, "sm_")) != NULL; p += 3) {
+    int v = atoi(p + 3);
+    if (v > 0 && (low == 0 || v < low)) low = v;
+  }
+  return low;
+}

@@ -232,19 +232,10 @@ static void tf_sonames(const char *cuda, char *cudart, char *cublas, size_t size
   }
 }
 
-/* Lowest "sm_XY" of a kernel list, as XY; 0 if none. */
-static int lowest_sm(const char *kernels) {
-  int low = 0;
-  for (const char *p = kernels; p && (p = strstr(p, "sm_")) != NULL; p += 3) {
-    int v = atoi(p + 3);
-    if (v > 0 && (low == 0 || v < low)) low = v;
-  }
-  return low;
-}
 
 static void check_gpu_arch(const ct_doctor_report *r, ct_doctor_verdict *v, const char *kernels, const char *what,
                            char *missing, size_t msize) {
-  int low = lowest_sm(kernels);
+  int low = ct_doctor_lowest_sm(kernels);
   if (!low) return;
   const ct_physical_device_info *all[2 * CT_DR_MAX_GPUS];
   int n = 0;
