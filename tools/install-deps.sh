@@ -3,7 +3,7 @@
 # missing. As root it runs apt-get; otherwise it prints the exact command and
 # fails, so `make run` never half-works on a machine that lacks a package.
 set -eu
-pkgs="gcc clang make cmake pkg-config libopenblas-dev libomp-dev python3 python3-dev"
+pkgs="gcc g++ clang make cmake pkg-config libopenblas-dev libomp-dev python3 python3-dev"
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

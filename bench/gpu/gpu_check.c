@@ -14,6 +14,12 @@
  *                      GPU needed; checks the harness itself (every call
  *                      is valid, the comparisons hold) before a GPU run
  *
+ * GPU_CHECK_SEED=<n> fixes the inputs; GPU_CHECK_SMALL=1 shrinks the large
+ * tensors (by about 10x, keeping every kernel strategy: vector bodies and
+ * tails, a block per reduction chunk, a block per softmax row) for the
+ * emulated GPU of the test suite (test gpu_emulated: the fake driver runs
+ * the kernels on the host, one CUDA thread at a time).
+ *
  * Exit status: 0 all good, 1 a check failed, 2 no usable GPU.
  * Built and run by bench/gpu/run.sh.
  */
@@ -26,6 +32,10 @@
 #include "ctensor.h"
 
 static int failures, checks;
+static bool small; /* GPU_CHECK_SMALL */
+
+/* n, or the smaller size under GPU_CHECK_SMALL */
+static int64_t size_of(int64_t n, int64_t small_n) { return small ? small_n : n; }
 static unsigned long long rng_state;
 /* the device under test, and the word its full name must contain */
 static const char *dut = "/GPU:0", *dut_kind = "GPU";
@@ -218,7 +228,7 @@ static void suite(ct_context *ctx) {
   /* random: uniform bits identical; float64 normals within an ulp or so */
   for (int d = 0; d < N_OF(float_dtypes); d++) {
     ct_dtype dt = float_dtypes[d];
-    int64_t shape[1] = {1000003};
+    int64_t shape[1] = {size_of(1000003, 100003)};
     uint64_t seed = (uint64_t)(urand() * 1e15), off = (uint64_t)(urand() * 1e6);
     typedef ct_status (*rfn)(ct_context *, ct_dtype, const int64_t *, int, double, double, uint64_t, uint64_t,
                              ct_tensor **);
@@ -243,9 +253,10 @@ static void suite(ct_context *ctx) {
               {ct_pow, "pow", 0, 0, 1},         {ct_equal, "equal", 1, 0, 0},      {ct_not_equal, "not_equal", 1, 0, 0},
               {ct_less, "less", 1, 0, 0},       {ct_less_equal, "less_equal", 1, 0, 0},
               {ct_greater, "greater", 1, 0, 0}, {ct_greater_equal, "greater_equal", 1, 0, 0}};
-  static const int64_t shapes[][2][3] = {{{1000, 1000, 1}, {1000, 1000, 1}}, /* same shape */
-                                         {{64, 1, 33}, {7, 1, 1}},          /* both broadcast */
-                                         {{513, 77, 1}, {1, 1, 1}}};        /* scalar */
+  int64_t rows = size_of(1000, 100);
+  const int64_t shapes[][2][3] = {{{rows, 1000, 1}, {rows, 1000, 1}}, /* same shape */
+                                  {{64, 1, 33}, {7, 1, 1}},          /* both broadcast */
+                                  {{513, 77, 1}, {1, 1, 1}}};        /* scalar */
   for (size_t o = 0; o < sizeof bins / sizeof bins[0]; o++)
     for (int d = 0; d < N_OF(all_dtypes); d++) {
       ct_dtype dt = all_dtypes[d];
@@ -281,7 +292,7 @@ static void suite(ct_context *ctx) {
     for (int d = 0; d < N_OF(numeric_dtypes); d++) {
       ct_dtype dt = numeric_dtypes[d];
       if (uns[o].floats_only && !is_float(dt)) continue;
-      int64_t shape[2] = {333, 1025};
+      int64_t shape[2] = {size_of(333, 33), 1025};
       ct_tensor *gx = make(ctx, dut, dt, shape, 2, uns[o].positive, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
       ct_tensor *g = NULL, *c = NULL;
       TRY(dut, g, uns[o].fn(ctx, gx, &g));
@@ -293,7 +304,7 @@ static void suite(ct_context *ctx) {
   /* cast, every pair */
   for (int d = 0; d < N_OF(all_dtypes); d++)
     for (int e = 0; e < N_OF(all_dtypes); e++) {
-      int64_t shape[1] = {100001};
+      int64_t shape[1] = {size_of(100001, 10001)};
       ct_tensor *gx = make(ctx, dut, all_dtypes[d], shape, 1, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
       ct_tensor *g = NULL, *c = NULL;
       TRY(dut, g, ct_cast(ctx, gx, all_dtypes[e], &g));
@@ -310,7 +321,8 @@ static void suite(ct_context *ctx) {
   } reds[] = {{ct_reduce_sum, "sum"}, {ct_reduce_mean, "mean"}, {ct_reduce_max, "max"}, {ct_reduce_min, "min"}};
   static const int axes_sets[][3] = {{-1, 0, 0}, {0, 0, 0}, {1, 0, 0}, {2, 0, 0}, {0, 2, 0}};
   static const int n_axes[] = {-1, 1, 1, 1, 2};
-  static const int64_t rshapes[][3] = {{17, 300, 9}, {3, 200000, 2}, {1, 1, 4000000}};
+  /* the last two take the block-per-chunk strategy (R >= 4096, few outputs) */
+  const int64_t rshapes[][3] = {{17, 300, 9}, {3, size_of(200000, 20000), 2}, {1, 1, size_of(4000000, 400000)}};
   for (size_t o = 0; o < 4; o++)
     for (int d = 0; d < N_OF(numeric_dtypes); d++)
       for (int sh = 0; sh < 3; sh++)
@@ -374,6 +386,18 @@ static void suite(ct_context *ctx) {
       compare(name, g, c, 0, false);
       ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
     }
+  /* softmax over long rows: a block per row */
+  for (int d = 0; d < N_OF(float_dtypes); d++) {
+    ct_dtype dt = float_dtypes[d];
+    int64_t shape[2] = {37, 3001};
+    ct_tensor *gx = make(ctx, dut, dt, shape, 2, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+    ct_tensor *g = NULL, *c = NULL;
+    TRY(dut, g, ct_softmax(ctx, gx, 1, &g));
+    TRY("/CPU:0", c, ct_softmax(ctx, cx, 1, &c));
+    snprintf(name, sizeof name, "softmax %s long rows", ct_dtype_name(dt));
+    compare(name, g, c, tol_for(dt, 2e-6), false);
+    ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
+  }
   /* matmul: rank 2 with transposes, rank 3 with a broadcast batch */
   for (int d = 0; d < N_OF(float_dtypes); d++)
     for (int t = 0; t < 4; t++) {
@@ -483,8 +507,10 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "suite") == 0) {
     const char *s = getenv("GPU_CHECK_SEED");
     rng_state = s ? strtoull(s, NULL, 10) : (unsigned long long)time(NULL);
-    printf("seed %llu (rerun with GPU_CHECK_SEED=%llu)%s\n", rng_state, rng_state,
-           dry ? "; dry run: the CPU stands in for the GPU" : "");
+    const char *sm = getenv("GPU_CHECK_SMALL");
+    small = sm && atoi(sm) != 0;
+    printf("seed %llu (rerun with GPU_CHECK_SEED=%llu)%s%s\n", rng_state, rng_state,
+           dry ? "; dry run: the CPU stands in for the GPU" : "", small ? "; small sizes" : "");
     double t0 = now();
     suite(ctx);
     printf("%d checks, %d failed (%.1f s)\n", checks, failures, now() - t0);

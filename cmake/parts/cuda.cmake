@@ -8,7 +8,7 @@ foreach(variant fake_cuda fake_cuda_nosym)
     LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/${variant}
     C_VISIBILITY_PRESET hidden)
   target_compile_options(${variant} PRIVATE ${CT_WARN})
-  target_link_libraries(${variant} PRIVATE Threads::Threads)
+  target_link_libraries(${variant} PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
 endforeach()
 target_compile_definitions(fake_cuda_nosym PRIVATE CT_FAKE_OMIT_SYMBOLS)
 

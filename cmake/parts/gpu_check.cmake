@@ -7,3 +7,7 @@ set_target_properties(gpu_check PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINA
 target_compile_options(gpu_check PRIVATE ${CT_WARN} ${CT_SAN_FLAGS})
 target_link_options(gpu_check PRIVATE ${CT_SAN_FLAGS})
 target_link_libraries(gpu_check PRIVATE ctensor_static m)
+# test gpu_emulated (fake_nvrtc.cmake) runs it against the fake GPU stack
+if(TARGET fake_nvrtc)
+  add_dependencies(gpu_check fake_cuda fake_cublas fake_cublaslt fake_nvrtc)
+endif()

@@ -4,8 +4,9 @@
  * It exports the driver entry points ctensor resolves, under the same
  * versioned names as the real driver, and answers them from environment
  * variables (see README.md). Device memory is host memory from malloc, so
- * copies and the allocator's limits are real and checkable; kernels do
- * nothing. It mimics the driver where ctensor's behaviour depends on it:
+ * copies and the allocator's limits are real and checkable. Kernels do
+ * nothing, except those of a module the fake NVRTC built for the host
+ * (emu/ct_emu.h): those run, on the calling thread, at launch. It mimics the driver where ctensor's behaviour depends on it:
  * CUDA_VISIBLE_DEVICES filters and renumbers devices at cuInit, an empty
  * or "-1" value makes cuInit fail with CUDA_ERROR_NO_DEVICE, allocations
  * past the device's memory fail with CUDA_ERROR_OUT_OF_MEMORY.
@@ -18,11 +19,14 @@
  * CT_FAKE_OMIT_SYMBOLS as fake_cuda_nosym/libcuda.so.1, a driver that lacks
  * cuMemAlloc_v2 and cuGetProcAddress (for the SYMBOL_MISSING reason).
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -61,7 +65,7 @@ static int initialized;
 static fake_alloc *allocs;
 static int n_allocs_live;
 static long counter_ctx_retains, counter_allocs, counter_streams;
-static int fault_pending;
+static int fault_pending; /* a CUresult the next stream synchronisation returns */
 static __thread fake_ctx *current;
 
 static const char *env(const char *name) { return getenv(name); }
@@ -176,8 +180,12 @@ static const char *err_name(CUresult r) {
     case 34: return "CUDA_ERROR_STUB_LIBRARY";
     case 100: return "CUDA_ERROR_NO_DEVICE";
     case 101: return "CUDA_ERROR_INVALID_DEVICE";
+    case 200: return "CUDA_ERROR_INVALID_IMAGE";
     case 201: return "CUDA_ERROR_INVALID_CONTEXT";
+    case 218: return "CUDA_ERROR_INVALID_PTX";
+    case 500: return "CUDA_ERROR_NOT_FOUND";
     case 700: return "CUDA_ERROR_ILLEGAL_ADDRESS";
+    case 702: return "CUDA_ERROR_LAUNCH_TIMEOUT";
     case 803: return "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH";
     case 999: return "CUDA_ERROR_UNKNOWN";
     default: return NULL;
@@ -448,7 +456,7 @@ EXPORT CUresult cuStreamSynchronize(fake_stream *s) {
   int fault = fault_pending;
   fault_pending = 0;
   pthread_mutex_unlock(&lock);
-  return fault ? 700 : 0;
+  return fault;
 }
 
 EXPORT CUresult cuStreamQuery(fake_stream *s) {
@@ -472,7 +480,10 @@ EXPORT CUresult cuStreamDestroy_v2(fake_stream *s) {
  * real driver does) and cuLaunchKernel reads exactly the bytes the kernel
  * declares from each params[i] -- under AddressSanitizer, a host argument
  * of the wrong size or a missing one is then a reported overflow. A cubin
- * is not parsed: any name is accepted and the parameters are not read. */
+ * is not parsed: any name is accepted and the parameters are not read.
+ * An image of the fake NVRTC ("CTEMU-SO", size, a shared library) is
+ * loaded with dlopen: its functions are the library's kernels, which
+ * cuLaunchKernel runs. */
 #define FAKE_MAX_PARAMS 32
 #define FAKE_MODULE_MAGIC 0x6d6f64
 #define FAKE_FUNC_MAGIC 0x66756e
@@ -483,14 +494,48 @@ typedef struct fake_func {
   int n_params; /* -1: unknown (cubin) */
   unsigned size[FAKE_MAX_PARAMS];
   int is_ptr[FAKE_MAX_PARAMS];
+  void (*emu_entry)(void **); /* a host kernel: the trampoline of ct_emu.h */
+  void *emu_lib;
 } fake_func;
+
+#define FAKE_MAX_EMU_FUNCS 16
 
 typedef struct fake_module {
   int magic;
   int n_funcs; /* -1: not PTX, every name is accepted */
   fake_func *funcs;
   fake_func any;
+  void *emu_lib; /* dlopen handle of a host-kernel image */
+  fake_func *emu_funcs[FAKE_MAX_EMU_FUNCS];
+  int n_emu_funcs;
 } fake_module;
+
+/* Loads a fake-NVRTC image. The library goes through a file whose name is
+ * never reused in this process (dlopen matches loaded objects by name). */
+static void *load_emu_image(const unsigned char *image) {
+  static long serial;
+  uint64_t size = 0;
+  for (int i = 7; i >= 0; i--) size = size << 8 | image[8 + i];
+  const char *tmp = getenv("TMPDIR");
+  char path[4096];
+  pthread_mutex_lock(&lock);
+  long id = ++serial;
+  pthread_mutex_unlock(&lock);
+  snprintf(path, sizeof path, "%s/ct-fake-kernel-%ld-%ld-XXXXXX", tmp && *tmp ? tmp : "/tmp", (long)getpid(), id);
+  int fd = mkstemp(path);
+  if (fd < 0) return NULL;
+  size_t done = 0;
+  while (done < size) {
+    ssize_t w = write(fd, image + 16 + done, (size_t)(size - done));
+    if (w <= 0) break;
+    done += (size_t)w;
+  }
+  close(fd);
+  void *lib = done == size ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+  if (!lib) fprintf(stderr, "fake libcuda: cannot load a host-kernel image: %s\n", dlerror());
+  unlink(path);
+  return lib;
+}
 
 static unsigned ptx_type_size(const char *t, size_t n) {
   if (n < 3) return 0;
@@ -573,6 +618,16 @@ EXPORT CUresult cuModuleLoadData(void **m, const void *image) {
   mod->any.n_params = -1;
   snprintf(mod->any.name, sizeof mod->any.name, "(cubin)");
   const char *text = image;
+  if (memcmp(image, "CTEMU-SO", 8) == 0) {
+    mod->emu_lib = load_emu_image(image);
+    if (!mod->emu_lib) {
+      free(mod);
+      return 218; /* CUDA_ERROR_INVALID_PTX */
+    }
+    mod->n_funcs = 0;
+    *m = mod;
+    return 0;
+  }
   /* PTX is text starting with a comment or a directive; a cubin is ELF */
   if (text[0] != 0x7f && strstr(text, ".entry ")) parse_ptx(mod, text);
   *m = mod;
@@ -583,6 +638,28 @@ EXPORT CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
   NEED_INIT();
   fake_module *mod = m;
   if (!mod || mod->magic != FAKE_MODULE_MAGIC || !name || !f) return 400;
+  if (mod->emu_lib) {
+    for (int i = 0; i < mod->n_emu_funcs; i++)
+      if (strcmp(mod->emu_funcs[i]->name, name) == 0) {
+        *f = mod->emu_funcs[i];
+        return 0;
+      }
+    char entry[160];
+    snprintf(entry, sizeof entry, "%s__ct_emu", name);
+    void *sym = dlsym(mod->emu_lib, entry);
+    if (!dlsym(mod->emu_lib, name) || !sym) return 500; /* CUDA_ERROR_NOT_FOUND */
+    if (mod->n_emu_funcs == FAKE_MAX_EMU_FUNCS) return 2;
+    fake_func *fn = calloc(1, sizeof *fn);
+    if (!fn) return 2;
+    fn->magic = FAKE_FUNC_MAGIC;
+    snprintf(fn->name, sizeof fn->name, "%s", name);
+    fn->n_params = -1;
+    fn->emu_entry = (void (*)(void **))sym;
+    fn->emu_lib = mod->emu_lib;
+    mod->emu_funcs[mod->n_emu_funcs++] = fn;
+    *f = fn;
+    return 0;
+  }
   if (mod->n_funcs < 0) {
     *f = &mod->any;
     return 0;
@@ -601,6 +678,11 @@ EXPORT CUresult cuModuleUnload(void *m) {
   if (!mod || mod->magic != FAKE_MODULE_MAGIC) return 400;
   mod->magic = 0;
   free(mod->funcs);
+  for (int i = 0; i < mod->n_emu_funcs; i++) {
+    mod->emu_funcs[i]->magic = 0;
+    free(mod->emu_funcs[i]);
+  }
+  if (mod->emu_lib) dlclose(mod->emu_lib);
   free(mod);
   return 0;
 }
@@ -628,7 +710,48 @@ static CUresult reject(const char *name, const char *why, long detail) {
   return 1; /* CUDA_ERROR_INVALID_VALUE */
 }
 
-/* Kernels do nothing, but the launch is checked as the real driver would
+/* Runs a host kernel, one launch at a time (the modules' CUDA-thread state
+ * is static), with fiber records and stacks shared by every module. A block
+ * whose threads deadlock at barriers is what a watchdog would kill: the
+ * next synchronisation fails with CUDA_ERROR_LAUNCH_TIMEOUT. */
+#define EMU_STACK_BYTES ((size_t)64 * 1024)
+static pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *emu_records;
+static char *emu_stacks;
+
+static CUresult run_emulated(fake_func *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                             unsigned bz, void **params) {
+  size_t (*fiber_size)(void) = (size_t(*)(void))dlsym(fn->emu_lib, "ct_emu_fiber_size");
+  int (*launch)(void (*)(void **), void **, const unsigned *, const unsigned *, void *, char *, size_t) =
+      (int (*)(void (*)(void **), void **, const unsigned *, const unsigned *, void *, char *, size_t))dlsym(
+          fn->emu_lib, "ct_emu_launch");
+  if (!fiber_size || !launch) return 200; /* CUDA_ERROR_INVALID_IMAGE */
+  pthread_mutex_lock(&emu_lock);
+  if (!emu_stacks) {
+    void *m = mmap(NULL, EMU_STACK_BYTES * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    emu_records = calloc(1024, fiber_size());
+    if (m == MAP_FAILED || !emu_records) {
+      if (m != MAP_FAILED) munmap(m, EMU_STACK_BYTES * 1024);
+      free(emu_records);
+      emu_records = NULL;
+      pthread_mutex_unlock(&emu_lock);
+      return 2; /* CUDA_ERROR_OUT_OF_MEMORY */
+    }
+    emu_stacks = m;
+  }
+  unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+  int r = launch(fn->emu_entry, params, grid, block, emu_records, emu_stacks, EMU_STACK_BYTES);
+  pthread_mutex_unlock(&emu_lock);
+  if (r != 0) {
+    fprintf(stderr, "fake libcuda: the threads of a block of %s deadlocked at barriers\n", fn->name);
+    pthread_mutex_lock(&lock);
+    fault_pending = 702; /* CUDA_ERROR_LAUNCH_TIMEOUT */
+    pthread_mutex_unlock(&lock);
+  }
+  return 0;
+}
+
+/* Kernels do nothing (host kernels excepted), but the launch is checked as the real driver would
  * (grid and block limits) and, for PTX modules, every parameter is read
  * with its declared size and every pointer parameter must lie inside a
  * live allocation. CT_FAKE_CUDA_LAUNCH_FAULT=1 makes the next stream
@@ -674,9 +797,13 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, u
   memcpy(rec.last_error, last_launch.last_error, sizeof rec.last_error);
   last_launch = rec;
   pthread_mutex_unlock(&lock);
+  if (fn->emu_entry) {
+    CUresult r = run_emulated(fn, gx, gy, gz, bx, by, bz, params);
+    if (r != 0) return r;
+  }
   if (env_int("CT_FAKE_CUDA_LAUNCH_FAULT", 0)) {
     pthread_mutex_lock(&lock);
-    fault_pending = 1;
+    fault_pending = 700; /* CUDA_ERROR_ILLEGAL_ADDRESS */
     pthread_mutex_unlock(&lock);
   }
   return 0;

@@ -1,0 +1,58 @@
+# The fake NVRTC (tests/fake_cuda/fake_libnvrtc.c): <build>/fake_nvrtc/libnvrtc.so.13
+# compiles kernel sources with the host's C++ compiler, so that the fake
+# driver runs ctensor's own kernels and `gpu_check suite` checks every GPU op
+# against the CPU in CI (test gpu_emulated). The library build itself still
+# needs only a C compiler: without a C++ compiler the test is skipped.
+#
+# The C++ compiler must match the C compiler (an ASan build's kernels call
+# into the sanitizer runtime of the test executable).
+get_filename_component(_cc_dir ${CMAKE_C_COMPILER} DIRECTORY)
+get_filename_component(_cc_name ${CMAKE_C_COMPILER} NAME)
+if(CMAKE_C_COMPILER_ID STREQUAL "Clang")
+  string(REPLACE "clang" "clang++" _cxx_name ${_cc_name})
+elseif(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  string(REPLACE "gcc" "g++" _cxx_name ${_cc_name})
+  if(_cxx_name STREQUAL "cc")
+    set(_cxx_name "c++")
+  endif()
+else()
+  set(_cxx_name "c++")
+endif()
+find_program(CT_EMU_CXX NAMES ${_cxx_name} HINTS ${_cc_dir} NO_CACHE)
+
+# g++ marks template statics STB_GNU_UNIQUE, which makes a library
+# impossible to unload; the fake driver unloads a module's library.
+set(_emu_flags "")
+if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  set(_emu_flags "-fno-gnu-unique")
+endif()
+if(CT_SANITIZE)
+  # the C test programs carry the sanitizer runtimes without their C++
+  # parts, which the function and vptr checks need
+  string(APPEND _emu_flags " -fsanitize=address,undefined -fno-sanitize=function,vptr -fno-omit-frame-pointer -fno-sanitize-recover=undefined")
+endif()
+
+add_library(fake_nvrtc MODULE ${CMAKE_SOURCE_DIR}/tests/fake_cuda/fake_libnvrtc.c)
+set_target_properties(fake_nvrtc PROPERTIES
+  PREFIX "" OUTPUT_NAME "libnvrtc" SUFFIX ".so.13"
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fake_nvrtc
+  C_VISIBILITY_PRESET hidden)
+target_compile_options(fake_nvrtc PRIVATE ${CT_WARN})
+target_compile_definitions(fake_nvrtc PRIVATE
+  CT_EMU_CXX="${CT_EMU_CXX}"
+  CT_EMU_HEADER="${CMAKE_SOURCE_DIR}/tests/fake_cuda/emu/ct_emu.h"
+  CT_EMU_FLAGS="${_emu_flags}")
+target_link_options(fake_nvrtc PRIVATE -Wl,-soname,libnvrtc.so.13)
+
+if(CT_EMU_CXX)
+  # Every GPU op against the CPU oracle, with the GPU emulated: the fake
+  # driver, cuBLAS and NVRTC together. A fixed seed keeps CI reproducible;
+  # its own kernel cache keeps host images apart from real NVRTC output.
+  add_test(NAME gpu_emulated COMMAND $<TARGET_FILE:gpu_check> suite)
+  # the longest test: start it first so that the others run beside it
+  set_tests_properties(gpu_emulated PROPERTIES COST 10000)
+  set_tests_properties(gpu_emulated PROPERTIES
+    ENVIRONMENT "CT_CUDA_DRIVER_PATH=${CMAKE_BINARY_DIR}/fake_cuda/libcuda.so.1;CT_CUBLAS_PATH=${CMAKE_BINARY_DIR}/fake_cublas/libcublas.so.13;CT_CUBLASLT_PATH=${CMAKE_BINARY_DIR}/fake_cublas/libcublasLt.so.13;CT_NVRTC_PATH=${CMAKE_BINARY_DIR}/fake_nvrtc/libnvrtc.so.13;CT_KERNEL_CACHE_DIR=${CMAKE_BINARY_DIR}/emu-kernel-cache;CT_FAKE_CUDA_MEMORY_MB=4096;CT_FAKE_CUDA_SMS=2;GPU_CHECK_SEED=20261126;GPU_CHECK_SMALL=1")
+else()
+  message(STATUS "ctensor: no C++ compiler matching ${CMAKE_C_COMPILER}: test gpu_emulated is not registered")
+endif()
