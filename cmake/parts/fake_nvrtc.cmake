@@ -51,8 +51,11 @@ if(CT_EMU_CXX)
   add_test(NAME gpu_emulated COMMAND $<TARGET_FILE:gpu_check> suite)
   # the longest test: start it first so that the others run beside it
   set_tests_properties(gpu_emulated PROPERTIES COST 10000)
+  # Host-kernel libraries are written and loaded under TMPDIR: the build
+  # tree's own, since /tmp may be mounted noexec.
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/emu-tmp)
   set_tests_properties(gpu_emulated PROPERTIES
-    ENVIRONMENT "CT_CUDA_DRIVER_PATH=${CMAKE_BINARY_DIR}/fake_cuda/libcuda.so.1;CT_CUBLAS_PATH=${CMAKE_BINARY_DIR}/fake_cublas/libcublas.so.13;CT_CUBLASLT_PATH=${CMAKE_BINARY_DIR}/fake_cublas/libcublasLt.so.13;CT_NVRTC_PATH=${CMAKE_BINARY_DIR}/fake_nvrtc/libnvrtc.so.13;CT_KERNEL_CACHE_DIR=${CMAKE_BINARY_DIR}/emu-kernel-cache;CT_FAKE_CUDA_MEMORY_MB=4096;CT_FAKE_CUDA_SMS=2;GPU_CHECK_SEED=20261126;GPU_CHECK_SMALL=1")
+    ENVIRONMENT "TMPDIR=${CMAKE_BINARY_DIR}/emu-tmp;CT_CUDA_DRIVER_PATH=${CMAKE_BINARY_DIR}/fake_cuda/libcuda.so.1;CT_CUBLAS_PATH=${CMAKE_BINARY_DIR}/fake_cublas/libcublas.so.13;CT_CUBLASLT_PATH=${CMAKE_BINARY_DIR}/fake_cublas/libcublasLt.so.13;CT_NVRTC_PATH=${CMAKE_BINARY_DIR}/fake_nvrtc/libnvrtc.so.13;CT_KERNEL_CACHE_DIR=${CMAKE_BINARY_DIR}/emu-kernel-cache;CT_FAKE_CUDA_MEMORY_MB=4096;CT_FAKE_CUDA_SMS=2;GPU_CHECK_SEED=20261126;GPU_CHECK_SMALL=1")
 else()
   message(STATUS "ctensor: no C++ compiler matching ${CMAKE_C_COMPILER}: test gpu_emulated is not registered")
 endif()
