@@ -39,6 +39,13 @@ endforeach()
 # article's three examples and checks what they print.
 add_test(NAME python_module
          COMMAND ${Python3_EXECUTABLE} -m unittest discover -s ${CMAKE_SOURCE_DIR}/python/tests -t ${CMAKE_SOURCE_DIR}/python/tests)
+# CT_EMU_AVAILABLE: the fake NVRTC has a C++ compiler (fake_nvrtc.cmake), so
+# python/tests/test_emulated_gpu.py can run ops on the emulated GPU.
+if(CT_EMU_CXX)
+  set(_emu_available 1)
+else()
+  set(_emu_available 0)
+endif()
 set_tests_properties(python_module PROPERTIES
-  ENVIRONMENT "CT_KERNEL_CACHE_DIR=${CMAKE_BINARY_DIR}/test-kernel-cache;PYTHONPATH=${CMAKE_BINARY_DIR}/python;CT_SOURCE_DIR=${CMAKE_SOURCE_DIR};CT_BINARY_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1"
+  ENVIRONMENT "CT_EMU_AVAILABLE=${_emu_available};CT_KERNEL_CACHE_DIR=${CMAKE_BINARY_DIR}/test-kernel-cache;PYTHONPATH=${CMAKE_BINARY_DIR}/python;CT_SOURCE_DIR=${CMAKE_SOURCE_DIR};CT_BINARY_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1"
   TIMEOUT 300)

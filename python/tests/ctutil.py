@@ -32,3 +32,28 @@ def fake_cuda_driver():
         return None
     path = os.path.join(BINARY_DIR, "fake_cuda", "libcuda.so.1")
     return path if os.path.exists(path) else None
+
+
+def emulated_gpu_env():
+    """The environment that gives a fresh process the emulated GPU (the
+    fake driver, cuBLAS and NVRTC of tests/fake_cuda, whose kernels run on
+    the host), or None where the build has no C++ compiler for it."""
+    if not BINARY_DIR or os.environ.get("CT_EMU_AVAILABLE") != "1":
+        return None
+    paths = {
+        "CT_CUDA_DRIVER_PATH": os.path.join(BINARY_DIR, "fake_cuda", "libcuda.so.1"),
+        "CT_CUBLAS_PATH": os.path.join(BINARY_DIR, "fake_cublas", "libcublas.so.13"),
+        "CT_CUBLASLT_PATH": os.path.join(BINARY_DIR, "fake_cublas", "libcublasLt.so.13"),
+        "CT_NVRTC_PATH": os.path.join(BINARY_DIR, "fake_nvrtc", "libnvrtc.so.13"),
+    }
+    if not all(os.path.exists(p) for p in paths.values()):
+        return None
+    tmp = os.path.join(BINARY_DIR, "emu-tmp")
+    os.makedirs(tmp, exist_ok=True)
+    paths.update({
+        "CT_KERNEL_CACHE_DIR": os.path.join(BINARY_DIR, "emu-kernel-cache"),
+        "TMPDIR": tmp,
+        "CT_FAKE_CUDA_MEMORY_MB": "1024",
+        "CT_FAKE_CUDA_SMS": "2",
+    })
+    return paths
