@@ -5,5 +5,11 @@
 if(NOT CT_SANITIZE)
   add_test(NAME install_and_examples
            COMMAND ${CMAKE_SOURCE_DIR}/tests/install/check.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
-  set_tests_properties(install_and_examples PROPERTIES TIMEOUT 300)
+  # CT_EMU_AVAILABLE: rerun the seed examples on the emulated GPU too
+  if(CT_EMU_CXX)
+    set(_emu 1)
+  else()
+    set(_emu 0)
+  endif()
+  set_tests_properties(install_and_examples PROPERTIES TIMEOUT 300 ENVIRONMENT "CT_EMU_AVAILABLE=${_emu}")
 endif()

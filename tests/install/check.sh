@@ -2,7 +2,11 @@
 # Install into a scratch prefix, then compile and run, through pkg-config:
 #  - the C example shown in README.md (between the readme-example markers);
 #  - every examples/*.c; when examples/NAME.expected exists, each of its
-#    lines must appear in the program's output.
+#    lines must appear in the program's output;
+#  - when CT_EMU_AVAILABLE=1 (the build has the emulated GPU of
+#    tests/fake_cuda), every example with an examples/NAME.gpu.expected
+#    again on that one-GPU machine: its output must be exactly that file
+#    (what TensorFlow prints with one GPU).
 set -eu
 build=$1
 src=$2
@@ -55,5 +59,23 @@ for f in "$src"/examples/*.c; do
   [ -f "$exp" ] || exp=""
   run_one "$name" "$f" "$exp"
 done
+if [ "${CT_EMU_AVAILABLE:-0}" = 1 ]; then
+  mkdir -p "$build/emu-tmp"
+  for exp in "$src"/examples/*.gpu.expected; do
+    [ -e "$exp" ] || continue
+    name=$(basename "$exp" .gpu.expected)
+    [ -x "$work/$name" ] || { echo "FAIL $name (GPU): not built"; failed=1; continue; }
+    if ! CT_CUDA_DRIVER_PATH="$build/fake_cuda/libcuda.so.1" CT_CUBLAS_PATH="$build/fake_cublas/libcublas.so.13" \
+         CT_CUBLASLT_PATH="$build/fake_cublas/libcublasLt.so.13" CT_NVRTC_PATH="$build/fake_nvrtc/libnvrtc.so.13" \
+         CT_KERNEL_CACHE_DIR="$build/emu-kernel-cache" TMPDIR="$build/emu-tmp" \
+         "$work/$name" >"$work/$name.gpu.out" 2>&1; then
+      echo "FAIL $name (GPU): exited non-zero"; cat "$work/$name.gpu.out"; failed=1; continue
+    fi
+    if ! diff -u "$exp" "$work/$name.gpu.out"; then
+      echo "FAIL $name (GPU): output differs from $(basename "$exp")"; failed=1; continue
+    fi
+    echo "ok   $name (emulated GPU)"
+  done
+fi
 [ $failed -eq 0 ] && echo "install and examples: all passed"
 exit $failed
