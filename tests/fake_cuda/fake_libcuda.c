@@ -6,10 +6,11 @@
  * variables (see README.md). Device memory is host memory from malloc, so
  * copies and the allocator's limits are real and checkable. Kernels do
  * nothing, except those of a module the fake NVRTC built for the host
- * (emu/ct_emu.h): those run, on the calling thread, at launch. It mimics the driver where ctensor's behaviour depends on it:
- * CUDA_VISIBLE_DEVICES filters and renumbers devices at cuInit, an empty
- * or "-1" value makes cuInit fail with CUDA_ERROR_NO_DEVICE, allocations
- * past the device's memory fail with CUDA_ERROR_OUT_OF_MEMORY.
+ * (emu/ct_emu.h): those run, on the calling thread, at launch. It mimics
+ * the driver where ctensor's behaviour depends on it: CUDA_VISIBLE_DEVICES
+ * filters and renumbers devices at cuInit, an empty or "-1" value makes
+ * cuInit fail with CUDA_ERROR_NO_DEVICE, allocations past the device's
+ * memory fail with CUDA_ERROR_OUT_OF_MEMORY.
  *
  * Unlike the real driver it re-reads its configuration at every cuInit
  * while nothing is allocated, so that one test process can try many
@@ -751,10 +752,10 @@ static CUresult run_emulated(fake_func *fn, unsigned gx, unsigned gy, unsigned g
   return 0;
 }
 
-/* Kernels do nothing (host kernels excepted), but the launch is checked as the real driver would
- * (grid and block limits) and, for PTX modules, every parameter is read
- * with its declared size and every pointer parameter must lie inside a
- * live allocation. CT_FAKE_CUDA_LAUNCH_FAULT=1 makes the next stream
+/* Kernels do nothing (host kernels excepted), but the launch is checked as
+ * the real driver would (grid and block limits) and, for PTX modules,
+ * every parameter is read with its declared size and every pointer
+ * parameter must lie inside a live allocation. CT_FAKE_CUDA_LAUNCH_FAULT=1 makes the next stream
  * synchronisation after a launch fail with CUDA_ERROR_ILLEGAL_ADDRESS. */
 EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                                unsigned bz, unsigned shared, void *stream, void **params, void **extra) {

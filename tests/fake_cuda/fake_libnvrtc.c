@@ -349,7 +349,10 @@ EXPORT int nvrtcCompileProgram(fake_prog *p, int n_options, const char *const *o
     char *argv[64];
     int n = 0;
     argv[n++] = (char *)cxx;
-    char *fixed[] = {"-x", "c++", "-std=c++17", "-O1", "-g0", "-fPIC", "-shared", "-ffp-contract=off", "-w", "-include", CT_EMU_HEADER, incdir};
+    /* -ffp-contract=off: as NVRTC with --fmad=false, so that the random
+     * kernels' float32 paths round every operation like the CPU's */
+    char *fixed[] = {"-x", "c++", "-std=c++17", "-O1", "-g0", "-fPIC", "-shared", "-ffp-contract=off",
+                     "-w", "-include", CT_EMU_HEADER, incdir};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[n++] = fixed[i];
     for (char *save = NULL, *w = strtok_r(flags, " ", &save); w && n < 56; w = strtok_r(NULL, " ", &save))
       argv[n++] = w;
