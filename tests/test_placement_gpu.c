@@ -5,8 +5,9 @@
  * rule (/GPU:7 runs on GPU:0) and the device policy across device types.
  *
  * Only ops that need no JIT kernel run on the fake GPU (constants and
- * copies: its memory is host memory, so data round trips are real); the
- * others are placed on the CPU by the rules under test. Exits 77 (skipped)
+ * copies: its memory is host memory, so data round trips are real; matmul
+ * with the fake cuBLAS); without NVRTC the others have no GPU kernel and
+ * are placed on the CPU by the rules under test. Exits 77 (skipped)
  * when the fake driver was not built.
  */
 #include <stdlib.h>
@@ -200,6 +201,122 @@ TEST(gpu_without_a_kernel_for_the_op) {
   ct_context_free(ctx);
 }
 
+static ct_tensor *floats(ct_context *ctx, const char *scope) {
+  float v[4] = {1, 2, 3, 4};
+  int64_t shape[2] = {2, 2};
+  if (scope) CHECK_OK(ct_device_scope_push(ctx, scope));
+  ct_tensor *t = NULL;
+  CHECK_OK(ct_tensor_from_host(ctx, CT_FLOAT32, shape, 2, v, &t));
+  if (scope) CHECK_OK(ct_device_scope_pop(ctx));
+  return t;
+}
+
+/* A GPU on a machine without NVRTC (or cuBLAS) is usable for what needs
+ * neither; placement sends the rest to the CPU instead of choosing the GPU
+ * and failing when the op runs, and says why. */
+TEST(gpu_without_nvrtc_runs_only_matmul_and_copies) {
+  fake_env(1, NULL);
+  char cublas[1024], cublaslt[1024];
+  const char *bin = getenv("CT_BINARY_DIR");
+  snprintf(cublas, sizeof cublas, "%s/fake_cublas/libcublas.so.13", bin ? bin : ".");
+  snprintf(cublaslt, sizeof cublaslt, "%s/fake_cublas/libcublasLt.so.13", bin ? bin : ".");
+  bool have_cublas = access(cublas, R_OK) == 0;
+  if (have_cublas) {
+    setenv("CT_CUBLAS_PATH", cublas, 1);
+    setenv("CT_CUBLASLT_PATH", cublaslt, 1);
+  }
+  ct_context *ctx = context();
+  CHECK_EQ_INT(ct_logical_device_count(ctx, "GPU"), 1);
+  ct_physical_device_info info;
+  CHECK_OK(ct_physical_device_get(ctx, "GPU", 0, &info));
+  CHECK_EQ_INT(info.reason, CT_GPU_NO_NVRTC);
+  CHECK(ctx->registry.kernels[CT_OP_ADD][CT_DEV_GPU][CT_FLOAT32] == NULL);
+  CHECK(ctx->registry.kernels[CT_OP_FILL][CT_DEV_GPU][CT_FLOAT32] == NULL);
+  CHECK(ctx->registry.kernels[CT_OP_IDENTITY][CT_DEV_GPU][CT_FLOAT32] != NULL); /* copies need no JIT */
+  CHECK((ctx->registry.kernels[CT_OP_MATMUL][CT_DEV_GPU][CT_FLOAT32] != NULL) == have_cublas);
+
+  /* automatic placement: ops without a GPU kernel run on the CPU, unlogged
+   * as fallbacks (nothing asked for the GPU) */
+  int64_t shape[2] = {2, 2};
+  ct_tensor *ones = NULL;
+  CHECK_OK(ct_fill(ctx, CT_FLOAT32, shape, 2, 1.0, &ones));
+  CHECK_EQ_STR(ct_tensor_device(ones), CPU0);
+  ct_tensor *a = floats(ctx, NULL); /* a constant: on the GPU */
+  CHECK_EQ_STR(ct_tensor_device(a), GPU0);
+  ct_tensor *sum = NULL;
+  CHECK_OK(ct_add(ctx, a, a, &sum)); /* the GPU input is copied to the CPU */
+  CHECK_EQ_STR(ct_tensor_device(sum), CPU0);
+  float got[4] = {0};
+  CHECK_OK(ct_tensor_to_host(sum, got, sizeof got));
+  CHECK(got[0] == 2 && got[3] == 8);
+  if (have_cublas) { /* matmul still runs on the GPU, through cuBLAS */
+    ct_tensor *m = NULL;
+    CHECK_OK(ct_matmul(ctx, a, a, false, false, &m));
+    CHECK_EQ_STR(ct_tensor_device(m), GPU0);
+    CHECK_OK(ct_tensor_to_host(m, got, sizeof got));
+    CHECK(got[0] == 7 && got[3] == 22);
+    ct_tensor_release(m);
+  }
+  CHECK_EQ_INT(ct_fallback_count(ctx), 0);
+
+  /* asked for the GPU: a counted fallback, then a strict error naming NVRTC */
+  CHECK_OK(ct_device_scope_push(ctx, "/GPU:0"));
+  ct_tensor *s2 = NULL;
+  CHECK_OK(ct_add(ctx, a, a, &s2));
+  CHECK_EQ_STR(ct_tensor_device(s2), CPU0);
+  ct_fallback_record r;
+  CHECK(find_fallback(ctx, "AddV2", &r) != NULL);
+  CHECK_EQ_INT(r.reason, CT_FALLBACK_NO_KERNEL);
+  CHECK_OK(ct_config_set_soft_placement(ctx, false));
+  ct_tensor *s3 = NULL;
+  CHECK_ERR(ct_add(ctx, a, a, &s3), CT_INVALID_ARGUMENT,
+            "[Op:AddV2] NO_KERNEL: the requested device has no kernel for this op and dtype (dtype float32); "
+            "NVRTC not found (libnvrtc.so.13/.12/.11.2; set CT_NVRTC_PATH): only copies");
+  /* int32 MatMul has no GPU kernel whatever the libraries: no NVRTC blame */
+  ct_tensor *i = ints(ctx, NULL, 2, 2), *im = NULL;
+  CHECK_ERR(ct_matmul(ctx, i, i, false, false, &im), CT_INVALID_ARGUMENT, "(dtype int32)");
+  CHECK(strstr(ct_last_error(), "NVRTC") == NULL);
+  CHECK_OK(ct_device_scope_pop(ctx));
+  ct_tensor_release(i);
+  ct_tensor_release(s2);
+  ct_tensor_release(sum);
+  ct_tensor_release(a);
+  ct_tensor_release(ones);
+  ct_context_free(ctx);
+}
+
+/* NVRTC present, cuBLAS missing: matmul alone leaves the GPU. */
+TEST(gpu_without_cublas_keeps_jit_kernels) {
+  fake_env(1, NULL);
+  char nvrtc[1024];
+  const char *bin = getenv("CT_BINARY_DIR");
+  snprintf(nvrtc, sizeof nvrtc, "%s/fake_nvrtc/libnvrtc.so.13", bin ? bin : ".");
+  if (access(nvrtc, R_OK) != 0) {
+    printf("  (skipped: %s not built)\n", nvrtc);
+    return;
+  }
+  setenv("CT_NVRTC_PATH", nvrtc, 1);
+  ct_context *ctx = context();
+  ct_physical_device_info info;
+  CHECK_OK(ct_physical_device_get(ctx, "GPU", 0, &info));
+  CHECK_EQ_INT(info.reason, CT_GPU_NO_CUBLAS);
+  CHECK(ctx->registry.kernels[CT_OP_ADD][CT_DEV_GPU][CT_FLOAT32] != NULL);
+  CHECK(ctx->registry.kernels[CT_OP_MATMUL][CT_DEV_GPU][CT_FLOAT32] == NULL);
+  ct_tensor *a = floats(ctx, NULL), *m = NULL;
+  CHECK_EQ_STR(ct_tensor_device(a), GPU0);
+  CHECK_OK(ct_matmul(ctx, a, a, false, false, &m));
+  CHECK_EQ_STR(ct_tensor_device(m), CPU0);
+  ct_tensor_release(m);
+  CHECK_OK(ct_config_set_soft_placement(ctx, false));
+  CHECK_OK(ct_device_scope_push(ctx, "/GPU:0"));
+  m = NULL;
+  CHECK_ERR(ct_matmul(ctx, a, a, false, false, &m), CT_INVALID_ARGUMENT,
+            "(dtype float32); cuBLAS not found (libcublas.so.13/.12/.11; set CT_CUBLAS_PATH): matmul cannot run");
+  CHECK_OK(ct_device_scope_pop(ctx));
+  ct_tensor_release(a);
+  ct_context_free(ctx);
+}
+
 TEST(memory_limit_reached_on_a_logical_gpu) {
   fake_env(1, NULL);
   ct_context *ctx = context();
@@ -317,6 +434,8 @@ int main(void) {
   RUN(gpu_hidden_by_configuration);
   RUN(gpu_hidden_by_cuda_visible_devices);
   RUN(gpu_without_a_kernel_for_the_op);
+  RUN(gpu_without_nvrtc_runs_only_matmul_and_copies);
+  RUN(gpu_without_cublas_keeps_jit_kernels);
   RUN(memory_limit_reached_on_a_logical_gpu);
   RUN(memory_growth_is_frozen_after_initialisation);
   RUN(copies_between_gpu_and_cpu_and_logging);

@@ -180,6 +180,9 @@ typedef ct_status (*ct_kernel_fn)(const ct_kernel_args *args);
  * ops the output's). */
 typedef struct ct_registry {
   ct_kernel_fn kernels[CT_OP_COUNT][CT_DEVTYPE_COUNT][CT_DTYPE_COUNT];
+  /* GPU kernels dropped because a library is missing (NVRTC, cuBLAS): the
+   * reason a GPU request then finds no kernel, as errors and logs say */
+  bool gpu_pruned[CT_OP_COUNT][CT_DTYPE_COUNT];
 } ct_registry;
 
 void ct_registry_add(ct_registry *r, ct_op op, ct_devtype dev, ct_dtype dtype, ct_kernel_fn fn);

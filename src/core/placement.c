@@ -163,6 +163,22 @@ static const char *reason_sentence(ct_fallback_reason r) {
   return "unknown reason";
 }
 
+/* What a usable GPU cannot do (its NO_NVRTC or NO_CUBLAS detail) when that
+ * is why a GPU request found no kernel -- the kernel exists but was dropped
+ * for a missing library; "" otherwise (int32 MatMul has no GPU kernel at
+ * all, whatever the libraries). */
+static const char *gpu_limit(const ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device_name *want,
+                             ct_fallback_reason reason) {
+  if (reason != CT_FALLBACK_NO_KERNEL || !want->has_type || strcmp(want->type, "GPU") != 0 ||
+      !ctx->registry.gpu_pruned[op][kdtype])
+    return "";
+  for (int i = 0; i < ctx->n_phys[CT_DEV_GPU]; i++) {
+    const ct_physical_device_info *g = &ctx->phys[CT_DEV_GPU][i];
+    if (g->reason == CT_GPU_NO_NVRTC || g->reason == CT_GPU_NO_CUBLAS) return g->reason_detail;
+  }
+  return "";
+}
+
 /* The request as TensorFlow reports it: this process is always
  * /job:localhost/replica:0/task:0, so those fields are filled in when the
  * scope left them open; type and index stay as asked ("/device:GPU:*"). */
@@ -239,10 +255,11 @@ static void record_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct
     requested_name(want, requested, sizeof requested);
     char key[64];
     snprintf(key, sizeof key, "fallback|%d|%d", (int)op, (int)reason);
+    const char *limit = gpu_limit(ctx, op, kdtype, want, reason);
     ct_logf_once(ctx, key, CT_LOG_WARNING,
-                 "Soft placement: op %s (dtype %s) requested on %s runs on %s instead: %s (%s)", ct_op_tf_name(op),
+                 "Soft placement: op %s (dtype %s) requested on %s runs on %s instead: %s (%s%s%s)", ct_op_tf_name(op),
                  ct_dtype_name(kdtype), requested, placed->name, ct_fallback_reason_name(reason),
-                 reason_sentence(reason));
+                 reason_sentence(reason), limit[0] ? "; " : "", limit);
   }
 }
 
@@ -318,11 +335,12 @@ static ct_status place_requested(ct_context *ctx, ct_op op, ct_dtype kdtype, con
   requested_name(want, requested, sizeof requested);
   supported_types(ctx, op, kdtype, types, sizeof types);
   ct_context_device_list(ctx, devices, sizeof devices);
+  const char *limit = gpu_limit(ctx, op, kdtype, want, reason);
   return ct_error(CT_INVALID_ARGUMENT,
                   "Could not satisfy device specification '%s'. enable_soft_placement=%d. Supported device types [%s]. "
-                  "All available devices [%s]. [Op:%s] %s: %s (dtype %s)",
+                  "All available devices [%s]. [Op:%s] %s: %s (dtype %s)%s%s",
                   requested, (int)soft, types, devices, ct_op_tf_name(op), ct_fallback_reason_name(reason),
-                  reason_sentence(reason), ct_dtype_name(kdtype));
+                  reason_sentence(reason), ct_dtype_name(kdtype), limit[0] ? "; " : "", limit);
 }
 
 /* ---- counters and the report -------------------------------------------- */

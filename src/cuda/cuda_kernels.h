@@ -8,4 +8,11 @@
  * float64, float16, bfloat16; rank 2 or 3 with batch broadcasting. */
 ct_status ct_cuda_matmul_kernel(const ct_kernel_args *args);
 
+/* Drops the GPU kernels the machine's libraries cannot run (all JIT kernels
+ * without NVRTC, matmul without cuBLAS), so that placement sends those ops
+ * to the CPU -- automatically, or as a counted NO_KERNEL fallback -- rather
+ * than choosing the GPU and failing when the op runs. Called by discovery
+ * when at least one GPU is usable; the registry is the context's. */
+void ct_cuda_prune_kernels(ct_registry *r, bool have_nvrtc, bool have_cublas);
+
 #endif

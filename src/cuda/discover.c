@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cuda/cuda_device.h"
+#include "cuda/cuda_kernels.h"
 #include "cuda/loader.h"
 
 const char *ct_gpu_reason_name(ct_gpu_reason reason) {
@@ -377,6 +378,7 @@ ct_status ct_cuda_discover(ct_context *ctx, ct_physical_device_info *usable, int
     usable[i] = info;
   }
   st->n_usable = *n_usable;
+  if (*n_usable > 0) ct_cuda_prune_kernels(&ctx->registry, nvrtc->located, cublas->located);
 
   if (*n_usable > 0) {
     *overall = CT_GPU_USABLE;

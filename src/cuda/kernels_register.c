@@ -426,6 +426,28 @@ static ct_status concat_kernel(const ct_kernel_args *args) {
 
 /* ---- registration ----------------------------------------------------------- */
 
+/* Every kernel above that needs NVRTC (all but matmul, which is cuBLAS's). */
+static bool needs_jit(ct_kernel_fn fn) {
+  static const ct_kernel_fn jit[] = {binary_kernel, unary_kernel,  cast_kernel,    fill_kernel,
+                                     range_kernel,  random_kernel, reduce_kernel,  argmax_kernel,
+                                     softmax_kernel, transpose_kernel, slice_kernel, concat_kernel};
+  for (size_t i = 0; i < CT_ARRAY_LEN(jit); i++)
+    if (fn == jit[i]) return true;
+  return false;
+}
+
+void ct_cuda_prune_kernels(ct_registry *r, bool have_nvrtc, bool have_cublas) {
+  for (int op = 0; op < CT_OP_COUNT; op++)
+    for (int d = 0; d < CT_DTYPE_COUNT; d++) {
+      ct_kernel_fn *fn = &r->kernels[op][CT_DEV_GPU][d];
+      if (*fn == NULL) continue;
+      if ((*fn == ct_cuda_matmul_kernel && !have_cublas) || (!have_nvrtc && needs_jit(*fn))) {
+        *fn = NULL;
+        r->gpu_pruned[op][d] = true;
+      }
+    }
+}
+
 void ct_cuda_register_kernels(ct_registry *r) {
   ct_cuda_kref k;
   for (int d = 0; d < CT_DTYPE_COUNT; d++) {
