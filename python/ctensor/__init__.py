@@ -27,6 +27,7 @@ from ._ops import (Tensor, abs, add, argmax, cast, concat, constant, convert_to_
                    minimum, multiply, negative, not_equal, ones, ones_like, pow, range, reduce_max,
                    reduce_mean, reduce_min, reduce_sum, reshape, shape, sigmoid, slice, sqrt, square, subtract,
                    tanh, transpose, truediv, zeros, zeros_like)
+from .device_spec import DeviceSpec
 from .dtypes import DType, as_dtype, bfloat16, bool, double, float16, float32, float64, half, int32, int64
 
 __version__ = _ctensor.version()
@@ -149,5 +150,5 @@ __all__ = [
     "reduce_max", "reduce_mean", "reduce_min", "reduce_sum", "reshape", "shape", "sigmoid", "slice", "sqrt",
     "square", "subtract", "tanh", "transpose", "truediv", "zeros", "zeros_like", "executing_eagerly",
     "placement_report", "set_placement_report_at_exit", "op_count", "gpu_availability",
-    "current_device_scope", "build_features",
+    "current_device_scope", "build_features", "DeviceSpec",
 ]
