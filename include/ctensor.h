@@ -483,6 +483,13 @@ CT_API ct_status ct_div(ct_context *ctx, const ct_tensor *a, const ct_tensor *b,
 CT_API ct_status ct_maximum(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
 CT_API ct_status ct_minimum(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
 CT_API ct_status ct_pow(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+/* floor_div: the quotient rounded toward minus infinity (floats: floor(a /
+ * b)); floor_mod: a - floor_div(a, b) * b, with the sign of b (floats:
+ * fmod(a, b) moved into b's sign). TensorFlow's FloorDiv and FloorMod,
+ * Python's // and %. An integer divisor of 0 anywhere is INVALID_ARGUMENT
+ * ("Integer division by zero"); INT_MIN // -1 wraps to INT_MIN. */
+CT_API ct_status ct_floor_div(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
+CT_API ct_status ct_floor_mod(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
 /* comparisons (bool output) */
 CT_API ct_status ct_equal(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);
 CT_API ct_status ct_not_equal(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, ct_tensor **out);

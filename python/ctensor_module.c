@@ -608,7 +608,8 @@ typedef ct_status (*unary_fn)(ct_context *, const ct_tensor *, ct_tensor **);
 /* Indexed by the numbers ctensor/_ops.py uses (BINARY_* there). */
 static const binary_fn binary_ops[] = {ct_add,     ct_sub,      ct_mul,       ct_div,       ct_maximum,
                                        ct_minimum, ct_pow,      ct_equal,     ct_not_equal, ct_less,
-                                       ct_less_equal, ct_greater, ct_greater_equal};
+                                       ct_less_equal, ct_greater, ct_greater_equal, ct_floor_div,
+                                       ct_floor_mod};
 static const unary_fn unary_ops[] = {ct_neg, ct_abs, ct_exp, ct_log, ct_sqrt, ct_tanh, ct_sigmoid, ct_relu};
 
 static PyObject *m_binary(PyObject *m, PyObject *args) {

@@ -21,6 +21,9 @@ static double r_div(double x, double y) { return x / y; }
 static double r_max(double x, double y) { return x > y ? x : y; }
 static double r_min(double x, double y) { return x < y ? x : y; }
 static double r_pow(double x, double y) { return pow(x, y); }
+/* Python's // and % on floats, written from their definitions */
+static double r_floordiv(double x, double y) { return floor(x / y); }
+static double r_floormod(double x, double y) { return x - floor(x / y) * y; }
 static double r_eq(double x, double y) { return x == y; }
 static double r_ne(double x, double y) { return x != y; }
 static double r_lt(double x, double y) { return x < y; }
@@ -136,6 +139,94 @@ TEST(pow_floats_and_integers) {
   ct_tensor_release(ta);
   ct_tensor_release(tb);
   ct_tensor_release(tn);
+}
+
+/* The expected values are TensorFlow 2.21's (tf.math.floordiv/floormod on
+ * the same inputs), which are Python's // and %. */
+TEST(floor_div_and_mod) {
+  /* random operands: floats against floor(x / y) in float64, divisors kept
+   * away from 0 (integers: |y| >= 1 after truncation) */
+  for (size_t d = 0; d < sizeof numeric / sizeof numeric[0]; d++) {
+    int64_t s[2] = {37, 29}, sb[1] = {29};
+    bool half = numeric[d] == CT_FLOAT16 || numeric[d] == CT_BFLOAT16;
+    /* 16-bit floats: operands exact in both, quotients far from integers'
+     * rounding edges matter less than the floor itself; keep them small */
+    double lo = half ? 1 : 1, hi = half ? 8 : 50;
+    check_binary(ct_floor_div, r_floordiv, numeric[d], numeric[d], s, 2, sb, 1, s, 2, lo, hi, 11 + d);
+    check_binary(ct_floor_div, r_floordiv, numeric[d], numeric[d], s, 2, sb, 1, s, 2, -hi, -lo, 21 + d);
+    if (!half) check_binary(ct_floor_mod, r_floormod, numeric[d], numeric[d], s, 2, sb, 1, s, 2, -hi, -lo, 31 + d);
+  }
+  /* integers: signs, exact quotients, INT_MIN / -1 wrapping */
+  int64_t s8[1] = {8};
+  double xi[8] = {7, -7, 7, -7, 0, -2147483648.0, -2147483648.0, 5};
+  double yi[8] = {2, 2, -2, -2, 3, -1, 2, 7};
+  double want_div[8] = {3, -4, -4, 3, 0, -2147483648.0, -1073741824, 0};
+  double want_mod[8] = {1, 1, -1, -1, 0, 0, 0, 5};
+  static const ct_dtype ints[] = {CT_INT32, CT_INT64};
+  for (int k = 0; k < 2; k++) {
+    ct_tensor *a = oh_make(ctx, ints[k], s8, 1, xi), *b = oh_make(ctx, ints[k], s8, 1, yi), *q = NULL, *r = NULL;
+    CHECK_OK(ct_floor_div(ctx, a, b, &q));
+    CHECK_OK(ct_floor_mod(ctx, a, b, &r));
+    double *gq = oh_read(q), *gr = oh_read(r);
+    for (int i = 0; i < 8; i++) {
+      /* -2^31 // -1 wraps in int32 only */
+      double w = (i == 5 && ints[k] == CT_INT64) ? 2147483648.0 : want_div[i];
+      CHECK(gq[i] == w);
+      CHECK(gr[i] == want_mod[i]);
+    }
+    free(gq), free(gr);
+    ct_tensor_release(q), ct_tensor_release(r);
+    /* a zero divisor anywhere is an error naming the op; nothing is made */
+    double yz[8] = {2, 2, 0, 2, 2, 2, 2, 2};
+    ct_tensor *z = oh_make(ctx, ints[k], s8, 1, yz);
+    q = NULL;
+    CHECK_ERR(ct_floor_div(ctx, a, z, &q), CT_INVALID_ARGUMENT, "floor_div: Integer division by zero");
+    CHECK(q == NULL);
+    CHECK_ERR(ct_floor_mod(ctx, a, z, &q), CT_INVALID_ARGUMENT, "floor_mod: Integer division by zero");
+    /* ...unless there is no output to compute (as TensorFlow) */
+    int64_t s0[2] = {0, 8};
+    ct_tensor *e = oh_make(ctx, ints[k], s0, 2, xi);
+    CHECK_OK(ct_floor_div(ctx, e, z, &q));
+    CHECK_EQ_INT(ct_tensor_num_elements(q), 0);
+    ct_tensor_release(q), ct_tensor_release(e), ct_tensor_release(z);
+    ct_tensor_release(a), ct_tensor_release(b);
+  }
+  { /* INT64_MIN // -1 wraps too, and % -1 is 0 (x86 would trap on both) */
+    int64_t s1[1] = {1};
+    double m = -9223372036854775808.0, n1 = -1;
+    ct_tensor *a = oh_make(ctx, CT_INT64, s1, 1, &m), *b = oh_make(ctx, CT_INT64, s1, 1, &n1), *q = NULL, *r = NULL;
+    CHECK_OK(ct_floor_div(ctx, a, b, &q));
+    CHECK_OK(ct_floor_mod(ctx, a, b, &r));
+    int64_t gq = 0, gr = 1;
+    CHECK_OK(ct_tensor_to_host(q, &gq, sizeof gq));
+    CHECK_OK(ct_tensor_to_host(r, &gr, sizeof gr));
+    CHECK(gq == INT64_MIN && gr == 0);
+    ct_tensor_release(q), ct_tensor_release(r), ct_tensor_release(a), ct_tensor_release(b);
+  }
+  /* floats: infinities, NaN, signed zeros (compared bit for bit) */
+  double xf[8] = {5.5, -5.5, 5.5, 0.0, -0.0, 1.0, INFINITY, 3.0};
+  double yf[8] = {-2.0, 2.0, -INFINITY, -2.0, 2.0, 0.0, 2.0, -INFINITY};
+  double wdiv[8] = {-3.0, -3.0, -0.0, -0.0, -0.0, INFINITY, INFINITY, -0.0};
+  double wmod[8] = {-0.5, 0.5, -INFINITY, 0.0, -0.0, NAN, NAN, -INFINITY};
+  for (int k = 0; k < 2; k++) {
+    ct_dtype dt = k ? CT_FLOAT64 : CT_FLOAT32;
+    ct_tensor *a = oh_make(ctx, dt, s8, 1, xf), *b = oh_make(ctx, dt, s8, 1, yf), *q = NULL, *r = NULL;
+    CHECK_OK(ct_floor_div(ctx, a, b, &q));
+    CHECK_OK(ct_floor_mod(ctx, a, b, &r));
+    double *gq = oh_read(q), *gr = oh_read(r);
+    for (int i = 0; i < 8; i++) {
+      CHECK(oh_eq(gq[i], wdiv[i]) && signbit(gq[i]) == signbit(wdiv[i]));
+      CHECK(oh_eq(gr[i], wmod[i]) && (isnan(wmod[i]) || signbit(gr[i]) == signbit(wmod[i])));
+    }
+    free(gq), free(gr);
+    ct_tensor_release(q), ct_tensor_release(r), ct_tensor_release(a), ct_tensor_release(b);
+  }
+  /* bool is not a numeric dtype here either */
+  double tb[2] = {1, 1};
+  int64_t s2[1] = {2};
+  ct_tensor *t = oh_make(ctx, CT_BOOL, s2, 1, tb), *o = NULL;
+  CHECK_ERR(ct_floor_div(ctx, t, t, &o), CT_INVALID_ARGUMENT, "bool");
+  ct_tensor_release(t);
 }
 
 TEST(comparisons_return_bool) {
@@ -482,6 +573,7 @@ int main(void) {
   RUN(arithmetic_every_dtype_same_shape);
   RUN(div_floats_and_integer_true_division);
   RUN(pow_floats_and_integers);
+  RUN(floor_div_and_mod);
   RUN(comparisons_return_bool);
   RUN(nan_semantics);
   RUN(broadcasting);

@@ -89,7 +89,7 @@ static void store(void *p, ct_dtype dt, int64_t i, double v) {
 static bool is_float(ct_dtype d) { return d <= CT_BFLOAT16; }
 
 /* kind of values: 0 any sign, 1 positive (log, sqrt), 2 small non-negative
- * integers (pow exponents) */
+ * integers (pow exponents), 3 either sign but never 0 (divisors) */
 static ct_tensor *make(ct_context *ctx, const char *dev, ct_dtype dt, const int64_t *shape, int rank, int kind,
                        void *host_copy_out) {
   int64_t n = 1;
@@ -99,6 +99,7 @@ static ct_tensor *make(ct_context *ctx, const char *dev, ct_dtype dt, const int6
     double v;
     if (dt == CT_BOOL) v = urand() < 0.5;
     else if (kind == 2) v = floor(urand() * 4);
+    else if (kind == 3) v = (urand() < 0.5 ? -1 : 1) * (is_float(dt) ? 0.05 + urand() * 4 : 1 + floor(urand() * 100));
     else if (!is_float(dt)) v = floor(urand() * 200 - 100) + (kind == 1 ? 101 : 0);
     else v = kind == 1 ? 0.05 + urand() * 4 : urand() * 8 - 4;
     store(buf, dt, i, v);
@@ -247,12 +248,13 @@ static void suite(ct_context *ctx) {
   static const struct {
     binop fn;
     const char *name;
-    bool cmp, pos_b, pow;
-  } bins[] = {{ct_add, "add", 0, 0, 0},         {ct_sub, "sub", 0, 0, 0},          {ct_mul, "mul", 0, 0, 0},
-              {ct_div, "div", 0, 1, 0},         {ct_maximum, "maximum", 0, 0, 0},  {ct_minimum, "minimum", 0, 0, 0},
-              {ct_pow, "pow", 0, 0, 1},         {ct_equal, "equal", 1, 0, 0},      {ct_not_equal, "not_equal", 1, 0, 0},
-              {ct_less, "less", 1, 0, 0},       {ct_less_equal, "less_equal", 1, 0, 0},
-              {ct_greater, "greater", 1, 0, 0}, {ct_greater_equal, "greater_equal", 1, 0, 0}};
+    bool cmp, pos_b, pow, nonzero_b;
+  } bins[] = {{ct_add, "add", 0, 0, 0, 0},         {ct_sub, "sub", 0, 0, 0, 0},          {ct_mul, "mul", 0, 0, 0, 0},
+              {ct_div, "div", 0, 1, 0, 0},         {ct_maximum, "maximum", 0, 0, 0, 0},  {ct_minimum, "minimum", 0, 0, 0, 0},
+              {ct_pow, "pow", 0, 0, 1, 0},         {ct_equal, "equal", 1, 0, 0, 0},      {ct_not_equal, "not_equal", 1, 0, 0, 0},
+              {ct_less, "less", 1, 0, 0, 0},       {ct_less_equal, "less_equal", 1, 0, 0, 0},
+              {ct_greater, "greater", 1, 0, 0, 0}, {ct_greater_equal, "greater_equal", 1, 0, 0, 0},
+              {ct_floor_div, "floor_div", 0, 0, 0, 1}, {ct_floor_mod, "floor_mod", 0, 0, 0, 1}};
   int64_t rows = size_of(1000, 100);
   const int64_t shapes[][2][3] = {{{rows, 1000, 1}, {rows, 1000, 1}}, /* same shape */
                                   {{64, 1, 33}, {7, 1, 1}},          /* both broadcast */
@@ -267,6 +269,7 @@ static void suite(ct_context *ctx) {
         int ra = sa[2] == 1 && s == 0 ? 2 : 3, rb = s == 1 ? 2 : s == 2 ? 0 : 2;
         int pos = bins[o].pos_b ? 1 : 0;
         if (bins[o].pow) pos = is_float(dt) ? 1 : 2;
+        if (bins[o].nonzero_b) pos = 3;
         ct_tensor *ga = make(ctx, dut, dt, sa, ra, bins[o].pow && is_float(dt) ? 1 : 0, NULL);
         ct_tensor *gb = make(ctx, dut, dt, sb, rb, pos, NULL);
         ct_tensor *ca = copy_to(ctx, ga, "/CPU:0"), *cb = copy_to(ctx, gb, "/CPU:0");

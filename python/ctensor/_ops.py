@@ -31,6 +31,7 @@ def _numpy():
 # Numbers shared with python/ctensor_module.c (binary_ops, unary_ops, reduce_ops).
 _ADD, _SUB, _MUL, _DIV, _MAXIMUM, _MINIMUM, _POW = 0, 1, 2, 3, 4, 5, 6
 _EQUAL, _NOT_EQUAL, _LESS, _LESS_EQUAL, _GREATER, _GREATER_EQUAL = 7, 8, 9, 10, 11, 12
+_FLOOR_DIV, _FLOOR_MOD = 13, 14
 _NEG, _ABS, _EXP, _LOG, _SQRT, _TANH, _SIGMOID, _RELU = 0, 1, 2, 3, 4, 5, 6, 7
 _SUM, _MEAN, _MAX, _MIN = 0, 1, 2, 3
 
@@ -134,6 +135,10 @@ class Tensor(_ctensor.TensorBase):
     def __rmul__(self, other): return multiply(other, self)
     def __truediv__(self, other): return divide(self, other)
     def __rtruediv__(self, other): return divide(other, self)
+    def __floordiv__(self, other): return floordiv(self, other)
+    def __rfloordiv__(self, other): return floordiv(other, self)
+    def __mod__(self, other): return floormod(self, other)
+    def __rmod__(self, other): return floormod(other, self)
     def __pow__(self, other): return pow(self, other)
     def __rpow__(self, other): return pow(other, self)
     def __matmul__(self, other): return matmul(self, other)
@@ -441,6 +446,21 @@ def minimum(x, y, name=None):
 
 def pow(x, y, name=None):  # noqa: A001 (TensorFlow's name)
     return _binary(_POW, x, y)
+
+
+def floordiv(x, y, name=None):
+    """x // y, rounded toward minus infinity (floats: floor(x / y)); an
+    integer divisor of 0 raises InvalidArgumentError."""
+    return _binary(_FLOOR_DIV, x, y)
+
+
+def floormod(x, y, name=None):
+    """x % y with the sign of y (Python's %); an integer divisor of 0 raises
+    InvalidArgumentError."""
+    return _binary(_FLOOR_MOD, x, y)
+
+
+mod = floormod
 
 
 def equal(x, y, name=None):

@@ -64,6 +64,26 @@ class ArithmeticTest(unittest.TestCase):
         self.assertIs(r.dtype, tf.float64)
         self.assertEqual(r.tolist(), [0.5, 1.0, 1.5])
 
+    def test_floor_division_and_modulo(self):
+        # TensorFlow 2.21 gives the same (Python's // and %)
+        a, b = tf.constant([7, -7, 7, -7]), tf.constant([2, 2, -2, -2])
+        self.assertEqual((a // b).tolist(), [3, -4, -4, 3])
+        self.assertEqual((a % b).tolist(), [1, 1, -1, -1])
+        self.assertEqual((a // b).dtype, tf.int32)
+        self.assertEqual((7 // tf.constant([2, -2])).tolist(), [3, -4])
+        self.assertEqual((tf.constant([7.5, -7.5]) % 2).tolist(), [1.5, 0.5])
+        self.assertEqual((10 % tf.constant([3.0])).tolist(), [1.0])
+        self.assertEqual(tf.math.floordiv(tf.constant(7.5), 2.0).tolist(), 3.0)
+        self.assertIs(tf.math.mod, tf.math.floormod)
+        x = tf.constant([-2147483648], tf.int32)
+        self.assertEqual((x // -1).tolist(), [-2147483648])  # wraps, as in TensorFlow
+        with self.assertRaises(tf.errors.InvalidArgumentError) as cm:
+            tf.constant([1, 2]) // tf.constant([1, 0])
+        self.assertIn("Integer division by zero", str(cm.exception))
+        with self.assertRaises(tf.errors.InvalidArgumentError):
+            tf.constant([1, 2]) % 0
+        self.assertTrue(math.isinf((tf.constant([1.0]) // 0.0).tolist()[0]))  # floats: no error
+
     def test_comparisons(self):
         x = tf.constant([1, 2, 3])
         self.assertEqual((x < 2).tolist(), [True, False, False])

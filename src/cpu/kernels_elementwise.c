@@ -84,6 +84,32 @@ static int64_t ipow64(int64_t x, int64_t y) {
   return (int64_t)r;
 }
 
+/* Floor division and modulo (TensorFlow's FloorDiv/FloorMod). The integer
+ * forms are only reached with non-zero divisors (the kernel checks first);
+ * a divisor of -1 is handled apart because INT_MIN / -1 traps on x86. */
+#define IFLOORDIV(T, UT)                                                            \
+  static T floordiv_##T(T x, T y) {                                               \
+    if (y == -1) return (T)((UT)0 - (UT)x);                                       \
+    T q = x / y;                                                                   \
+    return (x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q;                       \
+  }                                                                                \
+  static T floormod_##T(T x, T y) {                                               \
+    if (y == -1) return 0;                                                         \
+    T r = x % y;                                                                   \
+    return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;                           \
+  }
+IFLOORDIV(int32_t, uint32_t)
+IFLOORDIV(int64_t, uint64_t)
+
+static inline float floormod_f(float x, float y) {
+  float r = fmodf(x, y);
+  return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+}
+static inline double floormod_d(double x, double y) {
+  double r = fmod(x, y);
+  return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+}
+
 BIN_LOOP(add_f32, float, float, x + y)
 BIN_LOOP(add_f64, double, double, x + y)
 BIN_LOOP(add_i32, int32_t, int32_t, (uint32_t)x + (uint32_t)y)
@@ -112,6 +138,14 @@ BIN_LOOP(pow_f32, float, float, powf(x, y))
 BIN_LOOP(pow_f64, double, double, pow(x, y))
 BIN_LOOP(pow_i32, int32_t, int32_t, ipow32(x, y))
 BIN_LOOP(pow_i64, int64_t, int64_t, ipow64(x, y))
+BIN_LOOP(floordiv_f32, float, float, floorf(x / y))
+BIN_LOOP(floordiv_f64, double, double, floor(x / y))
+BIN_LOOP(floordiv_i32, int32_t, int32_t, floordiv_int32_t(x, y))
+BIN_LOOP(floordiv_i64, int64_t, int64_t, floordiv_int64_t(x, y))
+BIN_LOOP(floormod_f32, float, float, floormod_f(x, y))
+BIN_LOOP(floormod_f64, double, double, floormod_d(x, y))
+BIN_LOOP(floormod_i32, int32_t, int32_t, floormod_int32_t(x, y))
+BIN_LOOP(floormod_i64, int64_t, int64_t, floormod_int64_t(x, y))
 
 #define CMP_LOOPS(op, EXPR)                 \
   BIN_LOOP(op##_f32, float, u8, EXPR)       \
@@ -169,6 +203,8 @@ static const bin_fn bin_table[N_BIN][CT_DTYPE_COUNT] = {
     [CT_OP_MAXIMUM - CT_OP_ADD] = {NUMERIC(max)},
     [CT_OP_MINIMUM - CT_OP_ADD] = {NUMERIC(min)},
     [CT_OP_POW - CT_OP_ADD] = {NUMERIC(pow)},
+    [CT_OP_FLOOR_DIV - CT_OP_ADD] = {NUMERIC(floordiv)},
+    [CT_OP_FLOOR_MOD - CT_OP_ADD] = {NUMERIC(floormod)},
     [CT_OP_EQUAL - CT_OP_ADD] = {NUMERIC(eq), [CT_BOOL] = eq_b},
     [CT_OP_NOT_EQUAL - CT_OP_ADD] = {NUMERIC(ne), [CT_BOOL] = ne_b},
     [CT_OP_LESS - CT_OP_ADD] = {NUMERIC(lt)},
@@ -287,6 +323,18 @@ static bool any_negative(const ct_tensor *t) {
   return neg;
 }
 
+static bool any_zero(const ct_tensor *t) {
+  bool zero = false;
+  if (t->dtype == CT_INT32) {
+    const int32_t *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) zero |= p[i] == 0;
+  } else {
+    const int64_t *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) zero |= p[i] == 0;
+  }
+  return zero;
+}
+
 static ct_status binary_kernel(const ct_kernel_args *args) {
   const ct_tensor *a = args->in[0], *b = args->in[1];
   ct_tensor *o = args->out;
@@ -296,6 +344,11 @@ static ct_status binary_kernel(const ct_kernel_args *args) {
   if (args->op == CT_OP_POW && (dt == CT_INT32 || dt == CT_INT64) && any_negative(b))
     return ct_error(CT_INVALID_ARGUMENT, "pow: integers to negative integer powers are not allowed");
   if (o->numel == 0) return CT_OK;
+  /* as TensorFlow: checked when there is an output to compute */
+  if ((args->op == CT_OP_FLOOR_DIV || args->op == CT_OP_FLOOR_MOD) && (dt == CT_INT32 || dt == CT_INT64) &&
+      any_zero(b))
+    return ct_error(CT_INVALID_ARGUMENT, "%s: Integer division by zero (a divisor of %s is 0)", ct_op_name(args->op),
+                    ct_dtype_name(dt));
   /* Small ops on same-shape or scalar operands: one call, no walk plan.
    * This is most of a tiny op's kernel time. */
   const int64_t n = o->numel;

@@ -37,6 +37,7 @@ bool ct_cuda_kref_binary(ct_op op, ct_dtype dt, ct_cuda_kref *k) {
       {CT_OP_MUL, "mul", "OpMul", false},          {CT_OP_DIV, "div", "OpDiv", false},
       {CT_OP_MAXIMUM, "maximum", "OpMax", false},  {CT_OP_MINIMUM, "minimum", "OpMin", false},
       {CT_OP_POW, "pow", "OpPow", false},          {CT_OP_EQUAL, "equal", "OpEq", true},
+      {CT_OP_FLOOR_DIV, "floor_div", "OpFloorDiv", false}, {CT_OP_FLOOR_MOD, "floor_mod", "OpFloorMod", false},
       {CT_OP_NOT_EQUAL, "not_equal", "OpNe", true}, {CT_OP_LESS, "less", "OpLt", true},
       {CT_OP_LESS_EQUAL, "less_equal", "OpLe", true}, {CT_OP_GREATER, "greater", "OpGt", true},
       {CT_OP_GREATER_EQUAL, "greater_equal", "OpGe", true},

@@ -8,6 +8,7 @@
  * Tensors' data pointers are device addresses (CUdeviceptr as void *).
  * Kernel parameter structs below mirror the ones in the .cu files.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu/kernels_common.h"
@@ -95,11 +96,51 @@ static ct_status check_int_exponents(ct_device *dev, const ct_tensor *b) {
   return CT_OK;
 }
 
+/* Integer floor division and modulo: the CPU refuses a zero divisor; so
+ * does the GPU. The minimum and maximum of b settle the usual cases (all
+ * divisors of one sign); only when they straddle 0 is b read back and
+ * searched for a 0. Each costs a synchronisation, as the exponent check. */
+static ct_status check_int_divisors(ct_device *dev, ct_op op, const ct_tensor *b) {
+  unsigned char all[CT_MAX_RANK];
+  memset(all, 1, sizeof all);
+  void *tmp = NULL;
+  ct_status s = dev->backend->alloc(dev, 16, &tmp);
+  if (s != CT_OK) return s;
+  int64_t lo = 0, hi = 0;
+  size_t es = ct_dtype_size(b->dtype);
+  s = reduce_to(dev, CT_OP_MIN, b, all, tmp);
+  if (s == CT_OK) s = reduce_to(dev, CT_OP_MAX, b, all, (char *)tmp + 8);
+  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &lo, tmp, es);
+  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &hi, (char *)tmp + 8, es);
+  dev->backend->free(dev, tmp, 16);
+  if (s != CT_OK) return s;
+  if (b->dtype == CT_INT32) lo = (int32_t)lo, hi = (int32_t)hi;
+  bool zero = lo == 0 || hi == 0;
+  if (!zero && lo < 0 && hi > 0) {
+    void *host = malloc(b->nbytes);
+    if (host == NULL)
+      return ct_error(CT_RESOURCE_EXHAUSTED, "%s: out of host memory for %zu bytes", ct_op_name(op), b->nbytes);
+    s = dev->backend->copy_to_host(dev, host, b->data, b->nbytes);
+    for (int64_t i = 0; s == CT_OK && i < b->numel && !zero; i++)
+      zero = b->dtype == CT_INT32 ? ((const int32_t *)host)[i] == 0 : ((const int64_t *)host)[i] == 0;
+    free(host);
+    if (s != CT_OK) return s;
+  }
+  if (zero)
+    return ct_error(CT_INVALID_ARGUMENT, "%s: Integer division by zero (a divisor of %s is 0)", ct_op_name(op),
+                    ct_dtype_name(b->dtype));
+  return CT_OK;
+}
+
 static ct_status binary_kernel(const ct_kernel_args *args) {
   const ct_tensor *a = args->in[0], *b = args->in[1];
   if (args->out->numel == 0) return CT_OK;
   if (args->op == CT_OP_POW && (a->dtype == CT_INT32 || a->dtype == CT_INT64) && b->numel > 0) {
     ct_status s = check_int_exponents(args->device, b);
+    if (s != CT_OK) return s;
+  }
+  if ((args->op == CT_OP_FLOOR_DIV || args->op == CT_OP_FLOOR_MOD) && (a->dtype == CT_INT32 || a->dtype == CT_INT64)) {
+    ct_status s = check_int_divisors(args->device, args->op, b);
     if (s != CT_OK) return s;
   }
   return launch_binary(args->device, args->op, a, b, args->out);

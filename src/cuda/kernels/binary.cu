@@ -47,6 +47,33 @@ struct OpPow {
     return (I)r;
   }
 };
+/* Floor division and modulo, as the CPU computes them (TensorFlow's
+ * FloorDiv/FloorMod). Integer divisors are never 0 here (the host checks);
+ * -1 is apart because INT_MIN / -1 overflows. */
+struct OpFloorDiv {
+  static CT_DEV float f(float x, float y) { return floorf(x / y); }
+  static CT_DEV double f(double x, double y) { return floor(x / y); }
+  template <class I> static CT_DEV I f(I x, I y) {
+    if (y == -1) return (I)(0 - (unsigned long long)x);
+    I q = x / y;
+    return (x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q;
+  }
+};
+struct OpFloorMod {
+  static CT_DEV float f(float x, float y) {
+    float r = fmodf(x, y);
+    return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+  }
+  static CT_DEV double f(double x, double y) {
+    double r = fmod(x, y);
+    return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+  }
+  template <class I> static CT_DEV I f(I x, I y) {
+    if (y == -1) return 0;
+    I r = x % y;
+    return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+  }
+};
 struct OpEq { template <class A> static CT_DEV u8 f(A x, A y) { return x == y; } };
 struct OpNe { template <class A> static CT_DEV u8 f(A x, A y) { return x != y; } };
 struct OpLt { template <class A> static CT_DEV u8 f(A x, A y) { return x < y; } };
