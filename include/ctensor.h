@@ -532,6 +532,14 @@ CT_API ct_status ct_transpose(ct_context *ctx, const ct_tensor *x, const int *pe
 /* n from 1 to 64 tensors; negative axis counts from the end. */
 CT_API ct_status ct_concat(ct_context *ctx, const ct_tensor *const *xs, int n, int axis, ct_tensor **out);
 /* size[i] == -1 takes everything from begin[i] to the end. */
+/* gather: slices of params along `axis` (negative counts from the end)
+ * picked by indices (int32 or int64, any shape): the result has shape
+ * params.shape[:axis] + indices.shape + params.shape[axis+1:] and params'
+ * dtype (tf.gather with batch_dims 0). An index outside [0, params.shape[axis])
+ * is INVALID_ARGUMENT naming it ("indices[1,0] = 7 is not in [0, 5)") on
+ * every device -- TensorFlow's GPU kernel would write zeros instead. */
+CT_API ct_status ct_gather(ct_context *ctx, const ct_tensor *params, const ct_tensor *indices, int axis,
+                           ct_tensor **out);
 CT_API ct_status ct_slice(ct_context *ctx, const ct_tensor *x, const int64_t *begin, const int64_t *size,
                           ct_tensor **out);
 CT_API ct_status ct_softmax(ct_context *ctx, const ct_tensor *x, int axis, ct_tensor **out);

@@ -842,6 +842,21 @@ static PyObject *m_softmax(PyObject *m, PyObject *args) {
   return wrap_result(st, t);
 }
 
+static PyObject *m_gather(PyObject *m, PyObject *args) {
+  PyObject *po, *io;
+  int axis;
+  if (!PyArg_ParseTuple(args, "OOi", &po, &io, &axis)) return NULL;
+  ct_tensor *p = tensor_of(po, "gather"), *ix = p ? tensor_of(io, "gather") : NULL;
+  ct_context *ctx = ix ? ctx_or_raise() : NULL;
+  if (!ctx) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_gather(ctx, p, ix, axis, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
 static PyObject *m_copy_to(PyObject *m, PyObject *args) {
   PyObject *xo;
   const char *spec;
@@ -1342,6 +1357,7 @@ static PyMethodDef module_methods[] = {
     {"concat", m_concat, METH_VARARGS, NULL},
     {"slice", m_slice, METH_VARARGS, NULL},
     {"softmax", m_softmax, METH_VARARGS, NULL},
+    {"gather", m_gather, METH_VARARGS, NULL},
     {"copy_to", m_copy_to, METH_VARARGS, NULL},
     {"physical_devices", m_physical_devices, METH_VARARGS, NULL},
     {"physical_device_details", m_physical_device_details, METH_VARARGS, NULL},

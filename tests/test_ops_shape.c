@@ -1,4 +1,4 @@
-/* Shape ops: reshape (a view), transpose, concat, slice — values against index arithmetic, every element size, errors. */
+/* Shape ops: reshape (a view), transpose, concat, slice, gather — values against index arithmetic, every element size, errors. */
 #include <stdint.h>
 
 #include "core/internal.h"
@@ -331,6 +331,104 @@ TEST(slice_errors) {
   ct_tensor_release(x);
 }
 
+/* ---- gather ------------------------------------------------------------- */
+
+static ct_tensor *index_tensor(ct_dtype dt, const int64_t *v, const int64_t *shape, int rank) {
+  int64_t n = ct_shape_numel(shape, rank);
+  int32_t v32[64];
+  for (int64_t i = 0; i < n && i < 64; i++) v32[i] = (int32_t)v[i];
+  ct_tensor *t = NULL;
+  CHECK_OK(ct_tensor_from_host(ctx, dt, shape, rank, dt == CT_INT32 ? (const void *)v32 : (const void *)v, &t));
+  return t;
+}
+
+TEST(gather_values_every_axis_and_dtype) {
+  int64_t ps[3] = {3, 4, 5};
+  int64_t idx[6] = {2, 0, 3, 3, 1, 0}, is[2] = {2, 3};
+  for (int dt = 0; dt < CT_DTYPE_COUNT; dt++)
+    for (int it = 0; it < 2; it++)
+      for (int axis = 0; axis < 3; axis++) {
+        ct_dtype id = it ? CT_INT64 : CT_INT32;
+        ct_tensor *p = iota((ct_dtype)dt, ps, 3), *ix = index_tensor(id, idx, is, 2), *y = NULL;
+        /* every index must be valid on every axis: dims are 3, 4, 5 */
+        int64_t lim = ps[axis];
+        int64_t vals[6];
+        for (int k = 0; k < 6; k++) vals[k] = idx[k] % lim;
+        ct_tensor_release(ix);
+        ix = index_tensor(id, vals, is, 2);
+        CHECK_OK(ct_gather(ctx, p, ix, axis - 3, &y)); /* negative axis */
+        if (y) {
+          /* shape: params[:axis] + [2, 3] + params[axis+1:] */
+          CHECK_EQ_INT(ct_tensor_rank(y), 4);
+          int64_t want_shape[4], r = 0;
+          for (int d = 0; d < axis; d++) want_shape[r++] = ps[d];
+          want_shape[r++] = 2, want_shape[r++] = 3;
+          for (int d = axis + 1; d < 3; d++) want_shape[r++] = ps[d];
+          for (int d = 0; d < 4; d++) CHECK_EQ_INT(ct_tensor_shape(y)[d], want_shape[d]);
+          CHECK_EQ_INT(ct_tensor_dtype(y), dt);
+          int64_t *v = read_ints(y), bad = 0, n = ct_tensor_num_elements(y);
+          int64_t inner = 1;
+          for (int d = axis + 1; d < 3; d++) inner *= ps[d];
+          for (int64_t i = 0; i < n; i++) {
+            int64_t k = i % inner, j = (i / inner) % 6, o = i / inner / 6;
+            bad += v[i] != iota_at((ct_dtype)dt, (o * lim + vals[j]) * inner + k);
+          }
+          CHECK_EQ_INT(bad, 0);
+          free(v);
+        }
+        ct_tensor_release(y), ct_tensor_release(ix), ct_tensor_release(p);
+      }
+  /* a scalar index drops the axis */
+  int64_t s2[2] = {3, 4}, one = 2;
+  ct_tensor *p = iota(CT_INT32, s2, 2), *ix = index_tensor(CT_INT64, &one, NULL, 0), *y = NULL;
+  CHECK_OK(ct_gather(ctx, p, ix, 1, &y));
+  if (y) {
+    CHECK_EQ_INT(ct_tensor_rank(y), 1);
+    int64_t *v = read_ints(y);
+    CHECK(v[0] == 2 && v[1] == 6 && v[2] == 10);
+    free(v);
+  }
+  ct_tensor_release(y), ct_tensor_release(ix), ct_tensor_release(p);
+}
+
+TEST(gather_errors_and_empty_cases) {
+  int64_t ps[2] = {3, 4}, is[2] = {2, 2};
+  ct_tensor *p = iota(CT_FLOAT32, ps, 2), *y = NULL;
+  int64_t bad_hi[4] = {0, 1, 2, 3}, bad_lo[4] = {0, -1, 2, 1};
+  ct_tensor *hi = index_tensor(CT_INT32, bad_hi, is, 2), *lo = index_tensor(CT_INT64, bad_lo, is, 2);
+  CHECK_ERR(ct_gather(ctx, p, hi, 0, &y), CT_INVALID_ARGUMENT, "gather: indices[1,1] = 3 is not in [0, 3)");
+  CHECK(y == NULL);
+  CHECK_OK(ct_gather(ctx, p, hi, 1, &y)); /* 3 is fine along the axis of 4 */
+  ct_tensor_release(y);
+  y = NULL;
+  CHECK_ERR(ct_gather(ctx, p, lo, 1, &y), CT_INVALID_ARGUMENT, "gather: indices[0,1] = -1 is not in [0, 4)");
+  int64_t five = 5;
+  ct_tensor *sc = index_tensor(CT_INT64, &five, NULL, 0);
+  CHECK_ERR(ct_gather(ctx, p, sc, 0, &y), CT_INVALID_ARGUMENT, "gather: indices = 5 is not in [0, 3)");
+  CHECK_ERR(ct_gather(ctx, p, hi, 2, &y), CT_INVALID_ARGUMENT, "gather: axis 2 is out of range for params of shape [3,4]");
+  CHECK_ERR(ct_gather(ctx, p, hi, -3, &y), CT_INVALID_ARGUMENT, "axis -3 is out of range");
+  CHECK_ERR(ct_gather(ctx, p, p, 0, &y), CT_INVALID_ARGUMENT, "gather: indices must be int32 or int64, got float32");
+  CHECK_ERR(ct_gather(ctx, sc, hi, 0, &y), CT_INVALID_ARGUMENT, "params must be at least rank 1");
+  CHECK_ERR(ct_gather(ctx, NULL, hi, 0, &y), CT_INVALID_ARGUMENT, "gather: NULL params");
+  int64_t big[8] = {1, 1, 1, 1, 1, 1, 1, 2};
+  ct_tensor *p8 = NULL;
+  CHECK_OK(ct_fill(ctx, CT_INT32, big, 8, 1, &p8));
+  CHECK_ERR(ct_gather(ctx, p8, hi, 0, &y), CT_INVALID_ARGUMENT, "the result would have rank 9");
+  /* nothing to compute: no index is checked (as TensorFlow) */
+  int64_t zs[2] = {2, 0};
+  ct_tensor *z = iota(CT_FLOAT32, zs, 2);
+  int64_t far = 7, is1[1] = {1};
+  ct_tensor *fi = index_tensor(CT_INT32, &far, is1, 1);
+  CHECK_OK(ct_gather(ctx, z, fi, 0, &y));
+  CHECK_EQ_INT(ct_tensor_num_elements(y), 0);
+  ct_tensor_release(y);
+  y = NULL;
+  /* ...but an empty axis with indices to take is an error */
+  CHECK_ERR(ct_gather(ctx, z, fi, 1, &y), CT_INVALID_ARGUMENT, "gather: indices[0] = 7 is not in [0, 0)");
+  ct_tensor_release(fi), ct_tensor_release(z), ct_tensor_release(p8), ct_tensor_release(sc);
+  ct_tensor_release(hi), ct_tensor_release(lo), ct_tensor_release(p);
+}
+
 int main(void) {
   if (ct_context_new(&ctx) != CT_OK) {
     fprintf(stderr, "cannot create a context: %s\n", ct_last_error());
@@ -346,6 +444,8 @@ int main(void) {
   RUN(concat_errors);
   RUN(slice_values);
   RUN(slice_errors);
+  RUN(gather_values_every_axis_and_dtype);
+  RUN(gather_errors_and_empty_cases);
   ct_context_free(ctx);
   TEST_MAIN_END();
 }

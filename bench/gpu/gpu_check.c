@@ -382,6 +382,23 @@ static void suite(ct_context *ctx) {
       snprintf(name, sizeof name, "slice %s", ct_dtype_name(dt));
       compare(name, g, c, 0, false);
       ct_tensor_release(g), ct_tensor_release(c);
+      /* gather along this axis: int32 indices for even dtypes, int64 for odd */
+      {
+        int64_t ishape[2] = {5, 7}, iv[35];
+        int32_t iv32[35];
+        for (int i = 0; i < 35; i++) iv[i] = (int64_t)(urand() * (double)shape[axis]), iv32[i] = (int32_t)iv[i];
+        ct_dtype idt = d % 2 ? CT_INT64 : CT_INT32;
+        ct_tensor *gi = NULL;
+        OK(ct_device_scope_push(ctx, dut));
+        OK(ct_tensor_from_host(ctx, idt, ishape, 2, idt == CT_INT64 ? (const void *)iv : (const void *)iv32, &gi));
+        OK(ct_device_scope_pop(ctx));
+        ct_tensor *ci = copy_to(ctx, gi, "/CPU:0");
+        TRY(dut, g, ct_gather(ctx, gx, gi, axis, &g));
+        TRY("/CPU:0", c, ct_gather(ctx, cx, ci, axis, &c));
+        snprintf(name, sizeof name, "gather %s axis %d %s", ct_dtype_name(dt), axis, ct_dtype_name(idt));
+        compare(name, g, c, 0, false);
+        ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gi), ct_tensor_release(ci);
+      }
       const ct_tensor *gs[3] = {gx, gx, gx}, *cs[3] = {cx, cx, cx};
       TRY(dut, g, ct_concat(ctx, gs, 3, axis, &g));
       TRY("/CPU:0", c, ct_concat(ctx, cs, 3, axis, &c));

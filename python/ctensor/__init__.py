@@ -23,7 +23,7 @@ import time as _time
 from . import _ctensor
 from . import config, debugging, dtypes, errors, math, nn, random
 from ._ops import (Tensor, abs, add, argmax, cast, concat, constant, convert_to_tensor, divide, equal, exp,
-                   fill, greater, greater_equal, identity, is_tensor, less, less_equal, log, matmul, maximum,
+                   fill, gather, greater, greater_equal, identity, is_tensor, less, less_equal, log, matmul, maximum,
                    minimum, multiply, negative, not_equal, ones, ones_like, pow, range, reduce_max,
                    reduce_mean, reduce_min, reduce_sum, reshape, shape, sigmoid, slice, sqrt, square, subtract,
                    tanh, transpose, truediv, zeros, zeros_like)
@@ -150,5 +150,5 @@ __all__ = [
     "reduce_max", "reduce_mean", "reduce_min", "reduce_sum", "reshape", "shape", "sigmoid", "slice", "sqrt",
     "square", "subtract", "tanh", "transpose", "truediv", "zeros", "zeros_like", "executing_eagerly",
     "placement_report", "set_placement_report_at_exit", "op_count", "gpu_availability",
-    "current_device_scope", "build_features", "DeviceSpec",
+    "current_device_scope", "build_features", "DeviceSpec", "gather",
 ]

@@ -590,6 +590,18 @@ def slice(input_, begin, size, name=None):  # noqa: A001
     return _ctensor.slice(convert_to_tensor(input_), _shape_tuple(begin), _shape_tuple(size))
 
 
+def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
+    """``tf.gather``: slices of params along ``axis`` (default 0) picked by
+    int32/int64 ``indices``; the result's shape is params.shape[:axis] +
+    indices.shape + params.shape[axis+1:]. An index out of range raises
+    InvalidArgumentError on every device. ``batch_dims`` must be 0."""
+    if operator.index(batch_dims) != 0:
+        raise NotImplementedError("gather: batch_dims other than 0 is not supported (got %d)" % batch_dims)
+    params = convert_to_tensor(params)
+    indices = convert_to_tensor(indices)
+    return _ctensor.gather(params, indices, 0 if axis is None else operator.index(axis))
+
+
 def identity(input, name=None):  # noqa: A002
     """A copy on the current device scope's device (``tf.identity`` under
     ``tf.device``); allowed under every device policy."""

@@ -68,6 +68,7 @@ class EmulatedGpuTest(unittest.TestCase):
                     k = tf.argmax(a, axis=1)
                     x = tf.cast(a * 10, tf.int32)
                 x = (x // 3) * 100 + x % -3  # floor division and modulo
+                x = tf.gather(x, [4, 0, 4, 32], axis=0)
                 res[dev] = (a, b, u, c, d, s, m, k, x)
                 print(dev, c.device, d.device, k.device)
             cpu, gpu = res["/CPU:0"], res["/GPU:0"]
@@ -83,7 +84,7 @@ class EmulatedGpuTest(unittest.TestCase):
             print("sum close:", close(gpu[5], cpu[5], 1e-5))
             print("max close:", close(gpu[6], cpu[6], 1e-6))
             print("argmax equal:", gpu[7].tolist() == cpu[7].tolist())
-            print("cast, //, % equal:", gpu[8].tolist() == cpu[8].tolist())
+            print("cast, //, %, gather equal:", gpu[8].tolist() == cpu[8].tolist())
         """)
         self.assertEqual(out.splitlines(), [
             "/CPU:0 %s %s %s" % (CPU0, CPU0, CPU0),
@@ -94,7 +95,7 @@ class EmulatedGpuTest(unittest.TestCase):
             "sum close: True",
             "max close: True",
             "argmax equal: True",
-            "cast, //, % equal: True",
+            "cast, //, %, gather equal: True",
         ])
 
     def test_placement_log_names_the_gpu(self):

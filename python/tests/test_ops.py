@@ -84,6 +84,25 @@ class ArithmeticTest(unittest.TestCase):
             tf.constant([1, 2]) % 0
         self.assertTrue(math.isinf((tf.constant([1.0]) // 0.0).tolist()[0]))  # floats: no error
 
+    def test_gather(self):
+        # TensorFlow 2.21 gives the same values and messages
+        p = tf.constant([[1., 2., 3.], [4., 5., 6.], [7., 8., 9.]])
+        self.assertEqual(tf.gather(p, [2, 0]).tolist(), [[7., 8., 9.], [1., 2., 3.]])
+        self.assertEqual(tf.gather(p, [[0], [2]], axis=1).tolist(),
+                         [[[1.], [3.]], [[4.], [6.]], [[7.], [9.]]])
+        self.assertEqual(tf.gather(p, 1).tolist(), [4., 5., 6.])
+        self.assertEqual(tf.gather(p, tf.constant([1], tf.int64), axis=-1).tolist(), [[2.], [5.], [8.]])
+        self.assertEqual(tf.gather(tf.zeros((2, 0)), [5]).shape, (1, 0))  # empty: nothing checked
+        for bad, msg in (([3], "indices[0] = 3 is not in [0, 3)"), ([[0, -1]], "indices[0,1] = -1 is not in [0, 3)"),
+                         (5, "indices = 5 is not in [0, 3)")):
+            with self.assertRaises(tf.errors.InvalidArgumentError) as cm:
+                tf.gather(p, bad)
+            self.assertIn(msg, str(cm.exception))
+        with self.assertRaises(tf.errors.InvalidArgumentError):
+            tf.gather(p, [1.0])
+        with self.assertRaises(NotImplementedError):
+            tf.gather(p, [0], batch_dims=1)
+
     def test_comparisons(self):
         x = tf.constant([1, 2, 3])
         self.assertEqual((x < 2).tolist(), [True, False, False])

@@ -54,6 +54,7 @@ static const char *const op_names[CT_OP_COUNT][2] = {
     [CT_OP_CONCAT] = {"ConcatV2", "concat"},
     [CT_OP_SLICE] = {"Slice", "slice"},
     [CT_OP_SOFTMAX] = {"Softmax", "softmax"},
+    [CT_OP_GATHER] = {"GatherV2", "gather"},
 };
 
 const char *ct_op_tf_name(ct_op op) {

@@ -41,6 +41,17 @@ typedef struct ct_transpose_attrs {
   int perm[CT_MAX_RANK];
 } ct_transpose_attrs;
 
+/* gather: the axis of params the indices select along */
+typedef struct ct_gather_attrs {
+  int axis;
+} ct_gather_attrs;
+
+/* Checks gather indices held in host memory (`data`, indices' dtype and
+ * element count) against [0, dim): CT_OK, or INVALID_ARGUMENT naming the
+ * first bad one by its position in indices' shape. Every device's kernel
+ * uses it, so the message is the same everywhere. */
+ct_status ct_gather_check_indices(const ct_tensor *indices, const void *data, int64_t dim);
+
 typedef struct ct_slice_attrs {
   int64_t begin[CT_MAX_RANK];
 } ct_slice_attrs;

@@ -219,10 +219,38 @@ static ct_status slice_kernel(const ct_kernel_args *args) {
   return CT_OK;
 }
 
+/* params seen as [outer, dim, inner] around the axis: each output row
+ * (outer o, index j) is one contiguous copy of `inner` elements. */
+static ct_status gather_kernel(const ct_kernel_args *args) {
+  const ct_tensor *p = args->in[0], *ix = args->in[1];
+  ct_tensor *y = args->out;
+  const ct_gather_attrs *at = args->attrs;
+  int64_t outer = 1, inner = 1, dim = p->shape[at->axis];
+  for (int d = 0; d < at->axis; d++) outer *= p->shape[d];
+  for (int d = at->axis + 1; d < p->rank; d++) inner *= p->shape[d];
+  if (y->numel == 0) return CT_OK; /* nothing read, nothing checked (as TensorFlow) */
+  ct_status st = ct_gather_check_indices(ix, ix->data, dim);
+  if (st != CT_OK) return st;
+  size_t row = (size_t)inner * ct_dtype_size(p->dtype);
+  const unsigned char *src = p->data;
+  unsigned char *dst = y->data;
+  int64_t n_idx = ix->numel, rows = outer * n_idx;
+  bool i32 = ix->dtype == CT_INT32;
+  int threads = rows > 1 ? ct_cpu_threads_for(y->numel) : 1;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t o = r / n_idx, j = r - o * n_idx;
+    int64_t v = i32 ? ((const int32_t *)ix->data)[j] : ((const int64_t *)ix->data)[j];
+    memcpy(dst + (size_t)r * row, src + (size_t)(o * dim + v) * row, row);
+  }
+  return CT_OK;
+}
+
 void ct_cpu_register_shape(ct_registry *r) {
   for (int t = 0; t < CT_DTYPE_COUNT; t++) {
     ct_registry_add(r, CT_OP_TRANSPOSE, CT_DEV_CPU, (ct_dtype)t, transpose_kernel);
     ct_registry_add(r, CT_OP_CONCAT, CT_DEV_CPU, (ct_dtype)t, concat_kernel);
     ct_registry_add(r, CT_OP_SLICE, CT_DEV_CPU, (ct_dtype)t, slice_kernel);
+    ct_registry_add(r, CT_OP_GATHER, CT_DEV_CPU, (ct_dtype)t, gather_kernel);
   }
 }

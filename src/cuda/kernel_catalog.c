@@ -186,6 +186,16 @@ bool ct_cuda_kref_copy2d(size_t elem_size, ct_cuda_kref *k) {
   return true;
 }
 
+bool ct_cuda_kref_take(size_t elem_size, ct_dtype index_dtype, ct_cuda_kref *k) {
+  const char *u = uint_name(elem_size);
+  if (u == NULL || (index_dtype != CT_INT32 && index_dtype != CT_INT64)) return false;
+  const char *isfx = index_dtype == CT_INT32 ? "i32" : "i64";
+  kref_set(k, "shape.cu", NULL);
+  snprintf(k->inst, sizeof k->inst, "CT_TAKE(%s, %s, %s)", u, index_dtype == CT_INT32 ? "int" : "i64", isfx);
+  snprintf(k->name[0], sizeof k->name[0], "ct_take_%s_%s", u, isfx);
+  return true;
+}
+
 int ct_cuda_kernel_catalog(ct_cuda_kref *out, int cap) {
   int n = 0;
   ct_cuda_kref k;
@@ -216,6 +226,8 @@ int ct_cuda_kernel_catalog(ct_cuda_kref *out, int cap) {
     if (ct_cuda_kref_fill(sz, &k)) EMIT();
     if (ct_cuda_kref_gather(sz, &k)) EMIT();
     if (ct_cuda_kref_copy2d(sz, &k)) EMIT();
+    if (ct_cuda_kref_take(sz, CT_INT32, &k)) EMIT();
+    if (ct_cuda_kref_take(sz, CT_INT64, &k)) EMIT();
   }
 #undef EMIT
   return n;

@@ -35,6 +35,8 @@ bool ct_cuda_kref_argmax(ct_dtype dt, ct_cuda_kref *k);
 bool ct_cuda_kref_softmax(ct_dtype dt, ct_cuda_kref *k);
 bool ct_cuda_kref_gather(size_t elem_size, ct_cuda_kref *k);
 bool ct_cuda_kref_copy2d(size_t elem_size, ct_cuda_kref *k);
+/* tf.gather along an axis: elements of elem_size bytes, int32/int64 indices */
+bool ct_cuda_kref_take(size_t elem_size, ct_dtype index_dtype, ct_cuda_kref *k);
 
 /* Every kernel: fills up to cap entries, returns the total count. */
 int ct_cuda_kernel_catalog(ct_cuda_kref *out, int cap);

@@ -465,13 +465,62 @@ static ct_status concat_kernel(const ct_kernel_args *args) {
   return CT_OK;
 }
 
+/* tf.gather. Indices are checked on the host's terms, as on the CPU: their
+ * minimum and maximum settle it (one synchronisation); only when one is out
+ * of range are they read back, to name the first bad one. */
+static ct_status gather_kernel(const ct_kernel_args *args) {
+  const ct_tensor *p = args->in[0], *ix = args->in[1];
+  ct_tensor *o = args->out;
+  const ct_gather_attrs *at = args->attrs;
+  if (o->numel == 0) return CT_OK;
+  ct_device *dev = args->device;
+  int64_t outer = 1, inner = 1, dim = p->shape[at->axis], n_idx = ix->numel;
+  for (int d = 0; d < at->axis; d++) outer *= p->shape[d];
+  for (int d = at->axis + 1; d < p->rank; d++) inner *= p->shape[d];
+
+  unsigned char all[CT_MAX_RANK];
+  memset(all, 1, sizeof all);
+  void *tmp = NULL;
+  ct_status s = dev->backend->alloc(dev, 16, &tmp);
+  if (s != CT_OK) return s;
+  int64_t lo = 0, hi = 0;
+  size_t es = ct_dtype_size(ix->dtype);
+  s = reduce_to(dev, CT_OP_MIN, ix, all, tmp);
+  if (s == CT_OK) s = reduce_to(dev, CT_OP_MAX, ix, all, (char *)tmp + 8);
+  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &lo, tmp, es);
+  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &hi, (char *)tmp + 8, es);
+  dev->backend->free(dev, tmp, 16);
+  if (s != CT_OK) return s;
+  if (ix->dtype == CT_INT32) lo = (int32_t)lo, hi = (int32_t)hi;
+  if (lo < 0 || hi >= dim) {
+    void *host = malloc(ix->nbytes);
+    if (host == NULL) return ct_error(CT_RESOURCE_EXHAUSTED, "gather: out of host memory for %zu bytes", ix->nbytes);
+    s = dev->backend->copy_to_host(dev, host, ix->data, ix->nbytes);
+    if (s == CT_OK) s = ct_gather_check_indices(ix, host, dim);
+    free(host);
+    if (s == CT_OK) s = ct_error(CT_INTERNAL, "gather: index range [%lld, %lld] outside [0, %lld) but no bad index found",
+                                 (long long)lo, (long long)hi, (long long)dim);
+    return s;
+  }
+
+  ct_cuda_kref k;
+  CUfunction fn[2];
+  s = kernel_for(dev, args->op, ct_cuda_kref_take(ct_dtype_size(p->dtype), ix->dtype, &k), &k, fn);
+  if (s != CT_OK) return s;
+  void *po = o->data, *pp = p->data, *pi = ix->data;
+  void *params[] = {&po, &pp, &pi, &outer, &n_idx, &dim, &inner};
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  return ct_cuda_launch(cd, args->op, fn[0], ct_cuda_grid_for(cd, o->numel, BLOCK), 1, BLOCK, params);
+}
+
 /* ---- registration ----------------------------------------------------------- */
 
 /* Every kernel above that needs NVRTC (all but matmul, which is cuBLAS's). */
 static bool needs_jit(ct_kernel_fn fn) {
   static const ct_kernel_fn jit[] = {binary_kernel, unary_kernel,  cast_kernel,    fill_kernel,
                                      range_kernel,  random_kernel, reduce_kernel,  argmax_kernel,
-                                     softmax_kernel, transpose_kernel, slice_kernel, concat_kernel};
+                                     softmax_kernel, transpose_kernel, slice_kernel, concat_kernel,
+                                     gather_kernel};
   for (size_t i = 0; i < CT_ARRAY_LEN(jit); i++)
     if (fn == jit[i]) return true;
   return false;
@@ -510,6 +559,7 @@ void ct_cuda_register_kernels(ct_registry *r) {
     ct_registry_add(r, CT_OP_TRANSPOSE, CT_DEV_GPU, dt, transpose_kernel);
     ct_registry_add(r, CT_OP_SLICE, CT_DEV_GPU, dt, slice_kernel);
     ct_registry_add(r, CT_OP_CONCAT, CT_DEV_GPU, dt, concat_kernel);
+    ct_registry_add(r, CT_OP_GATHER, CT_DEV_GPU, dt, gather_kernel);
     if (dt == CT_FLOAT32 || dt == CT_FLOAT64 || dt == CT_FLOAT16 || dt == CT_BFLOAT16)
       ct_registry_add(r, CT_OP_MATMUL, CT_DEV_GPU, dt, ct_cuda_matmul_kernel);
   }

@@ -1,8 +1,10 @@
 /*
  * Front-ends of the shape ops. reshape makes a view (no copy, no kernel:
- * the result lives where its input lives); transpose, concat and slice
- * check their arguments, infer the output shape and dispatch.
+ * the result lives where its input lives); transpose, concat, slice and
+ * gather check their arguments, infer the output shape and dispatch.
  */
+#include <stdio.h>
+
 #include "core/ops_internal.h"
 
 static const char *ints_str(const int *v, int n, char *buf, size_t size) {
@@ -133,4 +135,53 @@ ct_status ct_slice(ct_context *ctx, const ct_tensor *x, const int64_t *begin, co
   }
   const ct_tensor *in[1] = {x};
   return ct_op_run(ctx, CT_OP_SLICE, x->dtype, in, 1, shape, rank, x->dtype, &attrs, out);
+}
+
+ct_status ct_gather(ct_context *ctx, const ct_tensor *params, const ct_tensor *indices, int axis, ct_tensor **out) {
+  if (ctx == NULL || params == NULL || indices == NULL || out == NULL)
+    return ct_error(CT_INVALID_ARGUMENT, "gather: NULL %s",
+                    ctx == NULL ? "context" : params == NULL ? "params" : indices == NULL ? "indices" : "out");
+  char sp[CT_SHAPE_STR_MAX], si[CT_SHAPE_STR_MAX];
+  ct_shape_str(params->shape, params->rank, sp, sizeof sp);
+  ct_shape_str(indices->shape, indices->rank, si, sizeof si);
+  if (indices->dtype != CT_INT32 && indices->dtype != CT_INT64)
+    return ct_error(CT_INVALID_ARGUMENT, "gather: indices must be int32 or int64, got %s",
+                    ct_dtype_name(indices->dtype));
+  if (params->rank == 0) return ct_error(CT_INVALID_ARGUMENT, "gather: params must be at least rank 1, got shape []");
+  int ax = axis < 0 ? axis + params->rank : axis;
+  if (ax < 0 || ax >= params->rank)
+    return ct_error(CT_INVALID_ARGUMENT, "gather: axis %d is out of range for params of shape %s (rank %d)", axis, sp,
+                    params->rank);
+  int rank = params->rank - 1 + indices->rank;
+  if (rank > CT_MAX_RANK)
+    return ct_error(CT_INVALID_ARGUMENT, "gather: the result would have rank %d (params %s, indices %s); at most %d",
+                    rank, sp, si, CT_MAX_RANK);
+  int64_t shape[CT_MAX_RANK];
+  int r = 0;
+  for (int d = 0; d < ax; d++) shape[r++] = params->shape[d];
+  for (int d = 0; d < indices->rank; d++) shape[r++] = indices->shape[d];
+  for (int d = ax + 1; d < params->rank; d++) shape[r++] = params->shape[d];
+  ct_gather_attrs attrs = {ax};
+  const ct_tensor *in[2] = {params, indices};
+  return ct_op_run(ctx, CT_OP_GATHER, params->dtype, in, 2, shape, rank, params->dtype, &attrs, out);
+}
+
+ct_status ct_gather_check_indices(const ct_tensor *indices, const void *data, int64_t dim) {
+  for (int64_t i = 0; i < indices->numel; i++) {
+    int64_t v = indices->dtype == CT_INT32 ? ((const int32_t *)data)[i] : ((const int64_t *)data)[i];
+    if (v >= 0 && v < dim) continue;
+    /* the position as TensorFlow prints it: indices[2,1] */
+    char pos[CT_MAX_RANK * 22 + 2] = "";
+    size_t n = 0;
+    int64_t rem = i, coord[CT_MAX_RANK];
+    for (int d = indices->rank - 1; d >= 0; d--) {
+      coord[d] = indices->shape[d] ? rem % indices->shape[d] : 0;
+      rem = indices->shape[d] ? rem / indices->shape[d] : 0;
+    }
+    for (int d = 0; d < indices->rank; d++)
+      n += (size_t)snprintf(pos + n, sizeof pos - n, "%s%lld", d ? "," : "", (long long)coord[d]);
+    return ct_error(CT_INVALID_ARGUMENT, "gather: indices%s%s%s = %lld is not in [0, %lld)", n ? "[" : "", pos,
+                    n ? "]" : "", (long long)v, (long long)dim);
+  }
+  return CT_OK;
 }
