@@ -2,27 +2,43 @@
 # Installs the Debian packages ctensor needs to build and test, when they are
 # missing. As root it runs apt-get; otherwise it prints the exact command and
 # fails, so `make run` never half-works on a machine that lacks a package.
+#
+# g++ is optional: only the emulated-GPU tests use it (the fake NVRTC compiles
+# kernels with the C++ compiler matching the build's C compiler), and they are
+# left out without it. As root it is installed with the rest; otherwise its
+# absence is only mentioned.
 set -eu
-pkgs="gcc g++ clang make cmake pkg-config libopenblas-dev libomp-dev python3 python3-dev"
-missing=""
-for p in $pkgs; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing="$missing $p"
-  fi
-done
-[ -z "$missing" ] && exit 0
+pkgs="gcc clang make cmake pkg-config libopenblas-dev libomp-dev python3 python3-dev"
+optional="g++"
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 if ! command -v dpkg-query >/dev/null 2>&1; then
-  echo "ctensor: not a Debian system; install these (or equivalents) yourself:$missing" >&2
+  echo "ctensor: not a Debian system; install these (or equivalents) yourself: $pkgs ($optional optional)" >&2
   exit 1
 fi
+missing=""
+for p in $pkgs; do
+  installed "$p" || missing="$missing $p"
+done
+missing_optional=""
+for p in $optional; do
+  installed "$p" || missing_optional="$missing_optional $p"
+done
+[ -z "$missing$missing_optional" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
-  echo "ctensor: installing missing packages:$missing"
+  echo "ctensor: installing missing packages:$missing$missing_optional"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq $missing
-else
+  apt-get install -y -qq $missing $missing_optional
+  exit 0
+fi
+if [ -n "$missing_optional" ]; then
+  echo "ctensor: optional packages missing (the emulated-GPU tests are left out without them):$missing_optional" >&2
+  echo "  sudo apt-get install -y$missing_optional" >&2
+fi
+if [ -n "$missing" ]; then
   echo "ctensor: missing packages:$missing" >&2
   echo "run this, then 'make run' again:" >&2
   echo "  sudo apt-get install -y$missing" >&2
   exit 1
 fi
+exit 0
