@@ -78,53 +78,67 @@ static ct_status launch_binary(ct_device *dev, ct_op op, const ct_tensor *a, con
 
 static ct_status reduce_to(ct_device *dev, ct_op op, const ct_tensor *x, const unsigned char *reduce, void *dst);
 
-/* Integer pow: the CPU rejects negative exponents; so does the GPU, which
- * needs the minimum of b on the host for that. */
-static ct_status check_int_exponents(ct_device *dev, const ct_tensor *b) {
-  unsigned char all[CT_MAX_RANK];
-  memset(all, 1, sizeof all);
-  void *tmp = NULL;
-  ct_status s = dev->backend->alloc(dev, 8, &tmp);
-  if (s != CT_OK) return s;
-  s = reduce_to(dev, CT_OP_MIN, b, all, tmp);
-  int64_t v = 0;
-  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &v, tmp, ct_dtype_size(b->dtype));
-  dev->backend->free(dev, tmp, 8);
-  if (s != CT_OK) return s;
-  bool negative = b->dtype == CT_INT32 ? (int32_t)v < 0 : v < 0;
-  if (negative) return ct_error(CT_INVALID_ARGUMENT, "pow: integers to negative integer powers are not allowed");
-  return CT_OK;
-}
-
-/* Integer floor division and modulo: the CPU refuses a zero divisor; so
- * does the GPU. The minimum and maximum of b settle the usual cases (all
- * divisors of one sign); only when they straddle 0 is b read back and
- * searched for a 0. Each costs a synchronisation, as the exponent check. */
-static ct_status check_int_divisors(ct_device *dev, ct_op op, const ct_tensor *b) {
+/* The minimum and maximum of a non-empty int32/int64 tensor, on the host
+ * (two reductions and one synchronisation): what the GPU's argument checks
+ * need before a launch -- integer pow exponents, floor_div/floor_mod
+ * divisors, gather indices -- so that they fail as on the CPU. */
+static ct_status int_range(ct_device *dev, const ct_tensor *t, int64_t *lo, int64_t *hi) {
   unsigned char all[CT_MAX_RANK];
   memset(all, 1, sizeof all);
   void *tmp = NULL;
   ct_status s = dev->backend->alloc(dev, 16, &tmp);
   if (s != CT_OK) return s;
-  int64_t lo = 0, hi = 0;
-  size_t es = ct_dtype_size(b->dtype);
-  s = reduce_to(dev, CT_OP_MIN, b, all, tmp);
-  if (s == CT_OK) s = reduce_to(dev, CT_OP_MAX, b, all, (char *)tmp + 8);
-  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &lo, tmp, es);
-  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &hi, (char *)tmp + 8, es);
+  int64_t v[2] = {0, 0};
+  size_t es = ct_dtype_size(t->dtype);
+  s = reduce_to(dev, CT_OP_MIN, t, all, tmp);
+  if (s == CT_OK) s = reduce_to(dev, CT_OP_MAX, t, all, (char *)tmp + 8);
+  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &v[0], tmp, es);
+  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &v[1], (char *)tmp + 8, es);
   dev->backend->free(dev, tmp, 16);
   if (s != CT_OK) return s;
-  if (b->dtype == CT_INT32) lo = (int32_t)lo, hi = (int32_t)hi;
+  /* int32 results were read into the low bytes of a zeroed int64 */
+  *lo = t->dtype == CT_INT32 ? (int32_t)v[0] : v[0];
+  *hi = t->dtype == CT_INT32 ? (int32_t)v[1] : v[1];
+  return CT_OK;
+}
+
+/* A host copy of a device tensor's bytes (malloc'ed; the caller frees). */
+static ct_status read_back(ct_device *dev, ct_op op, const ct_tensor *t, void **out) {
+  *out = malloc(t->nbytes ? t->nbytes : 1);
+  if (*out == NULL)
+    return ct_error(CT_RESOURCE_EXHAUSTED, "%s: out of host memory for %zu bytes", ct_op_name(op), t->nbytes);
+  ct_status s = dev->backend->copy_to_host(dev, *out, t->data, t->nbytes);
+  if (s != CT_OK) {
+    free(*out);
+    *out = NULL;
+  }
+  return s;
+}
+
+/* Integer pow: the CPU rejects negative exponents; so does the GPU. */
+static ct_status check_int_exponents(ct_device *dev, const ct_tensor *b) {
+  int64_t lo, hi;
+  ct_status s = int_range(dev, b, &lo, &hi);
+  if (s != CT_OK) return s;
+  if (lo < 0) return ct_error(CT_INVALID_ARGUMENT, "pow: integers to negative integer powers are not allowed");
+  return CT_OK;
+}
+
+/* Integer floor division and modulo: the CPU refuses a zero divisor; so
+ * does the GPU. The range settles the usual cases (all divisors of one
+ * sign); only when it straddles 0 is b read back and searched for a 0. */
+static ct_status check_int_divisors(ct_device *dev, ct_op op, const ct_tensor *b) {
+  int64_t lo, hi;
+  ct_status s = int_range(dev, b, &lo, &hi);
+  if (s != CT_OK) return s;
   bool zero = lo == 0 || hi == 0;
   if (!zero && lo < 0 && hi > 0) {
-    void *host = malloc(b->nbytes);
-    if (host == NULL)
-      return ct_error(CT_RESOURCE_EXHAUSTED, "%s: out of host memory for %zu bytes", ct_op_name(op), b->nbytes);
-    s = dev->backend->copy_to_host(dev, host, b->data, b->nbytes);
-    for (int64_t i = 0; s == CT_OK && i < b->numel && !zero; i++)
+    void *host = NULL;
+    s = read_back(dev, op, b, &host);
+    if (s != CT_OK) return s;
+    for (int64_t i = 0; i < b->numel && !zero; i++)
       zero = b->dtype == CT_INT32 ? ((const int32_t *)host)[i] == 0 : ((const int64_t *)host)[i] == 0;
     free(host);
-    if (s != CT_OK) return s;
   }
   if (zero)
     return ct_error(CT_INVALID_ARGUMENT, "%s: Integer division by zero (a divisor of %s is 0)", ct_op_name(op),
@@ -465,9 +479,9 @@ static ct_status concat_kernel(const ct_kernel_args *args) {
   return CT_OK;
 }
 
-/* tf.gather. Indices are checked on the host's terms, as on the CPU: their
- * minimum and maximum settle it (one synchronisation); only when one is out
- * of range are they read back, to name the first bad one. */
+/* tf.gather. Indices are checked as on the CPU: their range settles it;
+ * only when it leaves [0, dim) are they read back, to name the first bad
+ * one. */
 static ct_status gather_kernel(const ct_kernel_args *args) {
   const ct_tensor *p = args->in[0], *ix = args->in[1];
   ct_tensor *o = args->out;
@@ -478,24 +492,12 @@ static ct_status gather_kernel(const ct_kernel_args *args) {
   for (int d = 0; d < at->axis; d++) outer *= p->shape[d];
   for (int d = at->axis + 1; d < p->rank; d++) inner *= p->shape[d];
 
-  unsigned char all[CT_MAX_RANK];
-  memset(all, 1, sizeof all);
-  void *tmp = NULL;
-  ct_status s = dev->backend->alloc(dev, 16, &tmp);
+  int64_t lo, hi;
+  ct_status s = int_range(dev, ix, &lo, &hi);
   if (s != CT_OK) return s;
-  int64_t lo = 0, hi = 0;
-  size_t es = ct_dtype_size(ix->dtype);
-  s = reduce_to(dev, CT_OP_MIN, ix, all, tmp);
-  if (s == CT_OK) s = reduce_to(dev, CT_OP_MAX, ix, all, (char *)tmp + 8);
-  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &lo, tmp, es);
-  if (s == CT_OK) s = dev->backend->copy_to_host(dev, &hi, (char *)tmp + 8, es);
-  dev->backend->free(dev, tmp, 16);
-  if (s != CT_OK) return s;
-  if (ix->dtype == CT_INT32) lo = (int32_t)lo, hi = (int32_t)hi;
   if (lo < 0 || hi >= dim) {
-    void *host = malloc(ix->nbytes);
-    if (host == NULL) return ct_error(CT_RESOURCE_EXHAUSTED, "gather: out of host memory for %zu bytes", ix->nbytes);
-    s = dev->backend->copy_to_host(dev, host, ix->data, ix->nbytes);
+    void *host = NULL;
+    s = read_back(dev, args->op, ix, &host);
     if (s == CT_OK) s = ct_gather_check_indices(ix, host, dim);
     free(host);
     if (s == CT_OK) s = ct_error(CT_INTERNAL, "gather: index range [%lld, %lld] outside [0, %lld) but no bad index found",
