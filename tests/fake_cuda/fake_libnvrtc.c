@@ -306,7 +306,6 @@ EXPORT int nvrtcCompileProgram(fake_prog *p, int n_options, const char *const *o
       return NV_INVALID_OPTION;
     }
   }
-  (void)arch;
   const char *tmp = getenv("TMPDIR");
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/ct-fake-nvrtc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -357,6 +356,11 @@ EXPORT int nvrtcCompileProgram(fake_prog *p, int n_options, const char *const *o
     for (char *save = NULL, *w = strtok_r(flags, " ", &save); w && n < 56; w = strtok_r(NULL, " ", &save))
       argv[n++] = w;
     if (!uses_barriers(p)) argv[n++] = "-DCT_EMU_NO_BARRIERS";
+    char arch_def[40];
+    if (arch) {
+      snprintf(arch_def, sizeof arch_def, "-D__CUDA_ARCH__=%d", arch * 10);
+      argv[n++] = arch_def;
+    }
     argv[n++] = entries;
     argv[n++] = "-o";
     argv[n++] = so;

@@ -49,7 +49,9 @@
 /* What NVRTC defines, so sources take their device-compiler branches. */
 #define __CUDACC__ 1
 #define __CUDACC_RTC__ 1
+#ifndef __CUDA_ARCH__ /* the fake NVRTC defines it from -arch */
 #define __CUDA_ARCH__ 860
+#endif
 
 #define __host__
 #define __device__
