@@ -15,10 +15,12 @@
  *                      is valid, the comparisons hold) before a GPU run
  *
  * GPU_CHECK_SEED=<n> fixes the inputs; GPU_CHECK_SMALL=1 shrinks the large
- * tensors (by about 10x, keeping every kernel strategy: vector bodies and
- * tails, a block per reduction chunk, a block per softmax row) for the
- * emulated GPU of the test suite (test gpu_emulated: the fake driver runs
- * the kernels on the host, one CUDA thread at a time).
+ * tensors (the suite's by about 10x, keeping every kernel strategy: vector
+ * bodies and tails, a block per reduction chunk, a block per softmax row;
+ * matmul to n = 128 and 256, bandwidth to 1 Mi elements) for the emulated
+ * GPU of the test suite (tests gpu_emulated and gpu_run_script: the fake
+ * driver runs the kernels on the host, one CUDA thread at a time). Small
+ * timings measure nothing; they check the program.
  *
  * Exit status: 0 all good, 1 a check failed, 2 no usable GPU.
  * Built and run by bench/gpu/run.sh.
@@ -466,7 +468,7 @@ static double time_matmul(ct_context *ctx, ct_dtype dt, int64_t n, bool tf32) {
 }
 
 static void bandwidth(ct_context *ctx, double *add_gbs, double *copy_gbs) {
-  int64_t shape[1] = {64ll << 20};
+  int64_t shape[1] = {size_of(64ll << 20, 1ll << 20)};
   ct_tensor *a, *b, *c;
   ON(dut, ct_random_uniform(ctx, CT_FLOAT32, shape, 1, -1, 1, 1, 0, &a));
   ON(dut, ct_random_uniform(ctx, CT_FLOAT32, shape, 1, -1, 1, 2, 0, &b));
@@ -510,6 +512,8 @@ int main(int argc, char **argv) {
     ct_context_free(ctx);
     return bad;
   }
+  const char *sm = getenv("GPU_CHECK_SMALL");
+  small = sm && atoi(sm) != 0;
   bool dry = strcmp(mode, "dry-run") == 0;
   if (dry) {
     dut = "/CPU:0";
@@ -527,15 +531,13 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "suite") == 0) {
     const char *s = getenv("GPU_CHECK_SEED");
     rng_state = s ? strtoull(s, NULL, 10) : (unsigned long long)time(NULL);
-    const char *sm = getenv("GPU_CHECK_SMALL");
-    small = sm && atoi(sm) != 0;
     printf("seed %llu (rerun with GPU_CHECK_SEED=%llu)%s%s\n", rng_state, rng_state,
            dry ? "; dry run: the CPU stands in for the GPU" : "", small ? "; small sizes" : "");
     double t0 = now();
     suite(ctx);
     printf("%d checks, %d failed (%.1f s)\n", checks, failures, now() - t0);
   } else if (strcmp(mode, "matmul") == 0) {
-    static const int64_t sizes[] = {4096, 8192};
+    const int64_t sizes[] = {size_of(4096, 128), size_of(8192, 256)};
     for (int i = 0; i < 2; i++) {
       printf("matmul float32 n=%lld %.2f TFLOP/s\n", (long long)sizes[i], time_matmul(ctx, CT_FLOAT32, sizes[i], false));
       printf("matmul tf32 n=%lld %.2f TFLOP/s\n", (long long)sizes[i], time_matmul(ctx, CT_FLOAT32, sizes[i], true));
@@ -544,8 +546,9 @@ int main(int argc, char **argv) {
   } else if (strcmp(mode, "bandwidth") == 0) {
     double add = 0, copy = 0;
     bandwidth(ctx, &add, &copy);
-    printf("add float32 64Mi %.1f GB/s\n", add);
-    printf("copy d2d 64Mi %.1f GB/s\n", copy);
+    const char *label = small ? "1Mi" : "64Mi";
+    printf("add float32 %s %.1f GB/s\n", label, add);
+    printf("copy d2d %s %.1f GB/s\n", label, copy);
   } else {
     fprintf(stderr, "gpu_check: unknown mode '%s' (suite, matmul, bandwidth, first, dry-run)\n", mode);
     failures = 1;

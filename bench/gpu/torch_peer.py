@@ -1,7 +1,9 @@
 """The PyTorch side of bench/gpu/run.sh: the same measurements on the same GPU.
 
 Prints lines in gpu_check's format so run.sh can put them side by side.
+GPU_CHECK_SMALL=1 uses gpu_check's small sizes (a smoke run).
 """
+import os
 import sys
 import time
 
@@ -32,16 +34,18 @@ def tflops(dtype, n, tf32):
     return 2.0 * n ** 3 * iters / (time.perf_counter() - t0) / 1e12
 
 
-for n in (4096, 8192):
+SMALL = os.environ.get("GPU_CHECK_SMALL", "0") not in ("", "0")
+
+for n in ((128, 256) if SMALL else (4096, 8192)):
     print(f"matmul float32 n={n} {tflops(torch.float32, n, False):.2f} TFLOP/s")
     print(f"matmul tf32 n={n} {tflops(torch.float32, n, True):.2f} TFLOP/s")
     print(f"matmul bfloat16 n={n} {tflops(torch.bfloat16, n, False):.2f} TFLOP/s")
 
-N = 64 << 20
+N, LABEL = (1 << 20, "1Mi") if SMALL else (64 << 20, "64Mi")
 a = torch.rand(N, device="cuda")
 b = torch.rand(N, device="cuda")
-for name, fn, nbytes in (("add float32 64Mi", lambda: a + b, 3 * 4 * N),
-                         ("copy d2d 64Mi", lambda: a.clone(), 2 * 4 * N)):
+for name, fn, nbytes in ((f"add float32 {LABEL}", lambda: a + b, 3 * 4 * N),
+                         (f"copy d2d {LABEL}", lambda: a.clone(), 2 * 4 * N)):
     for _ in range(3):
         fn()
     torch.cuda.synchronize()

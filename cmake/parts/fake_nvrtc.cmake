@@ -59,6 +59,19 @@ if(CT_EMU_CXX)
   # the GPU check's time-to-first-result program, as bench/gpu/run.sh runs it
   add_test(NAME gpu_emulated_first COMMAND $<TARGET_FILE:gpu_check> first)
   set_tests_properties(gpu_emulated_first PROPERTIES ENVIRONMENT "${_emu_env}")
+  # bench/gpu/run.sh itself, end to end in its smoke mode, so that the one
+  # short run a lent GPU machine allows is not spent on a script bug (the
+  # main tree only: the sanitizer tree's programs need their runtime's
+  # options, which the script does not pass on)
+  find_program(CT_BASH bash)
+  if(CT_BASH AND NOT CT_SANITIZE)
+    add_test(NAME gpu_run_script
+             COMMAND ${CT_BASH} -c "bench/gpu/run.sh > \"$0/gpu-run-script.log\" 2>&1; rc=$?; cat \"$0/gpu-run-script.log\"; [ $rc -eq 0 ] && grep -q 'op suite against the CPU: passed' \"$0/gpu-run-script.log\"" ${CMAKE_BINARY_DIR}
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(gpu_run_script PROPERTIES
+      ENVIRONMENT "${_emu_env};CT_BUILD=${CMAKE_BINARY_DIR};CT_GPU_RESULTS=;CT_GPU_SMOKE=1"
+      TIMEOUT 600)
+  endif()
 else()
   message(STATUS "ctensor: no C++ compiler matching ${CMAKE_C_COMPILER}: test gpu_emulated is not registered")
 endif()
