@@ -21,7 +21,7 @@ import threading as _threading
 import time as _time
 
 from . import _ctensor
-from . import config, debugging, dtypes, errors, math, nn, random
+from . import config, debugging, dtypes, errors, math, nn, random, test
 from ._ops import (Tensor, abs, add, argmax, cast, concat, constant, convert_to_tensor, divide, equal, exp,
                    fill, gather, greater, greater_equal, identity, is_tensor, less, less_equal, log, matmul, maximum,
                    minimum, multiply, negative, not_equal, ones, ones_like, pow, range, reduce_max,
@@ -143,7 +143,7 @@ def build_features():
 
 __all__ = [
     "Tensor", "DType", "as_dtype", "bfloat16", "bool", "double", "float16", "float32", "float64", "half",
-    "int32", "int64", "config", "debugging", "dtypes", "errors", "math", "nn", "random", "device",
+    "int32", "int64", "config", "debugging", "dtypes", "errors", "math", "nn", "random", "test", "device",
     "abs", "add", "argmax", "cast", "concat", "constant", "convert_to_tensor", "divide", "equal", "exp",
     "fill", "greater", "greater_equal", "identity", "is_tensor", "less", "less_equal", "log", "matmul",
     "maximum", "minimum", "multiply", "negative", "not_equal", "ones", "ones_like", "pow", "range",

@@ -181,6 +181,30 @@ class FakeGpuTest(SubprocessTestCase):
         ])
 
 
+    def test_tf_test_gpu_questions_with_the_fake_driver(self):
+        out, _ = self.run_ok("""
+            import ctensor as tf
+            print(tf.test.is_built_with_cuda(), repr(tf.test.gpu_device_name()), tf.test.is_gpu_available())
+            print(tf.test.is_gpu_available(True, (8, 6)), tf.test.is_gpu_available(min_cuda_compute_capability=(8, 7)))
+        """, env={"CT_CUDA_DRIVER_PATH": fake_cuda_driver(), "CT_FAKE_CUDA_CC": "8.6"})
+        self.assertEqual(out.splitlines(), ["True '/device:GPU:0' True", "True False"])
+
+
+class TfTestModuleTest(unittest.TestCase):
+    def test_built_with_cuda_whatever_the_machine(self):
+        # every ctensor build can use a GPU; TensorFlow's tensorflow-cpu says False
+        self.assertTrue(tf.test.is_built_with_cuda())
+        self.assertTrue(tf.test.is_built_with_gpu_support())
+        self.assertFalse(tf.test.is_built_with_rocm())
+
+    def test_gpu_questions_match_the_device_list(self):
+        gpus = tf.config.list_logical_devices("GPU")
+        self.assertEqual(tf.test.is_gpu_available(), bool(gpus))
+        self.assertEqual(tf.test.gpu_device_name(), gpus[0].name if gpus else "")
+        with self.assertRaises(TypeError):
+            tf.test.is_gpu_available(min_cuda_compute_capability=7)
+
+
 class DeviceScopeTest(unittest.TestCase):
     def test_scope_places_ops_and_nests(self):
         with tf.device("/CPU:0"):
