@@ -22,11 +22,11 @@ import time as _time
 
 from . import _ctensor
 from . import config, debugging, dtypes, errors, math, nn, random, test
-from ._ops import (Tensor, abs, add, argmax, cast, concat, constant, convert_to_tensor, divide, equal, exp,
-                   fill, gather, greater, greater_equal, identity, is_tensor, less, less_equal, log, matmul, maximum,
-                   minimum, multiply, negative, not_equal, ones, ones_like, pow, range, reduce_max,
-                   reduce_mean, reduce_min, reduce_sum, reshape, shape, sigmoid, slice, sqrt, square, subtract,
-                   tanh, transpose, truediv, zeros, zeros_like)
+from ._ops import (Tensor, abs, add, argmax, cast, clip_by_value, concat, constant, convert_to_tensor, divide,
+                   equal, exp, expand_dims, fill, gather, greater, greater_equal, identity, is_tensor, less,
+                   less_equal, log, matmul, maximum, minimum, multiply, negative, not_equal, ones, ones_like,
+                   pow, range, reduce_max, reduce_mean, reduce_min, reduce_sum, reshape, shape, sigmoid, slice,
+                   sqrt, square, squeeze, stack, subtract, tanh, transpose, truediv, zeros, zeros_like)
 from .device_spec import DeviceSpec
 from .dtypes import DType, as_dtype, bfloat16, bool, double, float16, float32, float64, half, int32, int64
 
@@ -150,5 +150,6 @@ __all__ = [
     "reduce_max", "reduce_mean", "reduce_min", "reduce_sum", "reshape", "shape", "sigmoid", "slice", "sqrt",
     "square", "subtract", "tanh", "transpose", "truediv", "zeros", "zeros_like", "executing_eagerly",
     "placement_report", "set_placement_report_at_exit", "op_count", "gpu_availability",
-    "current_device_scope", "build_features", "DeviceSpec", "gather",
+    "current_device_scope", "build_features", "DeviceSpec", "gather", "expand_dims", "squeeze", "stack",
+    "clip_by_value",
 ]

@@ -586,6 +586,60 @@ def concat(values, axis, name=None):
     return _ctensor.concat(values, operator.index(axis))
 
 
+def _invalid(message):
+    return _errors.InvalidArgumentError(None, None, message)
+
+
+def expand_dims(input, axis, name=None):  # noqa: A002
+    """A view with a new dimension of size 1 at ``axis`` (in [-rank-1, rank])."""
+    x = convert_to_tensor(input)
+    rank, a = len(x.shape), operator.index(axis)
+    if not -rank - 1 <= a <= rank:
+        raise _invalid("expand_dims: tried to expand dim index %d for tensor with %d dimensions" % (a, rank))
+    a = a + rank + 1 if a < 0 else a
+    return _ctensor.reshape(x, x.shape[:a] + (1,) + x.shape[a:])
+
+
+def squeeze(input, axis=None, name=None):  # noqa: A002
+    """A view without the size-1 dimensions (or only those in ``axis``, each
+    of which must be 1)."""
+    x = convert_to_tensor(input)
+    shape_, rank = x.shape, len(x.shape)
+    if axis is None:
+        return _ctensor.reshape(x, tuple(d for d in shape_ if d != 1))
+    drop = set()
+    for a in _axes(axis) if isinstance(axis, (list, tuple)) else (operator.index(axis),):
+        if not -rank <= a < rank:
+            raise _invalid("squeeze: tried to squeeze dim index %d for tensor with %d dimensions" % (a, rank))
+        a = a + rank if a < 0 else a
+        if shape_[a] != 1:
+            raise _invalid("squeeze: can not squeeze dim[%d], expected a dimension of 1, got %d" % (a, shape_[a]))
+        drop.add(a)
+    return _ctensor.reshape(x, tuple(d for i, d in enumerate(shape_) if i not in drop))
+
+
+def stack(values, axis=0, name=None):
+    """Tensors of one shape and dtype joined along a new axis (in
+    [-(rank+1), rank])."""
+    values = [convert_to_tensor(v) for v in values]
+    if not values:
+        raise ValueError("stack: needs at least one tensor")
+    first = values[0]
+    for i, v in enumerate(values[1:], 1):
+        if v.shape != first.shape:
+            raise _invalid("stack: shapes of all inputs must match: values[0].shape = %s != values[%d].shape = %s"
+                           % (list(first.shape), i, list(v.shape)))
+    rank, a = len(first.shape), operator.index(axis)
+    if not -rank - 1 <= a <= rank:
+        raise ValueError("stack: axis %d not in range [%d, %d)" % (a, -rank - 1, rank + 1))
+    return _ctensor.concat([expand_dims(v, a) for v in values], a)
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """Values of t limited to [clip_value_min, clip_value_max]; NaN stays NaN."""
+    return maximum(minimum(t, clip_value_max), clip_value_min)
+
+
 def slice(input_, begin, size, name=None):  # noqa: A001
     return _ctensor.slice(convert_to_tensor(input_), _shape_tuple(begin), _shape_tuple(size))
 

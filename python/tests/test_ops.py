@@ -84,6 +84,40 @@ class ArithmeticTest(unittest.TestCase):
             tf.constant([1, 2]) % 0
         self.assertTrue(math.isinf((tf.constant([1.0]) // 0.0).tolist()[0]))  # floats: no error
 
+    def test_expand_dims_squeeze_stack_clip(self):
+        # shapes, values and error classes as TensorFlow 2.21 gives them
+        x = tf.constant([[1, 2, 3]])
+        self.assertEqual([tf.expand_dims(x, a).shape for a in (0, -1, 2)], [(1, 1, 3), (1, 3, 1), (1, 3, 1)])
+        for a in (3, -4):
+            with self.assertRaises(tf.errors.InvalidArgumentError) as cm:
+                tf.expand_dims(x, a)
+            self.assertIn("dim index %d for tensor with 2 dimensions" % a, str(cm.exception))
+        y = tf.zeros((1, 3, 1, 2))
+        self.assertEqual([tf.squeeze(y).shape, tf.squeeze(y, [0]).shape, tf.squeeze(y, axis=-2).shape,
+                          tf.squeeze(y, [0, 2]).shape], [(3, 2), (3, 1, 2), (1, 3, 2), (3, 2)])
+        self.assertEqual(tf.squeeze(tf.constant(3.0)).shape, ())
+        with self.assertRaises(tf.errors.InvalidArgumentError) as cm:
+            tf.squeeze(y, [1])
+        self.assertIn("can not squeeze dim[1], expected a dimension of 1, got 3", str(cm.exception))
+        with self.assertRaises(tf.errors.InvalidArgumentError):
+            tf.squeeze(y, [4])
+        self.assertEqual(tf.stack([x[0], x[0] * 2]).tolist(), [[1, 2, 3], [2, 4, 6]])
+        self.assertEqual(tf.stack([x[0], x[0]], axis=1).tolist(), [[1, 1], [2, 2], [3, 3]])
+        self.assertEqual(tf.stack([x, x], axis=-1).shape, (1, 3, 2))
+        with self.assertRaises(tf.errors.InvalidArgumentError) as cm:
+            tf.stack([x, tf.constant([[1, 2]])])
+        self.assertIn("values[0].shape = [1, 3] != values[1].shape = [1, 2]", str(cm.exception))
+        with self.assertRaises(tf.errors.InvalidArgumentError):
+            tf.stack([x, tf.constant([[1.0, 2.0, 3.0]])])
+        with self.assertRaises(ValueError):
+            tf.stack([x, x], axis=3)
+        with self.assertRaises(ValueError):
+            tf.stack([])
+        clipped = tf.clip_by_value(tf.constant([-2.0, 0.5, 3.0, float("nan")]), -1.0, 1.0).tolist()
+        self.assertEqual(clipped[:3], [-1.0, 0.5, 1.0])
+        self.assertTrue(math.isnan(clipped[3]))
+        self.assertEqual(tf.clip_by_value(tf.constant([5, -5]), 0, 3).tolist(), [3, 0])
+
     def test_gather(self):
         # TensorFlow 2.21 gives the same values and messages
         p = tf.constant([[1., 2., 3.], [4., 5., 6.], [7., 8., 9.]])
