@@ -311,28 +311,19 @@ static void bin_range(void *ctx, int64_t begin, int64_t end) {
   }
 }
 
-static bool any_negative(const ct_tensor *t) {
-  bool neg = false;
+/* Whether an int32/int64 tensor holds a negative value (a pow exponent) or
+ * a zero (a floor_div/floor_mod divisor): the checks before integer ops. */
+static void int_scan(const ct_tensor *t, bool *negative, bool *zero) {
+  bool neg = false, z = false;
   if (t->dtype == CT_INT32) {
     const int32_t *p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) neg |= p[i] < 0;
+    for (int64_t i = 0; i < t->numel; i++) neg |= p[i] < 0, z |= p[i] == 0;
   } else {
     const int64_t *p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) neg |= p[i] < 0;
+    for (int64_t i = 0; i < t->numel; i++) neg |= p[i] < 0, z |= p[i] == 0;
   }
-  return neg;
-}
-
-static bool any_zero(const ct_tensor *t) {
-  bool zero = false;
-  if (t->dtype == CT_INT32) {
-    const int32_t *p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) zero |= p[i] == 0;
-  } else {
-    const int64_t *p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) zero |= p[i] == 0;
-  }
-  return zero;
+  *negative = neg;
+  *zero = z;
 }
 
 static ct_status binary_kernel(const ct_kernel_args *args) {
@@ -341,12 +332,14 @@ static ct_status binary_kernel(const ct_kernel_args *args) {
   const ct_dtype dt = a->dtype;
   bin_fn fn = bin_table[args->op - CT_OP_ADD][dt];
   if (fn == NULL) return ct_error(CT_INTERNAL, "%s: no CPU loop for %s", ct_op_name(args->op), ct_dtype_name(dt));
-  if (args->op == CT_OP_POW && (dt == CT_INT32 || dt == CT_INT64) && any_negative(b))
+  bool is_int = dt == CT_INT32 || dt == CT_INT64, negative = false, zero = false;
+  bool floor_op = args->op == CT_OP_FLOOR_DIV || args->op == CT_OP_FLOOR_MOD;
+  if (is_int && (args->op == CT_OP_POW || floor_op)) int_scan(b, &negative, &zero);
+  if (args->op == CT_OP_POW && negative)
     return ct_error(CT_INVALID_ARGUMENT, "pow: integers to negative integer powers are not allowed");
   if (o->numel == 0) return CT_OK;
-  /* as TensorFlow: checked when there is an output to compute */
-  if ((args->op == CT_OP_FLOOR_DIV || args->op == CT_OP_FLOOR_MOD) && (dt == CT_INT32 || dt == CT_INT64) &&
-      any_zero(b))
+  /* as TensorFlow: a zero divisor is an error only when there is an output */
+  if (floor_op && zero)
     return ct_error(CT_INVALID_ARGUMENT, "%s: Integer division by zero (a divisor of %s is 0)", ct_op_name(args->op),
                     ct_dtype_name(dt));
   /* Small ops on same-shape or scalar operands: one call, no walk plan.
