@@ -507,6 +507,8 @@ CT_API ct_status ct_sqrt(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
 CT_API ct_status ct_tanh(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
 CT_API ct_status ct_sigmoid(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
 CT_API ct_status ct_relu(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+/* x * x (TensorFlow's Square); every numeric dtype. */
+CT_API ct_status ct_square(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
 
 /* reductions: axes == NULL reduces every axis; negative axes count from the
  * end; n_axes == 0 with non-NULL axes reduces nothing. */
@@ -543,6 +545,155 @@ CT_API ct_status ct_gather(ct_context *ctx, const ct_tensor *params, const ct_te
 CT_API ct_status ct_slice(ct_context *ctx, const ct_tensor *x, const int64_t *begin, const int64_t *size,
                           ct_tensor **out);
 CT_API ct_status ct_softmax(ct_context *ctx, const ct_tensor *x, int axis, ct_tensor **out);
+
+/* ---- ops for gradients and training ------------------------------------- */
+
+/* log(softmax(x)) along `axis`, computed as x - max - log(sum(exp(x - max)))
+ * so that it never overflows (tf.nn.log_softmax); float dtypes. */
+CT_API ct_status ct_log_softmax(ct_context *ctx, const ct_tensor *x, int axis, ct_tensor **out);
+/* Softmax cross-entropy of logits [batch, classes] against integer labels
+ * [batch] (int32/int64, each in [0, classes): INVALID_ARGUMENT naming the
+ * first bad one on every device), in one numerically stable kernel:
+ * *loss is [batch]; *backprop (NULL: not wanted) receives d loss / d logits,
+ * softmax(logits) - one_hot(labels), [batch, classes]. TensorFlow's
+ * SparseSoftmaxCrossEntropyWithLogits. */
+CT_API ct_status ct_sparse_softmax_cross_entropy_with_logits(ct_context *ctx, const ct_tensor *labels,
+                                                             const ct_tensor *logits, ct_tensor **loss,
+                                                             ct_tensor **backprop);
+/* The same with dense labels (a probability distribution per row, logits'
+ * shape and dtype): loss = -sum(labels * log_softmax(logits)), backprop =
+ * softmax(logits) - labels. TensorFlow's SoftmaxCrossEntropyWithLogits. */
+CT_API ct_status ct_softmax_cross_entropy_with_logits(ct_context *ctx, const ct_tensor *labels,
+                                                      const ct_tensor *logits, ct_tensor **loss, ct_tensor **backprop);
+/* tf.one_hot: indices (int32/int64, any rank) -> indices' shape with a new
+ * axis of length `depth` at `axis` (-1: last); on_value where the index
+ * matches, off_value elsewhere; an index outside [0, depth) gives a row of
+ * off_value. dtype: any numeric dtype or bool. */
+CT_API ct_status ct_one_hot(ct_context *ctx, const ct_tensor *indices, int64_t depth, double on_value,
+                            double off_value, int axis, ct_dtype dtype, ct_tensor **out);
+/* tf.where(condition, x, y) (SelectV2): x where condition is true, else y;
+ * condition is bool; the three broadcast together like NumPy; x and y have
+ * one dtype. */
+CT_API ct_status ct_where(ct_context *ctx, const ct_tensor *condition, const ct_tensor *x, const ct_tensor *y,
+                          ct_tensor **out);
+/* Zeros and ones of x's shape and dtype, placed like an op. */
+CT_API ct_status ct_zeros_like(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+CT_API ct_status ct_ones_like(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+/* x broadcast to `shape` by NumPy's rules (tf.broadcast_to); a copy. */
+CT_API ct_status ct_broadcast_to(ct_context *ctx, const ct_tensor *x, const int64_t *shape, int rank,
+                                 ct_tensor **out);
+/* tf.math.unsorted_segment_sum: out[s, ...] = sum of data[i..., ...] over
+ * every index i of segment_ids with segment_ids[i] == s. segment_ids
+ * (int32/int64) has a prefix of data's shape; the result has shape
+ * [num_segments] + data.shape[segment_ids.rank:]. A negative id drops its
+ * row; an id >= num_segments is INVALID_ARGUMENT naming it. */
+CT_API ct_status ct_unsorted_segment_sum(ct_context *ctx, const ct_tensor *data, const ct_tensor *segment_ids,
+                                         int64_t num_segments, ct_tensor **out);
+/* The same values, but no gradient flows through it (tf.stop_gradient):
+ * a view sharing x's memory that tapes never connect to x. */
+CT_API ct_status ct_stop_gradient(ct_context *ctx, const ct_tensor *x, ct_tensor **out);
+
+/* ------------------------------------------------------------------------ */
+/* Variables                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A mutable value with a fixed dtype, shape and device (tf.Variable).
+ * Refcounted: ct_variable_release drops a reference; tapes that watch a
+ * variable hold one, so releasing it while a tape holds it is safe. */
+typedef struct ct_variable ct_variable;
+
+/* Makes a variable holding a copy of `initial`, placed like an op (the
+ * thread's scope, else the best device for its dtype), as TensorFlow places
+ * tf.Variable. `name` may be NULL ("Variable"). */
+CT_API ct_status ct_variable_new(ct_context *ctx, const ct_tensor *initial, bool trainable, const char *name,
+                                 ct_variable **out);
+CT_API ct_variable *ct_variable_retain(ct_variable *v);
+/* NULL is a no-op. */
+CT_API void ct_variable_release(ct_variable *v);
+/* The current value, as a tensor on the variable's device. Later assigns
+ * never change a tensor already read. Read while a tape records, a
+ * trainable variable is watched by that tape (watch_accessed_variables). */
+CT_API ct_status ct_variable_read(ct_variable *v, ct_tensor **out);
+/* value must have the variable's dtype and shape (INVALID_ARGUMENT naming
+ * both, the variable unchanged). The update runs on the variable's device;
+ * a value on another device is moved by the thread's device policy. */
+CT_API ct_status ct_variable_assign(ct_variable *v, const ct_tensor *value);
+CT_API ct_status ct_variable_assign_add(ct_variable *v, const ct_tensor *delta);
+CT_API ct_status ct_variable_assign_sub(ct_variable *v, const ct_tensor *delta);
+/* Full device name, as ct_tensor_device. Valid while the variable lives. */
+CT_API const char *ct_variable_device(const ct_variable *v);
+CT_API ct_dtype ct_variable_dtype(const ct_variable *v);
+CT_API int ct_variable_rank(const ct_variable *v);
+CT_API const int64_t *ct_variable_shape(const ct_variable *v);
+CT_API const char *ct_variable_name(const ct_variable *v);
+CT_API bool ct_variable_trainable(const ct_variable *v);
+
+/* ------------------------------------------------------------------------ */
+/* Gradient tapes                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* A tape records the ops of the thread that made it, while it is
+ * recording, whose inputs it watches (tf.GradientTape). Gradients are
+ * computed with ops: each gradient op is placed on the device its forward
+ * op ran on, logged and counted like any op; with soft placement off, a
+ * gradient op that cannot run there fails naming the forward op and the
+ * device. Ops made while computing a gradient are recorded by the other
+ * tapes of the thread that are recording (nested tapes: higher orders);
+ * the tape being differentiated does not record them. */
+typedef struct ct_tape ct_tape;
+
+/* Makes a tape that records from now on, on the calling thread.
+ * persistent: gradients may be asked for more than once.
+ * watch_accessed_variables: trainable variables read while it records are
+ * watched automatically. */
+CT_API ct_status ct_tape_new(ct_context *ctx, bool persistent, bool watch_accessed_variables, ct_tape **out);
+/* Frees the tape and everything it holds. Call it on the thread that made
+ * it; NULL is a no-op. */
+CT_API void ct_tape_free(ct_tape *tape);
+/* Watches a tensor (a float tensor; others are ignored, as TensorFlow
+ * ignores them with a warning) or a variable (kept alive by the tape). */
+CT_API ct_status ct_tape_watch(ct_tape *tape, const ct_tensor *t);
+CT_API ct_status ct_tape_watch_variable(ct_tape *tape, ct_variable *v);
+/* Pause and resume recording (tape.stop_recording()); on the tape's thread
+ * only (FAILED_PRECONDITION otherwise). A new tape records. */
+CT_API ct_status ct_tape_stop_recording(ct_tape *tape);
+CT_API ct_status ct_tape_resume_recording(ct_tape *tape);
+CT_API bool ct_tape_is_recording(const ct_tape *tape);
+/* Forgets everything recorded and watched (tape.reset()). */
+CT_API ct_status ct_tape_reset(ct_tape *tape);
+/* Variables the tape watches, in the order they were first watched. *out
+ * receives a new reference. */
+CT_API int ct_tape_watched_variable_count(const ct_tape *tape);
+CT_API ct_status ct_tape_watched_variable_get(const ct_tape *tape, int i, ct_variable **out);
+/* Ops recorded so far, and the tensors the tape holds for its gradients
+ * (for tests and memory reports). */
+CT_API int64_t ct_tape_recorded_op_count(const ct_tape *tape);
+CT_API int64_t ct_tape_held_tensor_count(const ct_tape *tape);
+
+/* A source of a gradient: exactly one of the two is set. */
+typedef struct ct_gradient_source {
+  const ct_tensor *tensor;
+  ct_variable *variable;
+} ct_gradient_source;
+
+/* What a source the targets do not depend on gets (tf.UnconnectedGradients). */
+typedef enum ct_unconnected_gradients {
+  CT_UNCONNECTED_NONE = 0, /* NULL, TensorFlow's None */
+  CT_UNCONNECTED_ZERO = 1  /* zeros of the source's shape and dtype */
+} ct_unconnected_gradients;
+
+/* d(sum of targets) / d(source) for each source, into out[0..n_sources):
+ * a new reference each, or NULL for a source the targets do not depend on
+ * (with CT_UNCONNECTED_NONE) and for integer and bool sources (always).
+ * A non-scalar target counts as the sum of its elements, unless
+ * output_gradients (one per target, the target's shape and dtype; NULL
+ * entries or a NULL array: ones) weights it. A non-persistent tape answers
+ * once; a second call is FAILED_PRECONDITION. On failure nothing is
+ * written to out. */
+CT_API ct_status ct_tape_gradient(ct_tape *tape, const ct_tensor *const *targets, int n_targets,
+                                  const ct_tensor *const *output_gradients, const ct_gradient_source *sources,
+                                  int n_sources, ct_unconnected_gradients unconnected, ct_tensor **out);
+
 
 #ifdef __cplusplus
 }

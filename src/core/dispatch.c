@@ -42,6 +42,7 @@ static const char *const op_names[CT_OP_COUNT][2] = {
     [CT_OP_SQRT] = {"Sqrt", "sqrt"},
     [CT_OP_TANH] = {"Tanh", "tanh"},
     [CT_OP_SIGMOID] = {"Sigmoid", "sigmoid"},
+    [CT_OP_SQUARE] = {"Square", "square"},
     [CT_OP_RELU] = {"Relu", "relu"},
     [CT_OP_SUM] = {"Sum", "reduce_sum"},
     [CT_OP_MEAN] = {"Mean", "reduce_mean"},
@@ -55,6 +56,13 @@ static const char *const op_names[CT_OP_COUNT][2] = {
     [CT_OP_SLICE] = {"Slice", "slice"},
     [CT_OP_SOFTMAX] = {"Softmax", "softmax"},
     [CT_OP_GATHER] = {"GatherV2", "gather"},
+    [CT_OP_LOG_SOFTMAX] = {"LogSoftmax", "log_softmax"},
+    [CT_OP_SPARSE_XENT] = {"SparseSoftmaxCrossEntropyWithLogits", "sparse_softmax_cross_entropy_with_logits"},
+    [CT_OP_SOFTMAX_XENT] = {"SoftmaxCrossEntropyWithLogits", "softmax_cross_entropy_with_logits"},
+    [CT_OP_ONE_HOT] = {"OneHot", "one_hot"},
+    [CT_OP_SELECT] = {"SelectV2", "where"},
+    [CT_OP_BROADCAST_TO] = {"BroadcastTo", "broadcast_to"},
+    [CT_OP_UNSORTED_SEGMENT_SUM] = {"UnsortedSegmentSum", "unsorted_segment_sum"},
 };
 
 const char *ct_op_tf_name(ct_op op) {
@@ -179,9 +187,41 @@ static __attribute__((noinline)) ct_status run_with_moved_inputs(ct_context *ctx
   return st;
 }
 
+ct_status ct_op_move_input(ct_context *ctx, ct_op op, int i, const ct_tensor *in, ct_device *dev, ct_tensor **moved) {
+  ct_thread_state *ts = ct_thread_state_peek(ctx);
+  return move_input(ctx, op, i, in, dev, ts ? ts->policy : CT_POLICY_SILENT, moved);
+}
+
+/* Out of line: only threads with a recording tape come here. */
+static __attribute__((noinline)) ct_status record_on_tapes(ct_context *ctx, ct_device *dev, ct_op op,
+                                                           const ct_tensor *const *in, int n_in, const void *attrs,
+                                                           ct_tensor **out) {
+  ct_status st = ct_tape_record_op(ctx, dev, op, in, n_in, *out, attrs);
+  if (st != CT_OK) {
+    ct_tensor_release(*out);
+    *out = NULL;
+  }
+  return st;
+}
+
+static ct_status run_on(ct_context *ctx, ct_device *dev, ct_op op, ct_dtype kdtype, const ct_tensor *const *in,
+                        int n_in, const int64_t *out_shape, int out_rank, ct_dtype out_dtype, const void *attrs,
+                        ct_tensor **out);
+
 ct_status ct_op_run_on(ct_context *ctx, ct_device *dev, ct_op op, ct_dtype kdtype, const ct_tensor *const *in,
                        int n_in, const int64_t *out_shape, int out_rank, ct_dtype out_dtype, const void *attrs,
                        ct_tensor **out) {
+  ct_status st = run_on(ctx, dev, op, kdtype, in, n_in, out_shape, out_rank, out_dtype, attrs, out);
+  /* No tape, no cost: one thread-local load. The tape sees the inputs as
+   * the caller passed them, before any move between devices. */
+  if (__builtin_expect(ct_tl_tapes != NULL, 0) && st == CT_OK)
+    st = record_on_tapes(ctx, dev, op, in, n_in, attrs, out);
+  return st;
+}
+
+static ct_status run_on(ct_context *ctx, ct_device *dev, ct_op op, ct_dtype kdtype, const ct_tensor *const *in,
+                        int n_in, const int64_t *out_shape, int out_rank, ct_dtype out_dtype, const void *attrs,
+                        ct_tensor **out) {
   ct_kernel_fn kernel = ct_registry_find(&ctx->registry, op, dev->type, kdtype);
   if (!kernel) return ct_no_kernel_error(ctx, op, kdtype, dev);
   if (n_in > CT_MAX_INPUTS)

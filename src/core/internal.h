@@ -151,9 +151,12 @@ typedef enum ct_op {
   CT_OP_ADD, CT_OP_SUB, CT_OP_MUL, CT_OP_DIV, CT_OP_MAXIMUM, CT_OP_MINIMUM, CT_OP_POW,
   CT_OP_FLOOR_DIV, CT_OP_FLOOR_MOD,
   CT_OP_EQUAL, CT_OP_NOT_EQUAL, CT_OP_LESS, CT_OP_LESS_EQUAL, CT_OP_GREATER, CT_OP_GREATER_EQUAL,
-  CT_OP_NEG, CT_OP_ABS, CT_OP_EXP, CT_OP_LOG, CT_OP_SQRT, CT_OP_TANH, CT_OP_SIGMOID, CT_OP_RELU,
+  CT_OP_NEG, CT_OP_ABS, CT_OP_EXP, CT_OP_LOG, CT_OP_SQRT, CT_OP_TANH, CT_OP_SIGMOID, CT_OP_SQUARE, CT_OP_RELU,
   CT_OP_SUM, CT_OP_MEAN, CT_OP_MAX, CT_OP_MIN, CT_OP_ARGMAX,
   CT_OP_CAST, CT_OP_RESHAPE, CT_OP_TRANSPOSE, CT_OP_CONCAT, CT_OP_SLICE, CT_OP_SOFTMAX, CT_OP_GATHER,
+  /* added for gradients and training */
+  CT_OP_LOG_SOFTMAX, CT_OP_SPARSE_XENT, CT_OP_SOFTMAX_XENT, CT_OP_ONE_HOT, CT_OP_SELECT, CT_OP_BROADCAST_TO,
+  CT_OP_UNSORTED_SEGMENT_SUM,
   CT_OP_COUNT
 } ct_op;
 
@@ -211,6 +214,10 @@ struct ct_tensor {
   void *data;                /* device pointer for backing, or inline_data */
   ct_tensor *base;           /* non-NULL: data is a view into base (reshape) */
   bool owns_data;            /* data came from backing->backend->alloc */
+  /* 0 until a gradient tape first sees the tensor; then a number unique in
+   * its context (ct_tape_id), so that a tape never mistakes a new tensor at
+   * a freed one's address for the old one. */
+  _Atomic uint64_t tape_id;
   /* Small CPU tensors live here. 16-byte aligned like malloc: a 64-byte
    * aligned header would need memalign, which costs more than the op. */
   _Alignas(16) unsigned char inline_data[CT_INLINE_BYTES];
@@ -288,6 +295,8 @@ struct ct_context {
   ct_log_fn log_fn;
   void *log_user;
 
+  _Atomic uint64_t next_tape_id;   /* the last tensor id tapes handed out */
+
   void *doctor_cache;              /* unused by the core; reserved */
   void *cuda;                      /* src/cuda state (loader, driver table); freed by
                                       ct_cuda_platform_ptr->context_release */
@@ -338,6 +347,22 @@ ct_status ct_op_run(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_tensor 
 ct_status ct_op_run_on(ct_context *ctx, ct_device *dev, ct_op op, ct_dtype kdtype, const ct_tensor *const *in,
                        int n_in, const int64_t *out_shape, int out_rank, ct_dtype out_dtype,
                        const void *attrs, ct_tensor **out);
+
+/* Moves input #i of `op` to `dev` by the calling thread's device policy
+ * (TensorFlow's messages). *moved: a new tensor when bytes were copied,
+ * else NULL (the input can be used where it is). */
+ct_status ct_op_move_input(ct_context *ctx, ct_op op, int i, const ct_tensor *in, ct_device *dev, ct_tensor **moved);
+
+/* ---- gradient tapes (src/autodiff) -------------------------------------- */
+
+struct ct_tape;
+/* The calling thread's recording tapes (a list through the tapes), NULL
+ * when none: the one check an op pays for autodiff. */
+extern _Thread_local struct ct_tape *ct_tl_tapes;
+/* Offers an op that just ran to the thread's tapes; each records it when
+ * it watches one of the inputs. Fails only for lack of memory. */
+ct_status ct_tape_record_op(ct_context *ctx, ct_device *dev, ct_op op, const ct_tensor *const *in, int n_in,
+                            ct_tensor *out, const void *attrs);
 
 /* UNIMPLEMENTED naming op, dtype and device, listing the dtypes that exist. */
 ct_status ct_no_kernel_error(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device *dev);

@@ -52,6 +52,36 @@ typedef struct ct_gather_attrs {
  * uses it, so the message is the same everywhere. */
 ct_status ct_gather_check_indices(const ct_tensor *indices, const void *data, int64_t dim);
 
+/* one_hot: the output has indices' shape with `depth` inserted at `axis`
+ * (already non-negative); kernel dtype = output dtype, indices int32/int64;
+ * an index outside [0, depth) gives a row of off_value (TensorFlow's rule). */
+typedef struct ct_one_hot_attrs {
+  int axis;
+  int64_t depth;
+  double on_value, off_value;
+} ct_one_hot_attrs;
+
+/* sparse and dense softmax cross-entropy: in[0] = logits [batch, classes],
+ * in[1] = labels ([batch] int32/int64, or [batch, classes] like logits);
+ * out = loss [batch]; the kernel also writes d loss / d logits into
+ * `backprop` ([batch, classes], logits' dtype, on the op's device),
+ * allocated by the front-end (TensorFlow's op has both outputs). */
+typedef struct ct_xent_attrs {
+  ct_tensor *backprop;
+} ct_xent_attrs;
+
+/* unsorted_segment_sum: in[0] = data, in[1] = segment_ids (int32/int64,
+ * a prefix of data's shape); out = [num_segments] + data.shape[ids.rank:].
+ * Negative ids are dropped (TensorFlow's rule); ids >= num_segments are
+ * INVALID_ARGUMENT on every device. */
+typedef struct ct_segment_attrs {
+  int64_t num_segments;
+} ct_segment_attrs;
+
+/* log_softmax uses ct_axis_attrs; where (SelectV2) has in[0] = condition
+ * (bool), in[1] = x, in[2] = y, broadcast together, kernel dtype x's;
+ * broadcast_to has one input and the output shape, no attributes. */
+
 typedef struct ct_slice_attrs {
   int64_t begin[CT_MAX_RANK];
 } ct_slice_attrs;

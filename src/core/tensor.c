@@ -84,6 +84,7 @@ static inline __attribute__((always_inline)) ct_tensor *header_new(ct_device *de
   t->base = NULL;
   t->owns_data = false;
   t->data = NULL;
+  atomic_init(&t->tape_id, 0);
   return t;
 }
 

@@ -49,6 +49,15 @@ ct_status ct_reshape(ct_context *ctx, const ct_tensor *x, const int64_t *shape, 
     return ct_error(CT_INVALID_ARGUMENT, "reshape: cannot reshape x of shape %s (%lld elements) into %s (%lld elements)",
                     sx, (long long)x->numel, ss, (long long)known);
   ct_status s = ct_tensor_view(x, resolved, rank, out);
+  /* A view runs no kernel, so dispatch never sees it: offered to the
+   * thread's tapes here (its gradient reshapes back). */
+  if (s == CT_OK && ct_tl_tapes != NULL) {
+    s = ct_tape_record_op(ctx, x->device, CT_OP_RESHAPE, &x, 1, *out, NULL);
+    if (s != CT_OK) {
+      ct_tensor_release(*out);
+      *out = NULL;
+    }
+  }
   if (s == CT_OK) ct_error_clear();
   return s;
 }
