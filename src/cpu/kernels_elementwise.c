@@ -9,7 +9,7 @@
  * loops on contiguous runs. float16 and bfloat16 go through the float32
  * loops in blocks converted on the stack: computed in float32, rounded once.
  *
- * Integer add/sub/mul/neg/abs wrap modulo 2^bits, as TensorFlow and NumPy
+ * Integer add/sub/mul/neg/abs/square wrap modulo 2^bits, as TensorFlow and NumPy
  * do on their two's-complement machines; the arithmetic is done on unsigned
  * types so that wrapping is defined behaviour in C.
  */
@@ -186,6 +186,10 @@ UN_LOOP(relu_f32, float, x < 0 ? 0.0f : x)
 UN_LOOP(relu_f64, double, x < 0 ? 0.0 : x)
 UN_LOOP(relu_i32, int32_t, x < 0 ? 0 : x)
 UN_LOOP(relu_i64, int64_t, x < 0 ? 0 : x)
+UN_LOOP(square_f32, float, x * x)
+UN_LOOP(square_f64, double, x * x)
+UN_LOOP(square_i32, int32_t, (uint32_t)x * (uint32_t)x)
+UN_LOOP(square_i64, int64_t, (uint64_t)x * (uint64_t)x)
 
 #define N_BIN (CT_OP_GREATER_EQUAL - CT_OP_ADD + 1)
 #define N_UN (CT_OP_RELU - CT_OP_NEG + 1)
@@ -218,6 +222,7 @@ static const un_fn un_table[N_UN][CT_DTYPE_COUNT] = {
     [CT_OP_EXP - CT_OP_NEG] = {FLOATS(exp)},      [CT_OP_LOG - CT_OP_NEG] = {FLOATS(log)},
     [CT_OP_SQRT - CT_OP_NEG] = {FLOATS(sqrt)},    [CT_OP_TANH - CT_OP_NEG] = {FLOATS(tanh)},
     [CT_OP_SIGMOID - CT_OP_NEG] = {FLOATS(sigmoid)}, [CT_OP_RELU - CT_OP_NEG] = {NUMERIC(relu)},
+    [CT_OP_SQUARE - CT_OP_NEG] = {NUMERIC(square)},
 };
 
 /* ---- 16-bit floats through float32 blocks ------------------------------ */
@@ -403,7 +408,7 @@ static ct_status unary_kernel(const ct_kernel_args *args) {
   un_fn fn = un_table[args->op - CT_OP_NEG][dt];
   if (fn == NULL) return ct_error(CT_INTERNAL, "%s: no CPU loop for %s", ct_op_name(args->op), ct_dtype_name(dt));
   un_job j = {fn, x->data, args->out->data, ct_dtype_size(dt), ct_k_is_half(dt), dt == CT_BFLOAT16};
-  bool cheap = args->op == CT_OP_NEG || args->op == CT_OP_ABS || args->op == CT_OP_RELU;
+  bool cheap = args->op == CT_OP_NEG || args->op == CT_OP_ABS || args->op == CT_OP_RELU || args->op == CT_OP_SQUARE;
   int64_t cost = (cheap ? 1 : 16) * (j.half ? 4 : 1);
   ct_k_parallel(x->numel, ct_cpu_threads_for(x->numel * cost), 64, un_range, &j);
   return CT_OK;

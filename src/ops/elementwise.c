@@ -75,6 +75,7 @@ UNARY(ct_sqrt, CT_OP_SQRT, CT_DTS_FLOAT)
 UNARY(ct_tanh, CT_OP_TANH, CT_DTS_FLOAT)
 UNARY(ct_sigmoid, CT_OP_SIGMOID, CT_DTS_FLOAT)
 UNARY(ct_relu, CT_OP_RELU, CT_DTS_NUMERIC)
+UNARY(ct_square, CT_OP_SQUARE, CT_DTS_NUMERIC)
 
 ct_status ct_cast(ct_context *ctx, const ct_tensor *x, ct_dtype dtype, ct_tensor **out) {
   if (ctx == NULL || x == NULL || out == NULL)
