@@ -13,5 +13,7 @@ void ct_cpu_register_reduce(ct_registry *r);      /* sum mean max min argmax sof
 void ct_cpu_register_random(ct_registry *r);      /* uniform, normal, truncated normal */
 void ct_cpu_register_matmul(ct_registry *r);      /* matmul */
 void ct_cpu_register_shape(ct_registry *r);       /* transpose, concat, slice */
+/* log_softmax, softmax cross-entropies, one_hot, where, broadcast_to, unsorted_segment_sum */
+void ct_cpu_register_nn(ct_registry *r);
 
 #endif
