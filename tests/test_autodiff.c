@@ -517,12 +517,17 @@ TEST(long_training_loop_has_flat_memory) {
 typedef struct thread_job {
   ct_tensor *x;
   ct_tensor *y;
-  ct_status st;
+  ct_tape *tape;
+  ct_status st, watch_st;
+  char watch_err[256];
 } thread_job;
 
 static void *other_thread(void *arg) {
   thread_job *j = arg;
   j->st = ct_mul(ctx, j->x, j->x, &j->y);
+  /* another thread's tape is not this thread's to touch */
+  j->watch_st = ct_tape_watch(j->tape, j->x);
+  snprintf(j->watch_err, sizeof j->watch_err, "%s", ct_last_error());
   return NULL;
 }
 
@@ -532,11 +537,13 @@ TEST(tapes_are_per_thread) {
   ct_tape *tape = NULL;
   CHECK_OK(ct_tape_new(ctx, false, true, &tape));
   CHECK_OK(ct_tape_watch(tape, x));
-  thread_job job = {x, NULL, CT_OK};
+  thread_job job = {x, NULL, tape, CT_OK, CT_OK, ""};
   pthread_t th;
   CHECK(pthread_create(&th, NULL, other_thread, &job) == 0);
   pthread_join(th, NULL);
   CHECK_OK(job.st);
+  CHECK_EQ_INT(job.watch_st, CT_FAILED_PRECONDITION);
+  CHECK(strstr(job.watch_err, "call this from that thread") != NULL);
   CHECK_EQ_INT(ct_tape_recorded_op_count(tape), 0);
   CHECK_OK(grad1(tape, job.y, src_t(x), &g));
   CHECK(g == NULL);

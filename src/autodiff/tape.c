@@ -254,6 +254,14 @@ ct_status ct_tape_record_op(ct_context *ctx, ct_device *dev, ct_op op, const ct_
 
 /* ---- the public tape -------------------------------------------------------- */
 
+/* A tape's records and sets belong to its thread, which writes them as its
+ * ops run: any other thread would race with it. */
+static ct_status owner_only(const ct_tape *tape, const char *what) {
+  if (pthread_equal(tape->owner, pthread_self())) return CT_OK;
+  return ct_error(CT_FAILED_PRECONDITION, "%s: a tape records the ops of the thread that made it; call this from that thread",
+                  what);
+}
+
 ct_status ct_tape_new(ct_context *ctx, bool persistent, bool watch_accessed_variables, ct_tape **out) {
   if (ctx == NULL || out == NULL) return ct_error(CT_INVALID_ARGUMENT, "tape_new: NULL %s", ctx ? "out" : "context");
   ct_tape *tape = calloc(1, sizeof *tape);
@@ -285,12 +293,6 @@ void ct_tape_free(ct_tape *tape) {
   destroy(tape);
 }
 
-static ct_status owner_only(const ct_tape *tape, const char *what) {
-  if (pthread_equal(tape->owner, pthread_self())) return CT_OK;
-  return ct_error(CT_FAILED_PRECONDITION, "%s: a tape records the ops of the thread that made it; call this from that thread",
-                  what);
-}
-
 ct_status ct_tape_stop_recording(ct_tape *tape) {
   if (tape == NULL) return ct_error(CT_INVALID_ARGUMENT, "tape_stop_recording: NULL tape");
   ct_status st = owner_only(tape, "tape_stop_recording");
@@ -315,6 +317,8 @@ bool ct_tape_is_recording(const ct_tape *tape) { return tape && tape->linked; }
 
 ct_status ct_tape_reset(ct_tape *tape) {
   if (tape == NULL) return ct_error(CT_INVALID_ARGUMENT, "tape_reset: NULL tape");
+  ct_status st = owner_only(tape, "tape_reset");
+  if (st != CT_OK) return st;
   if (tape->computing) return ct_error(CT_FAILED_PRECONDITION, "tape_reset: the tape is computing a gradient");
   forget_all(tape);
   tape->used = false;
@@ -329,6 +333,8 @@ ct_status ct_tape_watch(ct_tape *tape, const ct_tensor *t) {
   /* TensorFlow ignores non-float tensors here (with a warning): their
    * gradient is None whatever happens. */
   if (!ct_dtype_is_float(t->dtype)) return CT_OK;
+  ct_status st = owner_only(tape, "tape_watch");
+  if (st != CT_OK) return st;
   return set_add(&tape->tracked, tensor_id(tape->ctx, t));
 }
 
@@ -358,6 +364,8 @@ ct_status ct_tape_watch_variable(ct_tape *tape, ct_variable *v) {
   if (v->ctx != tape->ctx)
     return ct_error(CT_INVALID_ARGUMENT, "tape_watch_variable: variable '%s' belongs to another context than the tape",
                     v->name);
+  ct_status st = owner_only(tape, "tape_watch_variable");
+  if (st != CT_OK) return st;
   return add_var(tape, v, NULL);
 }
 
@@ -710,12 +718,14 @@ ct_status ct_tape_gradient(ct_tape *tape, const ct_tensor *const *targets, int n
                            const ct_tensor *const *output_gradients, const ct_gradient_source *sources, int n_sources,
                            ct_unconnected_gradients unconnected, ct_tensor **out) {
   if (tape == NULL) return ct_error(CT_INVALID_ARGUMENT, "tape_gradient: NULL tape");
+  ct_status st = owner_only(tape, "tape_gradient");
+  if (st != CT_OK) return st;
   if (tape->computing)
     return ct_error(CT_FAILED_PRECONDITION, "tape_gradient: the tape is already computing a gradient");
   if (!tape->persistent && tape->used)
     return ct_error(CT_FAILED_PRECONDITION,
                     "A non-persistent GradientTape can only be used to compute one set of gradients (or jacobians)");
-  ct_status st = check_args(tape, targets, n_targets, output_gradients, sources, n_sources, unconnected, out);
+  st = check_args(tape, targets, n_targets, output_gradients, sources, n_sources, unconnected, out);
   if (st != CT_OK) return st;
   tape->computing = true;
   st = run_backward(tape, targets, n_targets, output_gradients, sources, n_sources, unconnected, out);
