@@ -25,8 +25,10 @@
  * (stdout) and `err`. */
 int ct_doctor_main(int argc, char **argv, FILE *out, FILE *err);
 
-/* The JSON schema version written as "schema_version" (docs/doctor.md). */
-#define CT_DOCTOR_SCHEMA_VERSION 1
+/* The JSON schema version written as "schema_version" (docs/doctor.md).
+ * 2: every advice requirement and every verdict says where its facts come
+ * from ("source", "sources"). */
+#define CT_DOCTOR_SCHEMA_VERSION 2
 
 #define CT_DR_PATH 512
 #define CT_DR_TEXT 256
@@ -41,6 +43,7 @@ int ct_doctor_main(int argc, char **argv, FILE *out, FILE *err);
 #define CT_DR_MAX_SEARCH_DIRS 64
 #define CT_DR_MAX_GPUS 16
 #define CT_DR_MAX_VERIFY 16
+#define CT_DR_MAX_CITES 8
 
 /* ---- options ---------------------------------------------------------- */
 
@@ -56,6 +59,7 @@ typedef struct ct_doctor_options {
   bool color;
   bool no_pythons;             /* skip PATH interpreters (fixtures) */
   bool no_ctensor;             /* skip ctensor's own device probe */
+  bool sources;                /* --sources: print each fact used with its source */
   char root[CT_DR_PATH];       /* "" = the real machine */
   char tf_version[32];         /* --tf */
   char torch_version[32];      /* --torch */
@@ -192,6 +196,11 @@ typedef struct ct_doctor_verdict {
   int n_notes;
   char fixes[CT_DR_MAX_FIXES][CT_DR_TEXT * 2];
   int n_fixes;
+  /* The table facts this verdict relied on, each with its source, so that
+   * every printed requirement can be traced (--sources, JSON "sources"). */
+  char cite_fact[CT_DR_MAX_CITES][CT_DR_TEXT];
+  char cite_source[CT_DR_MAX_CITES][CT_DR_TEXT * 2];
+  int n_cites;
 } ct_doctor_verdict;
 
 /* ---- advisor (--tf / --torch) ------------------------------------------- */
@@ -205,6 +214,8 @@ typedef struct ct_doctor_advice {
   char lines[16][CT_DR_TEXT * 2]; /* facts, each "ok"/"missing" marked */
   bool line_ok[16];
   bool line_check[16];         /* line carries a ✓/✗ */
+  char line_source[16][CT_DR_TEXT * 4]; /* where the line's requirement comes from; "" none */
+  char summary_source[CT_DR_TEXT * 2];
   int n_lines;
 } ct_doctor_advice;
 
@@ -257,6 +268,10 @@ typedef struct ct_doctor_report {
 
 /* ---- compatibility tables (compat_tables.c) ----------------------------- */
 
+/* Every row names its source: the document (a URL or a document's name)
+ * and what it says for that row. A value ending in '?' was not confirmed
+ * from a primary source and is printed with its '?'. */
+
 typedef struct ct_tf_compat {
   const char *version;        /* "2.4" */
   const char *python;         /* "3.6-3.8" */
@@ -264,10 +279,14 @@ typedef struct ct_tf_compat {
   const char *cudnn;          /* "8.0" */
   int gpu_in_main_pkg;        /* 1 yes, 0 no, -1 depends (1.15) */
   const char *gpu_pkg;        /* tensorflow-gpu status */
-  const char *driver;         /* the TF docs' line: ">=450.x" */
+  const char *driver;         /* the driver floor printed: ">=450.x" */
   const char *kernels;        /* "sm_35,sm_50,...,compute_80?" or NULL */
   const char *note;
-  bool gpu_uncertain;         /* "yes?" in compat.tsv: GPU in `tensorflow` not confirmed */
+  bool gpu_uncertain;         /* "yes?" in the sources: GPU in `tensorflow` not confirmed */
+  const char *source;         /* Python, CUDA, cuDNN and package facts */
+  const char *driver_origin;  /* printed with the driver floor: who asks for it */
+  const char *driver_source;
+  const char *kernels_source;
 } ct_tf_compat;
 
 typedef struct ct_cuda_driver_row {
@@ -275,29 +294,78 @@ typedef struct ct_cuda_driver_row {
   const char *linux_min;      /* ">=450.51.05" */
   const char *minor_compat;   /* ">=450.80.02" or "none (...)" */
   const char *sm;             /* "sm_35-sm_80" */
+  const char *source;         /* the two driver numbers */
+  const char *sm_source;
 } ct_cuda_driver_row;
+
+/* The cuDNN a PyTorch wheel built for one CUDA bundles. */
+typedef struct ct_torch_cudnn {
+  const char *cuda;           /* "12.1" */
+  const char *cudnn;          /* "8.9.2.26"; "?" not in the sources */
+} ct_torch_cudnn;
 
 typedef struct ct_torch_compat {
   const char *version;        /* "2.1" */
   const char *python;         /* ">=3.8, <=3.11" */
+  const char *python_experimental; /* "3.12": wheels exist, support experimental; "" none */
   const char *stable_cuda;    /* "11.8" */
   const char *experimental_cuda; /* "12.1" */
-  const char *cudnn;          /* for the stable CUDA */
+  const char *also_cuda;      /* other CUDA builds published (1.12: "10.2"); "" none */
+  ct_torch_cudnn cudnn[4];    /* per CUDA build */
   bool uncertain;
+  const char *source;
+  const char *also_source;    /* for also_cuda */
 } ct_torch_compat;
+
+/* JAX built for one CUDA major. */
+typedef struct ct_jax_cuda {
+  int major;                  /* 11, 12, 13 */
+  const char *driver;         /* ">=450.80.02" */
+  const char *extra;          /* the pip extra ("jax[cuda12]"); NULL: no longer published */
+  const char *source;
+} ct_jax_cuda;
+
+/* A release whose `tensorflow[and-cuda]` extra is known not to install. */
+typedef struct ct_tf_broken_pin {
+  const char *tf;             /* the table row: "2.15" */
+  const char *release;        /* the broken release ("2.15.0"); NULL: every release of the row */
+  const char *python;         /* only on this Python ("3.11"); NULL: any */
+  const char *instead;        /* a release of the row whose extra installs; NULL: none known */
+  const char *why;
+  const char *source;
+} ct_tf_broken_pin;
 
 const ct_tf_compat *ct_doctor_tf_lookup(const char *version);
 const ct_tf_compat *ct_doctor_tf_table(int *n);
 /* The row of the first GA release of `cuda` ("11.0", "12.2"); NULL unknown. */
 const ct_cuda_driver_row *ct_doctor_cuda_driver_lookup(const char *cuda);
-/* Oldest driver release (bare, "450.80.02") that runs CUDA `cuda`; with a TF
- * docs line (">=450.x") the stricter of the two. "" when unknown. */
+/* Oldest driver release (bare, "450.80.02") that runs CUDA `cuda`; with a
+ * framework's own line (">=450.x") the stricter of the two. "" when unknown. */
 void ct_doctor_driver_floor(const char *cuda, const char *docs, char *out, size_t size);
-/* The cuda-driver.tsv facts for `cuda` as one clause ("CUDA 11.0: >=450.51.05"). */
+/* The cuda-driver facts for `cuda` as one clause ("CUDA 11.0: >=450.51.05"). */
 void ct_doctor_driver_table_text(const char *cuda, char *out, size_t size);
 const ct_torch_compat *ct_doctor_torch_lookup(const char *version);
 const ct_torch_compat *ct_doctor_torch_table(int *n);
-/* Sources of the tables, one line each (for docs and --json). */
+/* The cuDNN bundled by `row`'s build for `cuda` ("12.1"); "?" when unknown. */
+const char *ct_doctor_torch_cudnn(const ct_torch_compat *row, const char *cuda);
+/* Newest CUDA build of `row` (stable or also-published) that driver release
+ * `rel` runs (NULL: unknown, any); the oldest when none does. */
+void ct_doctor_torch_pick_cuda(const ct_torch_compat *row, const char *rel, char *out, size_t size);
+/* Whether CUDA `cuda`'s toolkit compiles for compute capability `cc` (86
+ * for 8.6): 1 yes, 0 no, -1 not known. */
+int ct_doctor_cuda_covers_sm(const char *cuda, int cc);
+const ct_jax_cuda *ct_doctor_jax_lookup(int cuda_major);
+/* The JAX CUDA extra for driver release `rel`: the newest whose floor it
+ * meets; NULL rel or too old a driver: the oldest still published. */
+const ct_jax_cuda *ct_doctor_jax_pick(const char *rel);
+/* The known-broken `tensorflow[and-cuda]` pin for TF `row` on Python
+ * `python` ("" unknown: any), or NULL. */
+const ct_tf_broken_pin *ct_doctor_tf_broken_pin(const char *row, const char *python);
+/* The requirement to hand pip for `tensorflow[and-cuda]` of TF `row`
+ * ("tensorflow[and-cuda]==2.15.0.post1", "tensorflow[and-cuda]==2.16.*"),
+ * steering around a known-broken release. */
+void ct_doctor_tf_and_cuda_spec(const char *row, char *out, size_t size);
+/* Sources of the tables, one line each (for the report and docs). */
 extern const char *const ct_doctor_table_sources[];
 
 /* ---- small helpers shared by the files (doctor_util.c) ------------------ */
@@ -324,6 +392,9 @@ void ct_dr_appendf(char *dst, size_t size, const char *fmt, ...) __attribute__((
 ct_doctor_verdict *ct_dr_verdict_add(ct_doctor_report *r, const char *subject);
 void ct_dr_fix(ct_doctor_verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ct_dr_note(ct_doctor_verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Records that verdict `v` used table fact `fact` (from `source`); repeats
+ * are kept once. */
+void ct_dr_cite(ct_doctor_verdict *v, const char *fact, const char *source);
 /* Name of a CUDA driver API error code, "CUDA_ERROR_..." (or "error N"). */
 const char *ct_dr_cuda_error_name(int code);
 const char *ct_dr_lib_kind_name(ct_doctor_lib_kind k);

@@ -25,6 +25,8 @@ static const char usage[] =
     "  --env NAME=VALUE     the doctor sees NAME=VALUE (NAME= : unset) (tests)\n"
     "  --no-pythons         do not look for interpreters on PATH\n"
     "  --no-ctensor         do not probe ctensor's own devices\n"
+    "  --sources            print, under each verdict and requirement, the facts\n"
+    "                       it used and the document each comes from\n"
     "  --color / --no-color force colour on or off (default: on a terminal)\n"
     "  --help               this help\n"
     "\n"
@@ -65,6 +67,8 @@ static int parse(int argc, char **argv, ct_doctor_options *opt, FILE *out, FILE 
       opt->no_pythons = true;
     } else if (strcmp(a, "--no-ctensor") == 0) {
       opt->no_ctensor = true;
+    } else if (strcmp(a, "--sources") == 0) {
+      opt->sources = true;
     } else if (strcmp(a, "--color") == 0) {
       opt->color = true;
     } else if (strcmp(a, "--no-color") == 0) {

@@ -115,6 +115,16 @@ void ct_dr_note(ct_doctor_verdict *v, const char *fmt, ...) {
   va_end(ap);
 }
 
+void ct_dr_cite(ct_doctor_verdict *v, const char *fact, const char *source) {
+  if (!v || !fact || !source || !source[0]) return;
+  for (int i = 0; i < v->n_cites; i++)
+    if (strcmp(v->cite_fact[i], fact) == 0) return;
+  if (v->n_cites >= CT_DR_MAX_CITES) return;
+  ct_dr_strlcpy(v->cite_fact[v->n_cites], fact, sizeof v->cite_fact[0]);
+  ct_dr_strlcpy(v->cite_source[v->n_cites], source, sizeof v->cite_source[0]);
+  v->n_cites++;
+}
+
 const char *ct_dr_cuda_error_name(int code) {
   switch (code) {
     case 0: return "CUDA_SUCCESS";

@@ -166,6 +166,13 @@ void ct_doctor_print_json(const ct_doctor_report *r, FILE *f) {
       if (k) fputs(", ", f);
       js(f, v->fixes[k]);
     }
+    fputs("], \"sources\": [", f);
+    for (int k = 0; k < v->n_cites; k++) {
+      fputs(k ? ", {" : "{", f);
+      kv(f, "fact", v->cite_fact[k], true);
+      kv(f, "source", v->cite_source[k], false);
+      fputs("}", f);
+    }
     fputs("]}", f);
   }
   fputs("],\n", f);
@@ -190,10 +197,13 @@ void ct_doctor_print_json(const ct_doctor_report *r, FILE *f) {
     kv(f, "version", a->version, true);
     fprintf(f, "\"known\": %s, ", a->known ? "true" : "false");
     kv(f, "summary", a->summary, true);
+    kv(f, "summary_source", a->summary_source, true);
     fputs("\"requirements\": [", f);
     for (int k = 0; k < a->n_lines; k++) {
       fputs(k ? ", {" : "{", f);
       kv(f, "text", a->lines[k], true);
+      if (a->line_source[k][0]) kv(f, "source", a->line_source[k], true);
+      else fputs("\"source\": null, ", f);
       if (a->line_check[k]) fprintf(f, "\"satisfied\": %s}", a->line_ok[k] ? "true" : "false");
       else fputs("\"satisfied\": null}", f);
     }

@@ -43,6 +43,9 @@ static void print_verdicts(const out_t *o, const ct_doctor_report *r) {
     fprintf(o->f, " %s%s%s: %s\n", col(o, BOLD), v->subject, col(o, RESET), v->reason);
     for (int k = 0; k < v->n_notes; k++) fprintf(o->f, "      %s- %s%s\n", col(o, DIM), v->notes[k], col(o, RESET));
     for (int k = 0; k < v->n_fixes; k++) fprintf(o->f, "      %d. %s\n", k + 1, v->fixes[k]);
+    if (r->opt.sources)
+      for (int k = 0; k < v->n_cites; k++)
+        fprintf(o->f, "      %ssource of \"%s\": %s%s\n", col(o, DIM), v->cite_fact[k], v->cite_source[k], col(o, RESET));
   }
 }
 
@@ -152,6 +155,14 @@ static void print_libs(const out_t *o, const ct_doctor_report *r) {
     fprintf(o->f, " %-6s %-10s (%s", ct_dr_lib_kind_name(l->kind), l->version, l->version_source);
     if (l->file_version[0] && strcmp(l->file_version, l->version) != 0) fprintf(o->f, "; package %s", l->file_version);
     fprintf(o->f, ")  %s  [%s]\n", l->path, l->where);
+    /* A toolkit's runtime says which GPUs programs built with it can target. */
+    const ct_cuda_driver_row *cr = l->kind == CT_LIB_CUDART ? ct_doctor_cuda_driver_lookup(l->version) : NULL;
+    if (cr) {
+      int maj = 0, min = 0;
+      ct_dr_parse_mm(l->version, &maj, &min);
+      fprintf(o->f, "      CUDA %d.%d targets %s\n", maj, min, cr->sm);
+      if (r->opt.sources) fprintf(o->f, "      %ssource: %s%s\n", col(o, DIM), cr->sm_source, col(o, RESET));
+    }
   }
 }
 
@@ -181,17 +192,23 @@ static void print_env(const out_t *o, const ct_doctor_report *r) {
   }
 }
 
-static void print_advice(const out_t *o, const ct_doctor_advice *a) {
+static void print_source(const out_t *o, bool on, const char *src) {
+  if (on && src[0]) fprintf(o->f, "      %ssource: %s%s\n", col(o, DIM), src, col(o, RESET));
+}
+
+static void print_advice(const out_t *o, const ct_doctor_advice *a, bool sources) {
   if (!a->present) return;
   char title[96];
   snprintf(title, sizeof title, "Advisor: %s %s on this machine", a->framework, a->version);
   section(o, title);
   fprintf(o->f, "  %s\n", a->summary);
+  print_source(o, sources, a->summary_source);
   for (int i = 0; i < a->n_lines; i++) {
     fprintf(o->f, "  ");
     if (a->line_check[i]) mark(o, a->line_ok[i]);
     else fprintf(o->f, "-");
     fprintf(o->f, " %s\n", a->lines[i]);
+    print_source(o, sources, a->line_source[i]);
   }
 }
 
@@ -214,7 +231,7 @@ void ct_doctor_print_text(const ct_doctor_report *r, FILE *f) {
   fprintf(f, "%s", col(&o, BOLD));
   mark(&o, r->exit_code == 0);
   fprintf(f, "%s %s%s\n", col(&o, BOLD), r->headline, col(&o, RESET));
-  for (int i = 0; i < 2; i++) print_advice(&o, &r->advice[i]);
+  for (int i = 0; i < 2; i++) print_advice(&o, &r->advice[i], r->opt.sources);
   print_verdicts(&o, r);
   print_verify(&o, r);
   print_ctensor(&o, r);
@@ -225,6 +242,7 @@ void ct_doctor_print_text(const ct_doctor_report *r, FILE *f) {
   print_env(&o, r);
   section(&o, "Sources of the compatibility facts");
   for (int i = 0; ct_doctor_table_sources[i]; i++) fprintf(f, "  - %s\n", ct_doctor_table_sources[i]);
-  fprintf(f, "  ('?' marks a value not confirmed from a primary source)\n");
+  fprintf(f, "  ('?' marks a value not confirmed from a primary source%s)\n",
+          r->opt.sources ? "" : "; --sources shows the source of each fact used");
   fprintf(f, "\n%sdoctor took %.0f ms%s\n", col(&o, DIM), r->elapsed_ms, col(&o, RESET));
 }

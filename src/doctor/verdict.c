@@ -23,20 +23,11 @@ static drv_state driver_state(const ct_doctor_report *r) {
 }
 
 
-/* Adds the driver fixes for a framework built with CUDA `cuda` whose docs
- * ask for `docs_req` (may be NULL). Returns true when the driver is fine. */
-static bool check_driver(const ct_doctor_report *r, ct_doctor_verdict *v, const char *cuda, const char *docs_req,
+/* Judges the machine's driver against the floor `need` (bare release,
+ * "450.80.02"; "" unknown), described to the user as `req_text`. Adds the
+ * fix, or a note that the driver suffices. Returns true when it does. */
+static bool driver_meets(const ct_doctor_report *r, ct_doctor_verdict *v, const char *need, const char *req_text,
                          char *missing, size_t msize) {
-  char need[64] = "";
-  ct_doctor_driver_floor(cuda, docs_req, need, sizeof need);
-  char table[CT_DR_TEXT];
-  ct_doctor_driver_table_text(cuda, table, sizeof table);
-  char req_text[CT_DR_TEXT];
-  if (table[0])
-    snprintf(req_text, sizeof req_text, "%s%s (%s)", docs_req || !need[0] ? "" : ">=",
-             docs_req ? docs_req : need[0] ? need : "new enough", table);
-  else
-    snprintf(req_text, sizeof req_text, "%s (CUDA %s)", docs_req ? docs_req : "new enough", cuda);
   drv_state ds = driver_state(r);
   const char *rel = ct_doctor_driver_release(r);
   if (ds == DRV_NONE || ds == DRV_STUB) {
@@ -56,6 +47,37 @@ static bool check_driver(const ct_doctor_report *r, ct_doctor_verdict *v, const 
   }
   if (rel) ct_dr_note(v, "driver %s satisfies %s", rel, req_text);
   return true;
+}
+
+/* Cites the CUDA toolkit row behind a driver clause. */
+static void cite_cuda_row(ct_doctor_verdict *v, const char *cuda) {
+  const ct_cuda_driver_row *row = ct_doctor_cuda_driver_lookup(cuda);
+  if (!row) return;
+  char fact[CT_DR_TEXT];
+  snprintf(fact, sizeof fact, "CUDA %s driver: %s, minor-version compatibility %s", cuda, row->linux_min,
+           row->minor_compat);
+  ct_dr_cite(v, fact, row->source);
+}
+
+/* Adds the driver fixes for a framework built with CUDA `cuda` whose own
+ * line asks for `docs_req` (may be NULL), said by `origin` (may be NULL).
+ * Returns true when the driver is fine. */
+static bool check_driver(const ct_doctor_report *r, ct_doctor_verdict *v, const char *cuda, const char *docs_req,
+                         const char *origin, char *missing, size_t msize) {
+  char need[64] = "";
+  ct_doctor_driver_floor(cuda, docs_req, need, sizeof need);
+  char table[CT_DR_TEXT];
+  ct_doctor_driver_table_text(cuda, table, sizeof table);
+  char req_text[CT_DR_TEXT];
+  char by[CT_DR_TEXT] = "";
+  if (docs_req && origin) snprintf(by, sizeof by, " per %s", origin);
+  if (table[0])
+    snprintf(req_text, sizeof req_text, "%s%s%s (%s)", docs_req || !need[0] ? "" : ">=",
+             docs_req ? docs_req : need[0] ? need : "new enough", by, table);
+  else
+    snprintf(req_text, sizeof req_text, "%s%s (CUDA %s)", docs_req ? docs_req : "new enough", by, cuda);
+  cite_cuda_row(v, cuda);
+  return driver_meets(r, v, need, req_text, missing, msize);
 }
 
 /* Python "3.11" inside "3.6-3.8", "2.7,3.3-3.7" or ">=3.8, <=3.11". */
@@ -328,16 +350,36 @@ static void tf_requirements(ct_doctor_report *r, ct_doctor_verdict *v, int site,
     }
   }
   if (libs_missing) {
-    if (and_cuda)
-      ct_dr_fix(v, "`pip install 'tensorflow[and-cuda]==%s.*'` installs CUDA %s and cuDNN %s as pip wheels (only the "
-                   "driver must come from the system)",
-                row->version, row->cuda, row->cudnn);
-    else
+    const ct_tf_broken_pin *bp = and_cuda ? ct_doctor_tf_broken_pin(row->version, r->sites[site].python_version) : NULL;
+    char spec[64];
+    if (and_cuda) ct_doctor_tf_and_cuda_spec(row->version, spec, sizeof spec);
+    if (bp && !bp->release) {
+      /* Every release of the row fails on this Python: no pip command to give. */
+      ct_dr_fix(v, "`pip install '%s'` does not install on Python %s (%s): use another Python for TensorFlow %s, "
+                   "or install CUDA %s and cuDNN %s on the loader path yourself",
+                spec, r->sites[site].python_version, bp->why, row->version, row->cuda, row->cudnn);
+      ct_dr_cite(v, bp->why, bp->source);
+    } else if (and_cuda) {
+      ct_dr_fix(v, "`pip install '%s'` installs CUDA %s and cuDNN %s as pip wheels (only the driver must come from "
+                   "the system)",
+                spec, row->cuda, row->cudnn);
+      if (bp) ct_dr_cite(v, bp->why, bp->source);
+    } else
       ct_dr_fix(v, "install CUDA %s and cuDNN %s (for CUDA %d.x) and put their lib directories on the loader path; "
                    "TensorFlow %s loads exactly libcudart.so.%s and libcudnn.so.%s",
                 row->cuda, row->cudnn, atoi(row->cuda), row->version, cudart, cudnn);
   }
-  check_driver(r, v, row->cuda, row->driver, missing, sizeof missing);
+  char fact[CT_DR_TEXT];
+  snprintf(fact, sizeof fact, "TensorFlow %s: Python %s, CUDA %s, cuDNN %s", row->version, row->python, row->cuda,
+           row->cudnn);
+  ct_dr_cite(v, fact, row->source);
+  snprintf(fact, sizeof fact, "TensorFlow %s driver %s (%s)", row->version, row->driver, row->driver_origin);
+  ct_dr_cite(v, fact, row->driver_source);
+  check_driver(r, v, row->cuda, row->driver, row->driver_origin, missing, sizeof missing);
+  if (row->kernels && row->kernels_source) {
+    snprintf(fact, sizeof fact, "TensorFlow %s GPU kernels: %s", row->version, row->kernels);
+    ct_dr_cite(v, fact, row->kernels_source);
+  }
   check_gpu_arch(r, v, row->kernels, "this TensorFlow", missing, sizeof missing);
   if (!r->machine.has_avx && r->machine.cpu_model[0]) {
     ct_dr_appendf(missing, sizeof missing, "%sa CPU with AVX", missing[0] ? ", " : "");
@@ -419,8 +461,8 @@ static void verdict_tf_site(ct_doctor_report *r, int site) {
   }
   if (!row) {
     v->state = CT_DR_UNKNOWN;
-    snprintf(v->reason, sizeof v->reason, "TensorFlow %s is not in the doctor's table (%s)", main_pkg->version,
-             "../shared/reference/compat.tsv");
+    snprintf(v->reason, sizeof v->reason, "TensorFlow %s is not in the doctor's table of releases",
+             main_pkg->version);
     return;
   }
   /* A `tensorflow` package without GPU kernels (before 2.1, 1.15.0 aside). */
@@ -435,8 +477,14 @@ static void verdict_tf_site(ct_doctor_report *r, int site) {
                                             "support came only in `tensorflow-gpu`",
                tf->version, unsure ? " (?)" : "");
       ct_dr_fix(v, "`pip uninstall -y tensorflow && pip install tensorflow-gpu==%s.*` (needs CUDA %s, cuDNN %s, "
-                   "driver %s)",
-                row->version, row->cuda, row->cudnn, row->driver);
+                   "driver %s per %s)",
+                row->version, row->cuda, row->cudnn, row->driver, row->driver_origin);
+      char fact[CT_DR_TEXT];
+      snprintf(fact, sizeof fact, "TensorFlow %s: Python %s, CUDA %s, cuDNN %s; `tensorflow` GPU: %s", row->version,
+               row->python, row->cuda, row->cudnn, row->gpu_in_main_pkg == 0 ? "no" : "1.15.0 only");
+      ct_dr_cite(v, fact, row->source);
+      snprintf(fact, sizeof fact, "TensorFlow %s driver %s", row->version, row->driver);
+      ct_dr_cite(v, fact, row->driver_source);
       return;
     }
   }
@@ -455,23 +503,18 @@ static bool cuda_from_tag(const char *tag, char *out, size_t size) {
   return true;
 }
 
-/* Newest stable CUDA of a torch release that this driver can run. */
-static void pick_torch_cuda(const ct_doctor_report *r, const ct_torch_compat *row, char *out, size_t size) {
-  char list[64];
-  ct_dr_strlcpy(list, row->stable_cuda, sizeof list);
-  const char *rel = ct_doctor_driver_release(r);
-  out[0] = '\0';
-  char *save = NULL;
-  for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-    const ct_cuda_driver_row *cr = ct_doctor_cuda_driver_lookup(tok);
-    char need[32] = "";
-    if (cr) ct_doctor_driver_floor(tok, NULL, need, sizeof need);
-    if (!rel || !need[0] || ct_dr_vercmp(rel, need) >= 0) ct_dr_strlcpy(out, tok, size);
-  }
-  if (!out[0]) {
-    ct_dr_strlcpy(list, row->stable_cuda, sizeof list);
-    list[strcspn(list, ",")] = '\0';
-    ct_dr_strlcpy(out, list, size);
+/* The matrix row (and, for builds outside it, the previous-versions page)
+ * behind a torch verdict. */
+static void cite_torch_row(ct_doctor_verdict *v, const ct_torch_compat *row, const char *cuda) {
+  char fact[CT_DR_TEXT];
+  snprintf(fact, sizeof fact, "PyTorch %s: Python %s%s%s%s, CUDA builds %s%s%s", row->version, row->python,
+           row->python_experimental[0] ? " (" : "", row->python_experimental,
+           row->python_experimental[0] ? " experimental)" : "", row->stable_cuda,
+           row->experimental_cuda[0] ? ", experimental " : "", row->experimental_cuda);
+  ct_dr_cite(v, fact, row->source);
+  if (row->also_cuda[0] && row->also_source && (!cuda || strcmp(cuda, row->also_cuda) == 0)) {
+    snprintf(fact, sizeof fact, "PyTorch %s: also CUDA %s builds", row->version, row->also_cuda);
+    ct_dr_cite(v, fact, row->also_source);
   }
 }
 
@@ -519,9 +562,22 @@ static void verdict_torch_pkg(ct_doctor_report *r, const ct_doctor_pkg *p) {
   if (p->distro)
     ct_dr_note(v, "installed by the system package manager (e.g. Debian's python3-torch), not by pip");
   /* Wheel Python ranges say nothing about a distribution's own build. */
-  if (row && !p->distro && ct_dr_python_supported(row->python, r->sites[p->site].python_version) == 0)
-    ct_dr_note(v, "PyTorch %s wheels support Python %s%s, this is Python %s", row->version, row->python,
-               row->uncertain ? " (?)" : "", r->sites[p->site].python_version);
+  const char *pyv = r->sites[p->site].python_version;
+  if (row && !p->distro && ct_dr_python_supported(row->python, pyv) == 0) {
+    if (row->python_experimental[0] && strcmp(row->python_experimental, pyv) == 0)
+      ct_dr_note(v, "PyTorch %s supports Python %s as experimental (wheels exist; the supported range is %s)",
+                 row->version, pyv, row->python);
+    else
+      ct_dr_note(v, "PyTorch %s wheels support Python %s%s, this is Python %s", row->version, row->python,
+                 row->uncertain ? " (?)" : "", pyv);
+  }
+  if (row) cite_torch_row(v, row, cuda[0] ? cuda : NULL);
+  if (row && cuda[0] && !cpu_build && !rocm) {
+    /* The wheel's own cuDNN is the one of its CUDA build, not the stable one. */
+    const char *dn = ct_doctor_torch_cudnn(row, cuda);
+    ct_dr_note(v, "PyTorch %s's CUDA %s build bundles cuDNN %s%s", row->version, cuda, dn,
+               row->uncertain && strcmp(dn, "?") != 0 ? " (?)" : "");
+  }
   if (rocm) {
     v->state = CT_DR_GPU_NO;
     snprintf(v->reason, sizeof v->reason, "ROCm (AMD) build +%s: it cannot use an NVIDIA GPU", tag);
@@ -545,13 +601,18 @@ static void verdict_torch_pkg(ct_doctor_report *r, const ct_doctor_pkg *p) {
     }
     if (row) {
       char pick[16];
-      pick_torch_cuda(r, row, pick, sizeof pick);
-      int a = 0, b = 0;
+      ct_doctor_torch_pick_cuda(row, ct_doctor_driver_release(r), pick, sizeof pick);
+      int a = 0, b = 0, vm = 0, vn = 0;
       ct_dr_parse_mm(pick, &a, &b);
-      ct_dr_fix(v, "%s`pip uninstall -y torch && pip install torch==%s --index-url https://download.pytorch.org/whl/cu%d%d` "
-                   "(PyTorch %s ships CUDA %s%s builds)",
-                r->gpu_present ? "" : "for a GPU machine: ", base, a, b, row->version, row->stable_cuda,
-                row->uncertain ? " (?)" : "");
+      ct_dr_parse_mm(row->version, &vm, &vn);
+      /* Before 2.0 pytorch.org gave CUDA builds with --extra-index-url. */
+      ct_dr_fix(v, "%s`pip uninstall -y torch && pip install torch==%s %s https://download.pytorch.org/whl/cu%d%d` "
+                   "(PyTorch %s ships CUDA %s%s%s builds%s; this one bundles cuDNN %s)",
+                r->gpu_present ? "" : "for a GPU machine: ", base, vm < 2 ? "--extra-index-url" : "--index-url", a, b,
+                row->version, row->also_cuda, row->also_cuda[0] ? ", " : "", row->stable_cuda,
+                row->uncertain ? " (?)" : "", ct_doctor_torch_cudnn(row, pick));
+      cite_torch_row(v, row, pick);
+      cite_cuda_row(v, pick);
     } else {
       ct_dr_fix(v, "install a CUDA build of torch %s (see https://pytorch.org/get-started/previous-versions/)", base);
     }
@@ -564,7 +625,7 @@ static void verdict_torch_pkg(ct_doctor_report *r, const ct_doctor_pkg *p) {
     return;
   }
   char missing[CT_DR_TEXT * 2] = "";
-  check_driver(r, v, cuda, NULL, missing, sizeof missing);
+  check_driver(r, v, cuda, NULL, NULL, missing, sizeof missing);
   if (!r->gpu_present) {
     v->state = CT_DR_CPU_BY_DESIGN;
     snprintf(v->reason, sizeof v->reason, "CUDA %s build, but no NVIDIA GPU on this machine: runs on the CPU", cuda);
@@ -596,18 +657,53 @@ static void verdict_jax_site(ct_doctor_report *r, int site) {
   int major = 0;
   if (plugin) major = atoi(plugin->name + 8);
   else if (jaxlib && strstr(jaxlib->version, "+cuda")) major = atoi(strstr(jaxlib->version, "+cuda") + 5);
+  const char *rel = ct_doctor_driver_release(r);
   if (!major) {
     v->state = r->gpu_present ? CT_DR_GPU_NO : CT_DR_CPU_BY_DESIGN;
     snprintf(v->reason, sizeof v->reason, "jaxlib without a CUDA plugin (jax-cuda*-plugin) is CPU-only");
-    ct_dr_fix(v, "%s`pip install -U \"jax[cuda12]\"` (installs the CUDA plugin and the CUDA libraries as pip wheels)",
-              r->gpu_present ? "" : "for a GPU machine: ");
+    const char *lead = r->gpu_present ? "" : "for a GPU machine: ";
+    const ct_jax_cuda *pick = ct_doctor_jax_pick(rel);
+    const ct_jax_cuda *newest = ct_doctor_jax_pick("99999");
+    if (!rel || !pick || !newest) {
+      /* No driver release to choose by: both, the recommended one first. */
+      const ct_jax_cuda *older = ct_doctor_jax_pick(NULL);
+      if (newest && older && newest != older)
+        ct_dr_fix(v, "%s`pip install -U \"%s\"` with an NVIDIA driver %s, or `pip install -U \"%s\"` with a "
+                     "driver %s older than that (each installs the CUDA plugin and the CUDA libraries as pip wheels)",
+                  lead, newest->extra, newest->driver, older->extra, older->driver);
+      if (newest) ct_dr_cite(v, newest->extra, newest->source);
+      if (older) ct_dr_cite(v, older->extra, older->source);
+      return;
+    }
+    char need[32];
+    ct_dr_bare_release(pick->driver, need, sizeof need);
+    bool runs = ct_dr_vercmp(rel, need) >= 0;
+    ct_dr_fix(v, "%s`pip install -U \"%s\"` (driver %s %s %s; it installs the CUDA plugin and the CUDA libraries as "
+                 "pip wheels)",
+              lead, pick->extra, rel, runs ? "meets its" : "is older than its", pick->driver);
+    if (!runs) ct_dr_fix(v, "upgrade the NVIDIA driver from %s to %s for %s", rel, pick->driver, pick->extra);
+    ct_dr_cite(v, pick->extra, pick->source);
+    if (pick != newest) ct_dr_cite(v, newest->extra, newest->source);
     return;
   }
-  char cuda[16];
-  snprintf(cuda, sizeof cuda, "%d.0", major);
   ct_dr_note(v, "CUDA %d build (%s %s)", major, plugin ? plugin->name : "jaxlib", plugin ? plugin->version : jaxlib->version);
   char missing[CT_DR_TEXT * 2] = "";
-  check_driver(r, v, cuda, NULL, missing, sizeof missing);
+  const ct_jax_cuda *jrow = ct_doctor_jax_lookup(major);
+  if (jrow) {
+    /* JAX's builds rely on minor-version compatibility: the family floor,
+     * not the x.0 toolkit's own. */
+    char need[32], req[CT_DR_TEXT], fact[CT_DR_TEXT];
+    ct_dr_bare_release(jrow->driver, need, sizeof need);
+    snprintf(req, sizeof req, "%s (JAX for CUDA %d, the CUDA %d.x minor-version-compatibility floor)", jrow->driver,
+             major, major);
+    snprintf(fact, sizeof fact, "JAX for CUDA %d: driver %s", major, jrow->driver);
+    ct_dr_cite(v, fact, jrow->source);
+    driver_meets(r, v, need, req, missing, sizeof missing);
+  } else {
+    char cuda[16];
+    snprintf(cuda, sizeof cuda, "%d.0", major);
+    check_driver(r, v, cuda, NULL, NULL, missing, sizeof missing);
+  }
   if (!r->gpu_present) {
     v->state = CT_DR_CPU_BY_DESIGN;
     snprintf(v->reason, sizeof v->reason, "CUDA %d build, but no NVIDIA GPU on this machine: runs on the CPU", major);
