@@ -140,11 +140,12 @@ TEST(no_gpu_tree_is_cpu_by_design) {
   CHECK_HAS(torch, "CPU-only build (+cpu)");
   CHECK_HAS(torch, "--index-url https://download.pytorch.org/whl/cu118");
   const char *tf15 = verdict_block(r.out, "tensorflow 2.15.0");
-  CHECK_HAS(tf15, "pip install 'tensorflow[and-cuda]==2.15.*'");
+  CHECK_HAS(tf15, "pip install 'tensorflow[and-cuda]==2.15.0.post1'");
   CHECK_HAS(tf15, "release >=525.60.13");
   const char *jax = verdict_block(r.out, "jaxlib 0.4.23");
   CHECK_HAS(jax, "CPU-only");
   CHECK_HAS(jax, "jax[cuda12]");
+  CHECK_HAS(jax, "jax[cuda13]"); /* no driver to choose by: both, with their floors */
   /* a distribution's torch without a version tag: its libraries tell */
   const char *distro = verdict_block(r.out, "torch 1.13.0a0+gitunknown");
   CHECK_HAS(distro, "CPU-only build (torch/lib has no libtorch_cuda.so)");
@@ -165,7 +166,7 @@ TEST(gpu_tree_verdicts_and_fixes) {
   CHECK_HAS(tf24, "GPU will not be used: missing libcudart.so.11.0, libcublas.so.11, libcudnn.so.8");
   CHECK_HAS(tf24, "usr/local/cuda-11.0/lib64 to the loader path");
   CHECK_HAS(tf24, "install CUDA 11.0 and cuDNN 8.0");
-  CHECK_HAS(tf24, "driver 535.104.05 satisfies >=450.x (CUDA 11.0: >=450.51.05)");
+  CHECK_HAS(tf24, "driver 535.104.05 satisfies >=450.x per TensorFlow's GPU guide for CUDA 11.0 (CUDA 11.0: >=450.51.05)");
   /* a libcudnn.so.8 of another environment is not "installed but needs libcudnn.so.8" */
   CHECK_LACKS(tf24, "but TensorFlow 2.4 needs libcudnn.so.8");
   CHECK_HAS(tf24, "is not where TensorFlow 2.4 looks: it belongs to another environment");
@@ -217,7 +218,7 @@ TEST(advisor_tf_2_4) {
   /* 2.1-2.10: GPU on Linux and Windows; the toolkit's own floor shown once */
   CHECK_HAS(r.out, "includes GPU support (Linux and Windows)");
   CHECK_HAS(r.out, "tensorflow-gpu 2.4 is the same build under another name");
-  CHECK_HAS(r.out, "NVIDIA driver >=450.x (CUDA 11.0: >=450.51.05)");
+  CHECK_HAS(r.out, "NVIDIA driver >=450.x per TensorFlow's GPU guide for CUDA 11.0 (CUDA 11.0: >=450.51.05)");
   CHECK_LACKS(r.out, "minor-version compatibility >=450.80.02");
   /* On a machine without a driver, the advisor says so. */
   if (access("/proc/driver/nvidia/version", F_OK) != 0) {
@@ -252,7 +253,8 @@ TEST(advisor_tf_2_4) {
   const char *h[] = {"--tf", "1.15", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
   r = run_args(6, h);
   CHECK_HAS(r.out, "from 1.15.2 the GPU needs `pip install tensorflow-gpu==1.15.*`");
-  CHECK_HAS(r.out, "NVIDIA driver >=410.x (CUDA 10.0: >=410.48 (no minor-version compatibility before CUDA 11))");
+  CHECK_HAS(r.out, "NVIDIA driver >=410.x per TensorFlow's GPU guide for CUDA 10.0 (CUDA 10.0: >=410.48 (no "
+                   "minor-version compatibility before CUDA 11))");
   run_free(&r);
   const char *b[] = {"--tf", "2.0", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
   r = run_args(6, b);
@@ -294,7 +296,7 @@ TEST(advisor_torch) {
   const char *c[] = {"--torch", "2.11", "--no-color", "--root", tree("nogpu"), "--no-ctensor"};
   r = run_args(6, c);
   CHECK_HAS(r.out, "Python >=3.10, <=3.14 (?)");
-  CHECK_HAS(r.out, "cuDNN bundled: 9.10.2.21 (12.6), 9.17.1.4 (?)");
+  CHECK_HAS(r.out, "cuDNN bundled with the CUDA 13.0 build: 9.17.1.4 (?)");
   CHECK_HAS(r.out, "NVIDIA driver >=580.65.06 (CUDA 13.0: >=580.65.06)");
   run_free(&r);
 }
@@ -353,7 +355,7 @@ TEST(json_report) {
   CHECK_EQ_INT(r.rc, 1);
   const char *end = json_value(r.out);
   CHECK(end != NULL && *ws(end) == '\0');
-  CHECK_HAS(r.out, "\"schema\": \"ctensor-doctor\", \"schema_version\": 1");
+  CHECK_HAS(r.out, "\"schema\": \"ctensor-doctor\", \"schema_version\": 2");
   static const char *const keys[] = {"\"exit_code\": 1", "\"headline\"", "\"ctensor\"", "\"machine\"", "\"driver\"",
                                      "\"kernel_module_version\": \"535.104.05\"", "\"libraries\"",
                                      "\"python_environments\"", "\"verdicts\"", "\"environment\"", "\"advice\"",
@@ -455,8 +457,133 @@ TEST(tables) {
   CHECK(!ct_doctor_tf_lookup("2.4")->gpu_uncertain);
   const ct_torch_compat *p11 = ct_doctor_torch_lookup("2.11");
   CHECK(p11 != NULL && p11->uncertain);
+  CHECK_EQ_INT(ct_doctor_cuda_covers_sm("12.9", 103), 1);
+  CHECK_EQ_INT(ct_doctor_cuda_covers_sm("12.8", 103), 0);
+  CHECK_EQ_INT(ct_doctor_cuda_covers_sm("13.0", 61), 0);
+  CHECK_EQ_INT(ct_doctor_cuda_covers_sm("13.0", 120), 1);
+  CHECK_EQ_INT(ct_doctor_cuda_covers_sm("9.1", 72), 1);
+  CHECK_EQ_STR(ct_doctor_jax_pick("580.65.06")->extra, "jax[cuda13]");
+  CHECK_EQ_STR(ct_doctor_jax_pick("575.51.03")->extra, "jax[cuda12]");
+  char spec[64];
+  ct_doctor_tf_and_cuda_spec("2.16", spec, sizeof spec);
+  CHECK_EQ_STR(spec, "tensorflow[and-cuda]==2.16.*");
+  CHECK(ct_doctor_tf_broken_pin("2.14", "3.10") == NULL);
+  CHECK(ct_doctor_tf_broken_pin("2.14", "3.11") != NULL);
   const ct_torch_compat *p10 = ct_doctor_torch_lookup("2.10");
   CHECK(p10 != NULL && !p10->uncertain && strcmp(p10->stable_cuda, "12.6, 12.8") == 0);
+}
+
+
+/* The facts an audit against primary sources corrected: one check each,
+ * through the output a user reads. drv450 has a driver (450.57) between
+ * CUDA 11.0's own floor (450.51.05) and the 11.x minor-version floor
+ * (450.80.02); drv580 a CUDA 13 era driver and only Python 3.13. */
+TEST(corrected_facts) {
+  const char *a[] = {"--root", tree("drv450"), "--no-color", "--no-ctensor"};
+  run_result r = run_args(4, a);
+  /* 1. JAX for CUDA 11 needs 450.80.02, not CUDA 11.0's 450.51.05. */
+  CHECK_HAS(verdict_block(r.out, "jaxlib 0.4.14+cuda11"),
+            "upgrade the NVIDIA driver from 450.57 to >=450.80.02 (JAX for CUDA 11");
+  /* 2. The JAX extra follows the driver: older than 580 -> jax[cuda12]. */
+  CHECK_HAS(verdict_block(r.out, "jaxlib 0.4.26"), "pip install -U \"jax[cuda12]\"` (driver 450.57 is older than its >=525.60.13");
+  /* 3. PyTorch 1.12 also shipped CUDA 10.2 builds, which this driver runs. */
+  CHECK_HAS(verdict_block(r.out, "torch 1.12.1+cpu"), "--extra-index-url https://download.pytorch.org/whl/cu102`");
+  /* 4. PyTorch 2.2 on Python 3.12: experimental, not "no wheel". */
+  CHECK_HAS(verdict_block(r.out, "torch 2.2.2+cpu"), "PyTorch 2.2 supports Python 3.12 as experimental");
+  CHECK_LACKS(verdict_block(r.out, "torch 2.2.2+cpu"), "wheels support Python");
+  /* 6. CUDA 9.1 already targets sm_72 (not confirmed by NVIDIA: '?'). */
+  CHECK_HAS(r.out, "CUDA 9.1 targets sm_30-sm_72?");
+  run_free(&r);
+
+  const char *b[] = {"--root", tree("drv580"), "--no-color", "--no-ctensor", "--torch", "2.5"};
+  r = run_args(6, b);
+  /* 2. A driver >= 580 gets jax[cuda13], JAX's recommendation. */
+  CHECK_HAS(verdict_block(r.out, "jaxlib 0.7.2"), "pip install -U \"jax[cuda13]\"` (driver 580.65.06 meets its >=580");
+  /* 4. PyTorch 2.5 on Python 3.13: experimental, installable. */
+  CHECK_HAS(r.out, "\xe2\x9c\x93 Python >=3.9, <=3.12 (3.13 experimental): this machine has 3.13 (wheels exist for "
+                   "Python 3.13; its support is experimental)");
+  run_free(&r);
+
+  /* 5. The cuDNN named is the one of the CUDA build at hand: 2.1's cu121
+   * build bundles 8.9.2.26, not the stable cu118 build's 8.7.0.84. */
+  const char *c[] = {"--root", tree("gpu"), "--no-color", "--no-ctensor"};
+  r = run_args(4, c);
+  CHECK_HAS(verdict_block(r.out, "torch 2.1.2+cu121"), "PyTorch 2.1's CUDA 12.1 build bundles cuDNN 8.9.2.26");
+  run_free(&r);
+
+  const char *d[] = {"--root", tree("nogpu"), "--no-color", "--no-ctensor", "--tf", "2.15", "--sources"};
+  r = run_args(7, d);
+  /* 7. TF 2.15's 525.60.13 is NVIDIA's CUDA 12 floor, not what TF's docs of
+   * that release said; the source says so. */
+  CHECK_HAS(r.out, "NVIDIA driver >=525.60.13 per NVIDIA's CUDA 12.x minor-version-compatibility floor (CUDA 12.2:");
+  CHECK_HAS(r.out, "pip.md still said '450.80.02 or higher' when 2.15 and 2.16 were released");
+  /* 8. The and-cuda pin names a release whose extra installs. */
+  CHECK_HAS(r.out, "`pip install 'tensorflow[and-cuda]==2.15.0.post1'` also installs CUDA and cuDNN");
+  CHECK_LACKS(r.out, "tensorflow[and-cuda]==2.15.*");
+  run_free(&r);
+  const char *e[] = {"--root", tree("nogpu"), "--no-color", "--no-ctensor", "--tf", "2.14"};
+  r = run_args(6, e);
+  /* 8. 2.14's extra does not install on Python 3.11, which this tree has. */
+  CHECK_HAS(r.out, "\xe2\x9c\x97 on Python 3.11 (this machine has it) the and-cuda extra of TensorFlow 2.14 does not "
+                   "install: the and-cuda extra of 2.14 pins tensorrt==8.5.3.1");
+  run_free(&r);
+}
+
+/* Every requirement printed can be traced to a source: --sources in the
+ * text, "source"/"sources" in the JSON; every table row carries one. */
+TEST(sources) {
+  const char *a[] = {"--root", tree("gpu"), "--no-color", "--no-ctensor", "--sources"};
+  run_result r = run_args(5, a);
+  const char *tf24 = verdict_block(r.out, "tensorflow 2.4.0");
+  CHECK_HAS(tf24, "source of \"TensorFlow 2.4 driver >=450.x (TensorFlow's GPU guide for CUDA 11.0)\": TensorFlow's "
+                  "GPU install guide (tensorflow/docs site/en/install/gpu.md) of 2.4");
+  CHECK_HAS(tf24, "source of \"CUDA 11.0 driver: >=450.51.05, minor-version compatibility >=450.80.02\": NVIDIA CUDA "
+                  "Toolkit Release Notes, Table 3");
+  CHECK_HAS(tf24, "source of \"TensorFlow 2.4: Python 3.6-3.8, CUDA 11.0, cuDNN 8.0\": "
+                  "tensorflow.org/install/source#gpu");
+  CHECK_LACKS(r.out, "../shared"); /* no path outside the project */
+  run_free(&r);
+  const char *b[] = {"--root", tree("gpu"), "--no-color", "--no-ctensor"};
+  r = run_args(4, b);
+  CHECK_LACKS(r.out, "source of \""); /* only when asked */
+  run_free(&r);
+  const char *c[] = {"--json", "--root", tree("drv450"), "--torch", "1.12", "--no-ctensor"};
+  r = run_args(6, c);
+  const char *end = json_value(r.out);
+  CHECK(end != NULL && *ws(end) == '\0');
+  CHECK_HAS(r.out, "\"summary_source\": \"pytorch/pytorch RELEASE.md, 'Release Compatibility Matrix', 1.12");
+  CHECK_HAS(r.out, "pytorch.org/get-started/previous-versions, v1.12.0 and v1.12.1: also +cu102 wheels");
+  CHECK_HAS(r.out, "\"sources\": [{\"fact\": \"JAX for CUDA 11: driver >=450.80.02\", \"source\": \"JAX installation guide");
+  /* every requirement has a "source" key, right before "satisfied" */
+  int reqs = 0, srcs = 0;
+  for (const char *p = r.out; (p = strstr(p, "{\"text\": ")) != NULL; p++) reqs++;
+  for (const char *p = r.out; (p = strstr(p, "\"source\": ")) != NULL; p++) srcs++;
+  CHECK(reqs > 0 && srcs >= reqs);
+  run_free(&r);
+  int n;
+  const ct_tf_compat *t = ct_doctor_tf_table(&n);
+  for (int i = 0; i < n; i++) {
+    CHECK(t[i].source && t[i].source[0] && t[i].driver_source && t[i].driver_origin);
+    CHECK(!t[i].kernels || t[i].kernels_source);
+    /* the source restates the row's CUDA and cuDNN: a transcription check */
+    char want[32];
+    snprintf(want, sizeof want, "CUDA %s", t[i].cuda);
+    if (!strchr(t[i].cuda, '?')) CHECK_HAS(t[i].source, want);
+    snprintf(want, sizeof want, "cuDNN %s", t[i].cudnn);
+    if (!strchr(t[i].cudnn, '?')) CHECK_HAS(t[i].source, want);
+  }
+  const ct_torch_compat *p = ct_doctor_torch_table(&n);
+  for (int i = 0; i < n; i++) {
+    CHECK(p[i].source && strstr(p[i].source, p[i].python) != NULL);
+    CHECK(!p[i].also_cuda[0] || p[i].also_source);
+    for (int k = 0; k < 4 && p[i].cudnn[k].cuda; k++)
+      if (strcmp(p[i].cudnn[k].cudnn, "?") != 0) CHECK_HAS(p[i].source, p[i].cudnn[k].cudnn);
+  }
+  static const char *const cudas[] = {"9.0", "9.1", "10.2", "11.0", "11.8", "12.0", "12.9", "13.0", "13.5"};
+  for (size_t i = 0; i < sizeof cudas / sizeof cudas[0]; i++) {
+    const ct_cuda_driver_row *row = ct_doctor_cuda_driver_lookup(cudas[i]);
+    CHECK(row && row->source && row->source[0] && row->sm_source && row->sm_source[0]);
+  }
 }
 
 int main(void) {
@@ -471,6 +598,8 @@ int main(void) {
   RUN(advisor_cudnn_for_another_cuda_major);
   RUN(advisor_torch);
   RUN(json_report);
+  RUN(corrected_facts);
+  RUN(sources);
   RUN(this_machine);
   RUN(stub_driver);
   TEST_MAIN_END();

@@ -110,6 +110,21 @@ TEST(hidden_by_cuda_visible_devices) {
   free(out);
 }
 
+/* CUDA 12.9 added sm_103 (and sm_121): on such a GPU PyTorch 2.8's stable
+ * builds (CUDA 12.6, 12.8) cannot target it, its experimental CUDA 12.9
+ * build can, and that is the one recommended, with its own cuDNN. */
+TEST(torch_build_for_sm_103) {
+  reset_env();
+  setenv("CT_FAKE_CUDA_CC", "10.3", 1);
+  const char *a[] = {"--no-color", "--no-pythons", "--torch", "2.8"};
+  char *out = NULL;
+  run(a, 4, &out);
+  CHECK_HAS(out, "For CUDA 12.9 (experimental, the build whose toolkit targets this GPU)");
+  CHECK_HAS(out, "CUDA 12.9 targets sm_50-sm_90, sm_100, sm_103, sm_120, sm_121; this machine's GPUs: sm_103");
+  CHECK_HAS(out, "cuDNN bundled with the CUDA 12.9 build: 9.10.2.21");
+  free(out);
+}
+
 int main(void) {
   const char *bin = getenv("CT_BINARY_DIR"), *src = getenv("CT_SOURCE_DIR");
   snprintf(fake, sizeof fake, "%s/fake_cuda/libcuda.so.1", bin ? bin : ".");
@@ -123,5 +138,6 @@ int main(void) {
   RUN(init_failure_999);
   RUN(stub_driver);
   RUN(hidden_by_cuda_visible_devices);
+  RUN(torch_build_for_sm_103);
   TEST_MAIN_END();
 }
