@@ -212,7 +212,10 @@ typedef enum ct_gpu_reason {
   CT_GPU_SYMBOL_MISSING = 8,      /* driver lacks an entry point ctensor needs */
   CT_GPU_HIDDEN_BY_CONFIG = 9,    /* excluded by ct_config_set_visible_devices */
   CT_GPU_NO_CUBLAS = 10,          /* usable, but matmul cannot run on it */
-  CT_GPU_NO_NVRTC = 11            /* usable for copies/matmul, no JIT kernels */
+  CT_GPU_NO_NVRTC = 11,           /* usable for copies/matmul, no JIT kernels */
+  CT_GPU_DEVICE_UNAVAILABLE = 12  /* no CUDA context can be created on it (prohibited or
+                                     exclusive-process compute mode, out of memory, after an
+                                     Xid error): found at initialisation, the other devices work */
 } ct_gpu_reason;
 CT_API const char *ct_gpu_reason_name(ct_gpu_reason reason);
 
@@ -295,6 +298,11 @@ typedef struct ct_memory_info {
   uint64_t peak_bytes;
   uint64_t reserved_bytes; /* bytes held by the allocator (cached included) */
   uint64_t limit_bytes;    /* 0: none */
+  /* Cached bytes that are free but sit in device allocations that also hold
+   * live tensors: neither usable for a request larger than the free block
+   * they are in nor returnable to the driver (PyTorch's inactive split
+   * bytes). 0 on the CPU. */
+  uint64_t fragmented_bytes;
 } ct_memory_info;
 /* Memory statistics of a logical device, by spec ("GPU:0", "/device:CPU:1"). */
 CT_API ct_status ct_device_memory_info(ct_context *ctx, const char *device_spec, ct_memory_info *out);

@@ -243,7 +243,7 @@ TEST(async_errors_surface_at_the_next_sync_naming_the_op) {
   CHECK_OK(ct_cuda_make_current(cd));
   CUmodule mod = NULL;
   CUfunction fn = NULL;
-  static const char image[] = "not a real cubin";
+  static const char image[] = "\x7f" "ELF: a cubin in name only";
   CHECK_EQ_INT(cd->drv->cuModuleLoadData(&mod, image), CUDA_SUCCESS);
   CHECK_EQ_INT(cd->drv->cuModuleGetFunction(&fn, mod, "add"), CUDA_SUCCESS);
   /* A launch that works: nothing to report. */

@@ -104,8 +104,9 @@ static void print_physical_text(FILE *f, const ct_physical_device_info *d) {
     fprintf(f, "  %-24s %s, %d cores, %.1f GiB\n", d->name, d->model, d->cores, gib(d->memory_bytes));
     if (d->features[0]) fprintf(f, "  %-24s features: %s\n", "", d->features);
   } else {
-    fprintf(f, "  %-24s %s, compute capability %d.%d, %.1f GiB, %d SMs, pci %s\n", d->name, d->model,
-            d->compute_major, d->compute_minor, gib(d->memory_bytes), d->cores, d->pci_bus_id);
+    fprintf(f, "  %-24s %s, compute capability %d.%d, %.1f GiB, %d SMs, pci %s%s\n", d->name, d->model,
+            d->compute_major, d->compute_minor, gib(d->memory_bytes), d->cores, d->pci_bus_id,
+            d->usable ? "" : " (unusable: see below)");
   }
 }
 
@@ -191,15 +192,17 @@ static int cmd_devices(int argc, char **argv) {
     fprintf(stderr, "ctensor: %s\n", ct_last_error());
     return 1;
   }
-  int n_phys = ct_physical_device_count(ctx, NULL);
-  int n_unusable = ct_unusable_device_count(ctx);
-  char detail[CT_INFO_TEXT_MAX];
-  ct_gpu_reason gpu = ct_gpu_availability(ctx, detail, sizeof detail);
+  /* Initialise first: a GPU on which no context can be created is only
+   * found then (DEVICE_UNAVAILABLE), and must be listed as unusable. */
   if (ct_context_initialize(ctx) != CT_OK) {
     fprintf(stderr, "ctensor: cannot initialise: %s\n", ct_last_error());
     ct_context_free(ctx);
     return 1;
   }
+  int n_phys = ct_physical_device_count(ctx, NULL);
+  int n_unusable = ct_unusable_device_count(ctx);
+  char detail[CT_INFO_TEXT_MAX];
+  ct_gpu_reason gpu = ct_gpu_availability(ctx, detail, sizeof detail);
   int n_logical = ct_logical_device_count(ctx, NULL);
   ct_physical_device_info p;
   ct_logical_device_info l;

@@ -142,6 +142,21 @@ if [ $rc -eq 0 ]; then verdict="passed"; else verdict="FAILED (exit $rc)"; fail=
 say "- op suite against the CPU: $verdict: $(tail -1 "$LOGS/suite.log") [$(head -1 "$LOGS/suite.log")]"
 grep -E '^FAIL' "$LOGS/suite.log" | head -20 | sed 's/^/    /' | tee -a "$REPORT"
 
+# ---- robustness (issue 16) ---------------------------------------------------------
+step "robustness: devices, the allocator under a limit, kernel-cache eviction (gpu_robust)"
+if [ -x "$BUILD/bench/gpu_robust" ]; then
+  for mode in devices alloc cache; do
+    ct "$BUILD/bench/gpu_robust" $mode >"$LOGS/robust-$mode.log" 2>&1
+    rc=$?
+    cat "$LOGS/robust-$mode.log"
+    if [ $rc -eq 0 ]; then verdict="passed"; else verdict="FAILED (exit $rc)"; fail=1; fi
+    say "- gpu_robust $mode: $verdict: $(grep -v '^FAIL' "$LOGS/robust-$mode.log" | tail -1)"
+    grep -E '^FAIL' "$LOGS/robust-$mode.log" | head -10 | sed 's/^/    /' | tee -a "$REPORT"
+  done
+else
+  say "- gpu_robust: not in $BUILD"
+fi
+
 # ---- performance -------------------------------------------------------------------
 step "performance: ctensor, then PyTorch, on the same GPU"
 ct "$CHECK" matmul >"$LOGS/perf.txt" 2>&1 || { echo "gpu_check matmul FAILED:"; tail -5 "$LOGS/perf.txt"; fail=1; }

@@ -349,10 +349,12 @@ ct_gpu_reason ct_gpu_availability(ct_context *ctx, char *detail, size_t detail_s
     if (detail && detail_size) snprintf(detail, detail_size, "%s", ct_last_error());
     return CT_GPU_DRIVER_INIT_FAILED;
   }
-  ct_gpu_reason r = ctx->n_phys[CT_DEV_GPU] > 0 ? CT_GPU_USABLE : ctx->gpu_reason;
+  int usable = 0;
+  for (int p = 0; p < ctx->n_phys[CT_DEV_GPU]; p++) usable += ctx->phys[CT_DEV_GPU][p].usable;
+  ct_gpu_reason r = usable > 0 ? CT_GPU_USABLE : ctx->gpu_reason;
   if (detail && detail_size) {
     if (r == CT_GPU_USABLE)
-      snprintf(detail, detail_size, "%d usable GPU%s", ctx->n_phys[CT_DEV_GPU], ctx->n_phys[CT_DEV_GPU] == 1 ? "" : "s");
+      snprintf(detail, detail_size, "%d usable GPU%s", usable, usable == 1 ? "" : "s");
     else
       snprintf(detail, detail_size, "%s", ctx->gpu_reason_detail);
   }
@@ -646,6 +648,33 @@ static void teardown_devices(ct_context *ctx) {
   ctx->host = NULL;
 }
 
+/* A GPU whose device_init said CT_UNAVAILABLE (no CUDA context can be
+ * created on it: exclusive-process mode held by another process,
+ * prohibited mode, a full GPU, a GPU after an Xid error) is only found
+ * here, because discovery creates no context. It is marked unusable with
+ * the error as its reason; its logical devices created so far go, and the
+ * other GPUs and the CPU carry on. It keeps its place in the physical list
+ * so that the configuration's physical indices stay valid. */
+static void gpu_unusable_at_init(ct_context *ctx, int phys, int first_device, const char *why) {
+  while (ctx->n_devices > first_device) {
+    ct_device *dev = ctx->devices[--ctx->n_devices];
+    if (dev->backend && dev->backend->device_destroy) dev->backend->device_destroy(dev);
+    ctx->n_by_type[dev->type]--;
+    free(dev);
+  }
+  ct_physical_device_info *info = &ctx->phys[CT_DEV_GPU][phys];
+  info->usable = false;
+  info->reason = CT_GPU_DEVICE_UNAVAILABLE;
+  snprintf(info->reason_detail, sizeof info->reason_detail, "%s", why);
+  if (ctx->n_unusable < CT_MAX_PHYSICAL) ctx->unusable[ctx->n_unusable++] = *info;
+  bool any = false;
+  for (int p = 0; p < ctx->n_phys[CT_DEV_GPU]; p++) any |= ctx->phys[CT_DEV_GPU][p].usable;
+  if (!any) {
+    ctx->gpu_reason = CT_GPU_DEVICE_UNAVAILABLE;
+    snprintf(ctx->gpu_reason_detail, sizeof ctx->gpu_reason_detail, "%s", why);
+  }
+}
+
 static void compute_auto_placement(ct_context *ctx) {
   for (int op = 0; op < CT_OP_COUNT; op++) {
     for (int d = 0; d < CT_DTYPE_COUNT; d++) {
@@ -675,13 +704,20 @@ static ct_status initialize_locked(ct_context *ctx) {
   if (env_true("CT_PLACEMENT_REPORT")) ctx->report_at_exit = true;
   for (int t = 0; t < CT_DEVTYPE_COUNT; t++) {
     for (int p = 0; p < ctx->n_phys[t]; p++) {
-      if (!is_visible(ctx, t, p)) continue;
+      if (!is_visible(ctx, t, p) || !ctx->phys[t][p].usable) continue;
+      int first = ctx->n_devices;
       int n = ctx->cfg[t].n_logical[p];
       if (n == 0) {
         st = add_device(ctx, (ct_devtype)t, p, 0);
       } else {
         for (int i = 0; i < n && st == CT_OK; i++)
           st = add_device(ctx, (ct_devtype)t, p, (uint64_t)ctx->cfg[t].logical[p][i].memory_limit_mb << 20);
+      }
+      if (st == CT_UNAVAILABLE && t == CT_DEV_GPU) {
+        gpu_unusable_at_init(ctx, p, first, ct_last_error());
+        ct_error_clear();
+        st = CT_OK;
+        continue;
       }
       if (st != CT_OK) {
         teardown_devices(ctx);
@@ -777,8 +813,8 @@ ct_status ct_device_memory_info(ct_context *ctx, const char *device_spec, ct_mem
   ct_device *dev;
   ct_status st = ct_context_find_device(ctx, device_spec, &dev);
   if (st != CT_OK) return st;
+  memset(out, 0, sizeof *out); /* fields a backend does not know stay 0 */
   if (dev->backend->memory_info) return dev->backend->memory_info(dev, out);
-  memset(out, 0, sizeof *out);
   out->current_bytes = atomic_load(&dev->bytes_in_use);
   out->peak_bytes = atomic_load(&dev->peak_bytes);
   out->limit_bytes = dev->memory_limit;

@@ -32,6 +32,31 @@ static void release_device(ct_cuda_device *cd, bool allocator_ready) {
   free(cd);
 }
 
+/* Why cuDevicePrimaryCtxRetain failed, as the fix a person can make. */
+static ct_status context_failure(ct_cuda_device *cd, CUresult r) {
+  const char *name = ct_cuda_error_name(cd->drv, r);
+  const char *hint;
+  switch (r) {
+    case CUDA_ERROR_DEVICE_UNAVAILABLE:
+      hint = "the GPU is in exclusive-process compute mode and another process holds it, or in prohibited "
+             "mode (nvidia-smi -q -d COMPUTE shows the mode; nvidia-smi -c DEFAULT resets it)";
+      break;
+    case CUDA_ERROR_OUT_OF_MEMORY:
+      hint = "the GPU has no memory left for a context (other processes hold it: nvidia-smi lists them)";
+      break;
+    case CUDA_ERROR_ECC_UNCORRECTABLE:
+    case CUDA_ERROR_UNKNOWN:
+    case CUDA_ERROR_LAUNCH_FAILED:
+      hint = "the GPU may have failed (an Xid error in the kernel log: dmesg | grep -i xid); a GPU reset or a "
+             "reboot brings it back";
+      break;
+    default: hint = "the driver refused to create a context on this GPU";
+  }
+  return ct_error(CT_UNAVAILABLE, "%s (CUDA device %d): cannot create a CUDA context: cuDevicePrimaryCtxRetain "
+                  "failed with %s (%d): %s; the other devices are used",
+                  cd->dev->short_name, cd->ordinal, name, r, hint);
+}
+
 ct_status ct_cuda_device_init(ct_context *ctx, ct_device *dev) {
   ct_cuda_state *st = (ct_cuda_state *)ctx->cuda;
   if (!st || !st->cu_initialized || dev->physical_index < 0 || dev->physical_index >= st->n_usable)
@@ -52,8 +77,15 @@ ct_status ct_cuda_device_init(ct_context *ctx, ct_device *dev) {
     r = d->cuDevicePrimaryCtxRetain(&cd->cu_ctx, cd->cu_device);
     if (r != CUDA_SUCCESS) cd->cu_ctx = NULL;
   }
-  ct_status s = ct_cuda_check(cd, r, "creating the CUDA context (cuDevicePrimaryCtxRetain)");
-  if (s == CT_OK) s = ct_cuda_check(cd, d->cuCtxSetCurrent(cd->cu_ctx), "cuCtxSetCurrent");
+  if (r != CUDA_SUCCESS) {
+    /* CT_UNAVAILABLE tells the core that this GPU, not the configuration,
+     * is the problem: it marks the GPU unusable (DEVICE_UNAVAILABLE) and
+     * keeps the other devices. */
+    ct_status s = context_failure(cd, r);
+    release_device(cd, false);
+    return s;
+  }
+  ct_status s = ct_cuda_check(cd, d->cuCtxSetCurrent(cd->cu_ctx), "cuCtxSetCurrent");
   if (s == CT_OK) {
     r = d->cuStreamCreate(&cd->stream, CU_STREAM_NON_BLOCKING);
     if (r != CUDA_SUCCESS) cd->stream = NULL;

@@ -38,6 +38,7 @@ typedef struct ct_cuda_block {
   CUdeviceptr ptr;
   size_t size;
   bool free;
+  bool small;              /* from the small pool (requests <= 1 MiB, 2 MiB segments) */
   CUdeviceptr seg_base;
   size_t seg_size;
   struct ct_cuda_block *prev, *next;

@@ -36,6 +36,7 @@ const char *ct_gpu_reason_name(ct_gpu_reason reason) {
     case CT_GPU_HIDDEN_BY_CONFIG: return "HIDDEN_BY_CONFIG";
     case CT_GPU_NO_CUBLAS: return "NO_CUBLAS";
     case CT_GPU_NO_NVRTC: return "NO_NVRTC";
+    case CT_GPU_DEVICE_UNAVAILABLE: return "DEVICE_UNAVAILABLE";
   }
   return "UNKNOWN_REASON";
 }
@@ -350,6 +351,20 @@ ct_status ct_cuda_discover(ct_context *ctx, ct_physical_device_info *usable, int
                "libraries can target)",
                info.model, info.pci_bus_id, info.compute_major, info.compute_minor, min_cc / 10, min_cc % 10,
                min_cc, lib_major > 0 ? lib_major : 12);
+    }
+    int mode = 0;
+    CUdevice cu_dev = ord;
+    if (why == CT_GPU_USABLE && st->drv.cuDeviceGet(&cu_dev, ord) == CUDA_SUCCESS &&
+        st->drv.cuDeviceGetAttribute(&mode, CU_DEVICE_ATTRIBUTE_COMPUTE_MODE, cu_dev) == CUDA_SUCCESS &&
+        mode == 2 /* CU_COMPUTEMODE_PROHIBITED */) {
+      /* No process may create a context on it: known without trying. The
+       * other failures of context creation are only found at
+       * initialisation (ct_cuda_device_init). */
+      why = CT_GPU_DEVICE_UNAVAILABLE;
+      snprintf(info.reason_detail, sizeof info.reason_detail,
+               "%s (pci bus id %s) is in prohibited compute mode: no process may use it (nvidia-smi -c DEFAULT "
+               "allows it again)",
+               info.model, info.pci_bus_id);
     }
     if (why != CT_GPU_USABLE) {
       info.usable = false;

@@ -70,42 +70,74 @@ static ct_status ensure_nvrtc(ct_cuda_jit *j, ct_cuda_device *cd) {
   return CT_OK;
 }
 
+/* Loads an image into the device's context and finds the kernel(s). */
+static ct_status load_image(ct_cuda_device *cd, const ct_cuda_kref *k, const void *image, jit_entry *e) {
+  ct_status s = ct_cuda_make_current(cd);
+  CUresult r = CUDA_SUCCESS;
+  if (s == CT_OK) {
+    r = cd->drv->cuModuleLoadData(&e->module, image);
+    if (r != CUDA_SUCCESS) {
+      e->module = NULL;
+      s = ct_cuda_check(cd, r, "cuModuleLoadData");
+    }
+  }
+  for (int i = 0; s == CT_OK && i < 2 && k->name[i][0]; i++) {
+    r = cd->drv->cuModuleGetFunction(&e->fn[i], e->module, k->name[i]);
+    if (r != CUDA_SUCCESS) s = ct_cuda_check(cd, r, "cuModuleGetFunction");
+  }
+  if (s != CT_OK && e->module) {
+    cd->drv->cuModuleUnload(e->module);
+    e->module = NULL;
+  }
+  return s;
+}
+
 static ct_status build(ct_cuda_jit *j, ct_cuda_device *cd, const ct_cuda_kref *k, jit_entry *e) {
   ct_status s = ensure_nvrtc(j, cd);
   if (s != CT_OK) return s;
   char *src = ct_cuda_kref_source(k);
   if (src == NULL)
     return ct_error(CT_INTERNAL, "%s: kernel source %s is not embedded (or out of memory)", k->name[0], k->module);
+  /* The key covers exactly what NVRTC gets: the program, every header it
+   * may include, every option, the library and the target. */
+  const char *htexts[32], *hnames[32];
+  const char *opts[2] = {j->target.option, k->option};
+  ct_kernel_cache_inputs in = {.arch = j->target.arch,
+                               .options = opts,
+                               .n_options = k->option ? 2 : 1,
+                               .nvrtc_version = j->nvrtc.build_id,
+                               .source = src,
+                               .header_names = hnames,
+                               .header_texts = htexts,
+                               .n_headers = ct_nvrtc_headers(htexts, hnames, 32)};
   char key[CT_KCACHE_KEY_HEX];
-  ct_kernel_cache_key(j->target.arch, k->option, j->nvrtc.major, j->nvrtc.minor, src, key);
+  ct_kernel_cache_key_of(&in, key);
   void *image = NULL;
   size_t size = 0;
-  if (!ct_kernel_cache_load(&j->cache, key, &image, &size)) {
-    const char *opts[1] = {k->option};
-    s = ct_nvrtc_compile(&j->nvrtc, &j->target, k->name[0], src, opts, k->option ? 1 : 0, &image, &size);
-    if (s == CT_OK && ct_kernel_cache_store(&j->cache, key, image, size) != CT_OK) {
-      /* a read-only or full cache directory costs only the next compile */
-      ct_logf_once(cd->ctx, "kernel-cache-store", CT_LOG_WARNING, "%s", ct_last_error());
+  bool cached = ct_kernel_cache_load(&j->cache, key, &image, &size);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (!cached) {
+      s = ct_nvrtc_compile(&j->nvrtc, &j->target, k->name[0], src, opts + 1, k->option ? 1 : 0, &image, &size);
+      if (s == CT_OK && ct_kernel_cache_store(&j->cache, key, image, size) != CT_OK) {
+        /* a read-only or full cache directory costs only the next compile */
+        ct_logf_once(cd->ctx, "kernel-cache-store", CT_LOG_WARNING, "%s", ct_last_error());
+      }
+      if (s != CT_OK) break;
     }
+    s = load_image(cd, k, image, e);
+    free(image);
+    image = NULL;
+    if (s == CT_OK || !cached) break;
+    /* The driver refused a cached image (written by another driver, cut
+     * short by a full disk, ...): it would be refused forever, so it goes
+     * and the kernel is compiled again. */
+    ct_logf(cd->ctx, CT_LOG_WARNING, "kernel cache: %s; evicting the cached %s and compiling it again",
+            ct_last_error(), k->name[0]);
+    ct_kernel_cache_evict(&j->cache, key);
+    cached = false;
   }
   free(src);
-  if (s != CT_OK) return s;
-  s = ct_cuda_make_current(cd);
-  CUresult r = CUDA_SUCCESS;
-  if (s == CT_OK) {
-    r = cd->drv->cuModuleLoadData(&e->module, image);
-    if (r != CUDA_SUCCESS) s = ct_cuda_check(cd, r, "cuModuleLoadData");
-  }
-  free(image);
-  for (int i = 0; s == CT_OK && i < 2 && k->name[i][0]; i++) {
-    r = cd->drv->cuModuleGetFunction(&e->fn[i], e->module, k->name[i]);
-    if (r != CUDA_SUCCESS) s = ct_cuda_check(cd, r, "cuModuleGetFunction");
-  }
-  if (s != CT_OK) {
-    if (e->module) cd->drv->cuModuleUnload(e->module);
-    e->module = NULL;
-    return ct_error_prefix(s, "kernel %s (%s for %s)", k->name[0], k->module, j->target.arch);
-  }
+  if (s != CT_OK) return ct_error_prefix(s, "kernel %s (%s for %s)", k->name[0], k->module, j->target.arch);
   return CT_OK;
 }
 

@@ -1,5 +1,6 @@
 /* On-disk cache of compiled kernels (see kernel_cache.h). */
 #include "cuda/kernel_cache.h"
+#include "cuda/nvrtc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,7 +108,7 @@ void ct_sha256_hex(const void *data, size_t size, char out[CT_KCACHE_KEY_HEX]) {
 /* ---- cache ------------------------------------------------------------------ */
 
 /* Bump when the file layout or the meaning of a key changes. */
-#define CACHE_FORMAT "ctensor-kernel-cache-1"
+#define CACHE_FORMAT "ctensor-kernel-cache-2"
 
 void ct_kernel_cache_init(ct_kernel_cache *c, const char *dir_override) {
   memset(c, 0, sizeof *c);
@@ -130,16 +131,52 @@ void ct_kernel_cache_init(ct_kernel_cache *c, const char *dir_override) {
   c->enabled = c->dir[0] != '\0';
 }
 
-void ct_kernel_cache_key(const char *arch, const char *options, int nvrtc_major, int nvrtc_minor,
-                         const char *source, char key[CT_KCACHE_KEY_HEX]) {
-  char head[256];
-  int n = snprintf(head, sizeof head, "%s\n%s\n%s\nnvrtc %d.%d\n", CACHE_FORMAT, arch, options ? options : "",
-                   nvrtc_major, nvrtc_minor);
+/* "<length>:<bytes>\n", so that field boundaries are part of the hash. */
+static void sha_field(sha256 *s, const char *what, const char *text) {
+  char head[64];
+  size_t n = text ? strlen(text) : 0;
+  int w = snprintf(head, sizeof head, "%s %zu:", what, n);
+  sha_update(s, head, (size_t)w < sizeof head ? (size_t)w : sizeof head - 1);
+  if (n) sha_update(s, text, n);
+  sha_update(s, "\n", 1);
+}
+
+void ct_kernel_cache_key_of(const ct_kernel_cache_inputs *in, char key[CT_KCACHE_KEY_HEX]) {
   sha256 s;
   sha_init(&s);
-  sha_update(&s, head, (size_t)n < sizeof head ? (size_t)n : sizeof head - 1);
-  sha_update(&s, source, strlen(source));
+  sha_field(&s, "format", CACHE_FORMAT);
+  sha_field(&s, "arch", in->arch);
+  for (int i = 0; i < in->n_options; i++) sha_field(&s, "option", in->options[i]);
+  sha_field(&s, "nvrtc", in->nvrtc_version);
+  for (int i = 0; i < in->n_headers; i++) {
+    sha_field(&s, "header", in->header_names[i]);
+    sha_field(&s, "bytes", in->header_texts[i]);
+  }
+  sha_field(&s, "source", in->source);
   sha_final_hex(&s, key);
+}
+
+void ct_kernel_cache_key(const char *arch, const char *options, int nvrtc_major, int nvrtc_minor,
+                         const char *source, char key[CT_KCACHE_KEY_HEX]) {
+  const char *texts[32], *names[32];
+  char version[32];
+  snprintf(version, sizeof version, "%d.%d", nvrtc_major, nvrtc_minor);
+  ct_kernel_cache_inputs in = {.arch = arch,
+                               .options = &options,
+                               .n_options = options ? 1 : 0,
+                               .nvrtc_version = version,
+                               .source = source,
+                               .header_names = names,
+                               .header_texts = texts,
+                               .n_headers = ct_nvrtc_headers(texts, names, 32)};
+  ct_kernel_cache_key_of(&in, key);
+}
+
+void ct_kernel_cache_evict(ct_kernel_cache *c, const char *key) {
+  if (!c->enabled) return;
+  char path[600];
+  ct_kernel_cache_path(c, key, path, sizeof path);
+  if (unlink(path) == 0) c->evicted++;
 }
 
 void ct_kernel_cache_path(const ct_kernel_cache *c, const char *key, char *out, size_t size) {

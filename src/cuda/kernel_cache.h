@@ -4,8 +4,10 @@
  * ~/.cache/ctensor. CT_KERNEL_CACHE=0 turns it off.
  *
  * An entry is keyed by the SHA-256 of everything that decides its bytes:
- * the full kernel source, the target architecture, the options and the
- * NVRTC version. The file repeats the key and carries the SHA-256 of its
+ * the full kernel source, every header NVRTC may include (common.cuh,
+ * philox.h, ...), the target architecture, every option and the NVRTC
+ * library (version, file, size, mtime). An entry the driver refuses to
+ * load is evicted and compiled again. The file repeats the key and carries the SHA-256 of its
  * payload; a file whose key, size or checksum does not match is ignored
  * (and replaced by the next store). Stores write a temporary file in the
  * same directory and rename() it into place, so readers in other
@@ -26,16 +28,36 @@ typedef struct ct_kernel_cache {
   bool enabled;
   char dir[512];
   /* counters, for tests and `doctor` */
-  uint64_t hits, misses, rejected, stores, store_failures;
+  uint64_t hits, misses, rejected, stores, store_failures, evicted;
 } ct_kernel_cache;
 
 /* Reads the environment (once, when the cache is set up). dir_override
  * non-NULL: use that directory and ignore the environment (tests). */
 void ct_kernel_cache_init(ct_kernel_cache *c, const char *dir_override);
 
-/* key = SHA-256 over (format version, arch, options, nvrtc version, source). */
+/* Everything that decides a compiled kernel's bytes. */
+typedef struct ct_kernel_cache_inputs {
+  const char *arch;                /* NVRTC target, "sm_90" */
+  const char *const *options;      /* every option NVRTC is given, in order */
+  int n_options;
+  const char *nvrtc_version;       /* ct_nvrtc.build_id: version, library file, size, mtime */
+  const char *source;              /* the program */
+  const char *const *header_names; /* every header NVRTC may include, with its bytes */
+  const char *const *header_texts;
+  int n_headers;
+} ct_kernel_cache_inputs;
+
+/* key = SHA-256 over the format version and every input, each
+ * length-prefixed (so no two different inputs hash the same text). */
+void ct_kernel_cache_key_of(const ct_kernel_cache_inputs *in, char key[CT_KCACHE_KEY_HEX]);
+
+/* The same for one option and a bare NVRTC version, with the embedded
+ * headers (ct_nvrtc_headers) -- for tests and tools. */
 void ct_kernel_cache_key(const char *arch, const char *options, int nvrtc_major, int nvrtc_minor,
                          const char *source, char key[CT_KCACHE_KEY_HEX]);
+
+/* Removes an entry (one the driver refused to load); counted in evicted. */
+void ct_kernel_cache_evict(ct_kernel_cache *c, const char *key);
 
 /* The entry's path ("<dir>/<key>.bin"). */
 void ct_kernel_cache_path(const ct_kernel_cache *c, const char *key, char *out, size_t size);

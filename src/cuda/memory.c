@@ -5,18 +5,27 @@
  * freed blocks are kept and reused, best fit first, split when much larger
  * than asked and merged with free neighbours of the same segment.
  *
+ * Two pools, as in PyTorch's caching allocator: requests of at most 1 MiB
+ * come from 2 MiB segments that only small requests share; larger requests
+ * from segments of their own (rounded up to 2 MiB), whose pieces serve
+ * only large requests. So a 16-byte temporary never splits a
+ * large cached segment, which then could neither serve the next large
+ * request nor be returned to the driver (issue 16: with limit L, 0.6 L
+ * freed, 16 B, 0.6 L again used to fail).
+ *
  * Memory growth (the default): segments are obtained from the driver on
- * demand; small requests get a 2 MiB segment that later small requests
- * share. When the driver is out of memory, or the next segment would pass
- * the logical device's limit, the cached segments are returned and the
- * request retried once.
+ * demand. When the driver is out of memory, or the next segment would pass
+ * the logical device's limit, the wholly free cached segments of both
+ * pools are returned and the request retried; a small request that still
+ * finds no room takes a piece of a free large block rather than fail.
  * Growth off: the whole limit is reserved in one segment when the device
  * is created (TensorFlow's behaviour without allow_growth) and every
  * request is carved from it.
  *
  * The limit counts bytes handed out (as TensorFlow's memory_limit); going
  * past it is RESOURCE_EXHAUSTED with requested/used/limit in the message,
- * never a crash.
+ * never a crash. ct_memory_info.fragmented_bytes reports the free bytes
+ * stuck in partly used segments.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,6 +37,9 @@
 #define ALIGN 256u
 #define SMALL_SEGMENT ((size_t)2 << 20)
 #define SMALL_REQUEST ((size_t)1 << 20)
+/* Large segments are rounded to this, so that a slightly bigger request
+ * later can reuse them. */
+#define LARGE_ROUND ((size_t)2 << 20)
 
 static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
@@ -41,16 +53,19 @@ static void fmt_bytes(uint64_t b, char *out, size_t size) {
   }
 }
 
-static ct_cuda_block *new_block(CUdeviceptr ptr, size_t size, CUdeviceptr seg_base, size_t seg_size) {
+static ct_cuda_block *new_block(CUdeviceptr ptr, size_t size, CUdeviceptr seg_base, size_t seg_size, bool small) {
   ct_cuda_block *b = calloc(1, sizeof *b);
   if (!b) return NULL;
   b->ptr = ptr;
   b->size = size;
   b->free = true;
+  b->small = small;
   b->seg_base = seg_base;
   b->seg_size = seg_size;
   return b;
 }
+
+static bool whole_segment(const ct_cuda_block *b) { return b->ptr == b->seg_base && b->size == b->seg_size; }
 
 static void list_remove(ct_cuda_allocator *a, ct_cuda_block *b) {
   if (b->prev) {
@@ -86,7 +101,7 @@ static void release_cached(ct_cuda_device *cd) {
   bool waited = false;
   for (ct_cuda_block *b = a->blocks, *next; b; b = next) {
     next = b->next;
-    if (!b->free || b->ptr != b->seg_base || b->size != b->seg_size) continue;
+    if (!b->free || !whole_segment(b)) continue;
     if (!waited) {
       /* Queued kernels may still use memory that was freed on the host side. */
       ct_cuda_device_quiesce(cd);
@@ -145,7 +160,7 @@ ct_status ct_cuda_allocator_init(ct_cuda_device *cd, uint64_t limit, bool growth
                               " bytes (%s) is reserved at start, and that failed",
                            cd->dev ? cd->dev->short_name : "GPU", a->limit, lim);
   }
-  ct_cuda_block *b = new_block(p, size, p, size);
+  ct_cuda_block *b = new_block(p, size, p, size, false);
   if (!b) {
     cd->drv->cuMemFree(p);
     return ct_error(CT_RESOURCE_EXHAUSTED, "cuda allocator: out of host memory");
@@ -157,21 +172,26 @@ ct_status ct_cuda_allocator_init(ct_cuda_device *cd, uint64_t limit, bool growth
   return CT_OK;
 }
 
-/* Best fit among cached blocks. */
-static ct_cuda_block *find_free(ct_cuda_allocator *a, size_t rounded) {
+/* Best fit among the cached blocks of one pool (growth off: the arena,
+ * whatever the size). */
+static ct_cuda_block *find_free(ct_cuda_allocator *a, size_t rounded, bool small) {
   ct_cuda_block *best = NULL;
   for (ct_cuda_block *b = a->blocks; b; b = b->next)
-    if (b->free && b->size >= rounded && (!best || b->size < best->size)) best = b;
+    if (b->free && b->size >= rounded && (!a->growth || b->small == small) && (!best || b->size < best->size))
+      best = b;
   return best;
 }
 
 /* Gets a new segment from the driver big enough for `rounded`. */
-static ct_status grow(ct_cuda_device *cd, size_t bytes, size_t rounded, ct_cuda_block **out) {
+static ct_status grow(ct_cuda_device *cd, size_t bytes, size_t rounded, bool small, ct_cuda_block **out) {
   ct_cuda_allocator *a = &cd->alloc;
-  size_t seg = rounded < SMALL_REQUEST ? SMALL_SEGMENT : rounded;
+  size_t seg = small ? SMALL_SEGMENT : round_up(rounded, LARGE_ROUND);
+  if (seg < rounded) seg = rounded; /* the rounding overflowed */
   if (a->limit && a->reserved + seg > a->limit) {
-    seg = rounded;
-    if (a->reserved + seg > a->limit) release_cached(cd);
+    /* Under the limit, first give back what nobody uses, then settle for
+     * a segment of exactly the request. */
+    release_cached(cd);
+    if (a->reserved + seg > a->limit) seg = rounded;
     if (a->reserved + seg > a->limit)
       return exhausted(cd, bytes, rounded, "the free memory under the limit is fragmented");
   }
@@ -197,7 +217,7 @@ static ct_status grow(ct_cuda_device *cd, size_t bytes, size_t rounded, ct_cuda_
     return exhausted(cd, bytes, rounded, why);
   }
   if (r != CUDA_SUCCESS) return ct_cuda_check(cd, r, "cuMemAlloc");
-  ct_cuda_block *b = new_block(p, seg, p, seg);
+  ct_cuda_block *b = new_block(p, seg, p, seg, small);
   if (!b) {
     cd->drv->cuMemFree(p);
     return ct_error(CT_RESOURCE_EXHAUSTED, "cuda allocator: out of host memory");
@@ -223,21 +243,29 @@ ct_status ct_cuda_allocator_alloc(ct_cuda_device *cd, size_t bytes, CUdeviceptr 
     pthread_mutex_unlock(&a->lock);
     return s;
   }
-  ct_cuda_block *b = find_free(a, rounded);
+  bool small = rounded <= SMALL_REQUEST;
+  ct_cuda_block *b = find_free(a, rounded, small);
   if (!b) {
     if (!a->growth) {
       s = exhausted(cd, bytes, rounded, "memory growth is off and the reserved memory is fragmented");
       pthread_mutex_unlock(&a->lock);
       return s;
     }
-    s = grow(cd, bytes, rounded, &b);
+    s = grow(cd, bytes, rounded, small, &b);
+    /* Rather than fail a small request, cut it from a free large block. */
+    if (s != CT_OK && small && (b = find_free(a, rounded, false)) != NULL) {
+      ct_error_clear();
+      s = CT_OK;
+    }
     if (s != CT_OK) {
       pthread_mutex_unlock(&a->lock);
       return s;
     }
   }
+  /* The remainder stays in the block's pool: a piece of a large segment
+   * serves only large requests (or, as a last resort, a small one). */
   if (b->size - rounded >= ALIGN) {
-    ct_cuda_block *rest = new_block(b->ptr + rounded, b->size - rounded, b->seg_base, b->seg_size);
+    ct_cuda_block *rest = new_block(b->ptr + rounded, b->size - rounded, b->seg_base, b->seg_size, b->small);
     if (rest) {
       b->size = rounded;
       list_insert_after(a, b, rest);
@@ -311,5 +339,9 @@ void ct_cuda_allocator_stats(ct_cuda_device *cd, ct_memory_info *out) {
   out->peak_bytes = a->peak;
   out->reserved_bytes = a->reserved;
   out->limit_bytes = a->limit;
+  uint64_t fragmented = 0;
+  for (const ct_cuda_block *b = a->blocks; b; b = b->next)
+    if (b->free && !whole_segment(b)) fragmented += b->size;
+  out->fragmented_bytes = fragmented;
   pthread_mutex_unlock(&a->lock);
 }

@@ -2,10 +2,13 @@
 #include "cuda/nvrtc.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <locale.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cuda/kernel_sources.h"
 
@@ -16,6 +19,21 @@ static ct_status bind_one(void *handle, const char *name, void **slot, bool requ
   if (*slot == NULL && required)
     return ct_error(CT_UNAVAILABLE, "nvrtc: the NVRTC library lacks %s", name);
   return CT_OK;
+}
+
+/* nvrtcVersion says 13.0 for every 13.0.x: identify the file itself. */
+static void build_id(ct_nvrtc *nv) {
+  Dl_info info;
+  char real[PATH_MAX];
+  const char *file = "?";
+  struct stat sb;
+  memset(&sb, 0, sizeof sb);
+  if (dladdr((void *)(uintptr_t)nv->Version, &info) && info.dli_fname) {
+    file = realpath(info.dli_fname, real) ? real : info.dli_fname;
+    if (stat(file, &sb) != 0) memset(&sb, 0, sizeof sb);
+  }
+  snprintf(nv->build_id, sizeof nv->build_id, "%d.%d %s %lld %lld", nv->major, nv->minor, file,
+           (long long)sb.st_size, (long long)sb.st_mtime);
 }
 
 ct_status ct_nvrtc_bind(void *handle, ct_nvrtc *out) {
@@ -47,6 +65,7 @@ ct_status ct_nvrtc_bind(void *handle, ct_nvrtc *out) {
   }
   if (nv.Version(&nv.major, &nv.minor) != NVRTC_SUCCESS)
     return ct_error(CT_UNAVAILABLE, "nvrtc: nvrtcVersion failed");
+  build_id(&nv);
   int (*num_archs)(int *) = (int (*)(int *))dlsym(handle, "nvrtcGetNumSupportedArchs");
   int (*get_archs)(int *) = (int (*)(int *))dlsym(handle, "nvrtcGetSupportedArchs");
   int n = 0;
@@ -92,8 +111,7 @@ ct_status ct_nvrtc_pick_target(const ct_nvrtc *nv, int cc_major, int cc_minor, c
   return CT_OK;
 }
 
-/* The embedded headers a kernel source may include. */
-static int collect_headers(const char **texts, const char **names, int cap) {
+int ct_nvrtc_headers(const char **texts, const char **names, int cap) {
   int n = 0;
   for (int i = 0; i < ct_cuda_source_count && n < cap; i++) {
     const char *nm = ct_cuda_sources[i].name;
@@ -133,7 +151,7 @@ static ct_status compile_failed(const ct_nvrtc *nv, ct_nvrtcProgram prog, const 
 ct_status ct_nvrtc_compile(const ct_nvrtc *nv, const ct_nvrtc_target *t, const char *name, const char *src,
                            const char *const *options, int n_options, void **image, size_t *size) {
   const char *htexts[32], *hnames[32];
-  int nh = collect_headers(htexts, hnames, 32);
+  int nh = ct_nvrtc_headers(htexts, hnames, 32);
   const char *opts[16];
   int no = 0;
   opts[no++] = t->option;

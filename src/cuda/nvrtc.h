@@ -25,6 +25,10 @@ typedef int ct_nvrtcResult;
 typedef struct ct_nvrtc {
   void *handle; /* dlopen handle, not owned */
   int major, minor;
+  /* More than major.minor can tell: the library file actually loaded, its
+   * size and modification time ("13.0 /path/libnvrtc.so.13.0.88 1234 17..."),
+   * so that a patch release or a rebuilt library changes the cache key. */
+  char build_id[400];
   int archs[64]; /* supported sm numbers (75, 80, ...); n_archs 0: unknown */
   int n_archs;
   const char *(*GetErrorString)(ct_nvrtcResult r);
@@ -54,6 +58,10 @@ typedef struct ct_nvrtc_target {
 /* Picks the target for a device of compute capability major.minor (see the
  * comment at the top). UNAVAILABLE when NVRTC cannot serve the device. */
 ct_status ct_nvrtc_pick_target(const ct_nvrtc *nv, int cc_major, int cc_minor, ct_nvrtc_target *out);
+
+/* The embedded headers a kernel may include (.cuh, .h), as NVRTC gets
+ * them: fills up to cap names and texts, returns the count. */
+int ct_nvrtc_headers(const char **texts, const char **names, int cap);
 
 /* Compiles `src` (named `name` in messages) with the embedded .cuh/.h files
  * available as headers. options: extra options besides the target (may be

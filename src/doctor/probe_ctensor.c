@@ -15,12 +15,16 @@ void ct_doctor_probe_ctensor(ct_doctor_report *r) {
     return;
   }
   c->probed = true;
+  /* A GPU on which no CUDA context can be created is only found when the
+   * context initialises (DEVICE_UNAVAILABLE); its failure is in the lists. */
+  (void)ct_context_initialize(ctx);
   c->reason = ct_gpu_availability(ctx, c->detail, sizeof c->detail);
   c->n_cpu = ct_physical_device_count(ctx, "CPU");
   if (c->n_cpu > 0) ct_physical_device_get(ctx, "CPU", 0, &c->cpu0);
   int n = ct_physical_device_count(ctx, "GPU");
   for (int i = 0; i < n && c->n_gpus < CT_DR_MAX_GPUS; i++)
-    if (ct_physical_device_get(ctx, "GPU", i, &c->gpus[c->n_gpus]) == CT_OK) c->n_gpus++;
+    if (ct_physical_device_get(ctx, "GPU", i, &c->gpus[c->n_gpus]) == CT_OK && c->gpus[c->n_gpus].usable)
+      c->n_gpus++;
   n = ct_unusable_device_count(ctx);
   for (int i = 0; i < n && c->n_unusable < CT_DR_MAX_GPUS; i++)
     if (ct_unusable_device_get(ctx, i, &c->unusable[c->n_unusable]) == CT_OK) c->n_unusable++;

@@ -56,6 +56,8 @@ typedef struct fake_device {
   size_t memory;
   size_t used;
   int physical; /* index before CUDA_VISIBLE_DEVICES */
+  int compute_mode; /* CU_COMPUTEMODE_*: 2 prohibited (no context can be created) */
+  int ctx_error;    /* what cuDevicePrimaryCtxRetain returns (46, 2, 999, 214 ...) */
   fake_ctx ctx;
 } fake_device;
 
@@ -116,6 +118,10 @@ static CUresult configure(void) {
     all[i].memory = (size_t)strtoull(item, NULL, 10) << 20;
     list_item("CT_FAKE_CUDA_SMS", i, "8", item, sizeof item);
     all[i].sms = atoi(item);
+    list_item("CT_FAKE_CUDA_COMPUTE_MODE", i, "0", item, sizeof item);
+    all[i].compute_mode = atoi(item);
+    list_item("CT_FAKE_CUDA_CTX_ERROR", i, "0", item, sizeof item);
+    all[i].ctx_error = atoi(item);
     all[i].physical = i;
   }
   /* CUDA_VISIBLE_DEVICES: indices (or GPU-uuid prefixes, not supported
@@ -179,14 +185,18 @@ static const char *err_name(CUresult r) {
     case 2: return "CUDA_ERROR_OUT_OF_MEMORY";
     case 3: return "CUDA_ERROR_NOT_INITIALIZED";
     case 34: return "CUDA_ERROR_STUB_LIBRARY";
+    case 46: return "CUDA_ERROR_DEVICE_UNAVAILABLE";
     case 100: return "CUDA_ERROR_NO_DEVICE";
     case 101: return "CUDA_ERROR_INVALID_DEVICE";
     case 200: return "CUDA_ERROR_INVALID_IMAGE";
     case 201: return "CUDA_ERROR_INVALID_CONTEXT";
+    case 214: return "CUDA_ERROR_ECC_UNCORRECTABLE";
     case 218: return "CUDA_ERROR_INVALID_PTX";
     case 500: return "CUDA_ERROR_NOT_FOUND";
     case 700: return "CUDA_ERROR_ILLEGAL_ADDRESS";
     case 702: return "CUDA_ERROR_LAUNCH_TIMEOUT";
+    case 709: return "CUDA_ERROR_CONTEXT_IS_DESTROYED";
+    case 710: return "CUDA_ERROR_ASSERT";
     case 803: return "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH";
     case 999: return "CUDA_ERROR_UNKNOWN";
     default: return NULL;
@@ -254,6 +264,7 @@ EXPORT CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice d) {
     case 50: *v = 0; break;
     case 1: *v = 1024; break;
     case 10: *v = 32; break;
+    case 20: *v = f->compute_mode; break;
     default: *v = 0;
   }
   return 0;
@@ -276,6 +287,10 @@ EXPORT CUresult cuDeviceGetPCIBusId(char *bus, int len, CUdevice d) {
 EXPORT CUresult cuDevicePrimaryCtxRetain(fake_ctx **ctx, CUdevice d) {
   NEED_INIT();
   if (!valid_dev(d)) return 101;
+  /* A GPU in prohibited mode, held in exclusive-process mode by another
+   * process, full, or fallen off the bus after an Xid error. */
+  if (devices[d].ctx_error) return devices[d].ctx_error;
+  if (devices[d].compute_mode == 2) return 46; /* CUDA_ERROR_DEVICE_UNAVAILABLE */
   pthread_mutex_lock(&lock);
   devices[d].ctx.refs++;
   counter_ctx_retains++;
@@ -629,8 +644,14 @@ EXPORT CUresult cuModuleLoadData(void **m, const void *image) {
     *m = mod;
     return 0;
   }
-  /* PTX is text starting with a comment or a directive; a cubin is ELF */
-  if (text[0] != 0x7f && strstr(text, ".entry ")) parse_ptx(mod, text);
+  /* PTX is text with entry points; a cubin is ELF. Anything else the real
+   * driver refuses (a cache entry from elsewhere, a truncated file). */
+  if (text[0] != 0x7f && strstr(text, ".entry ")) {
+    parse_ptx(mod, text);
+  } else if (memcmp(image, "\x7f" "ELF", 4) != 0) {
+    free(mod);
+    return 200; /* CUDA_ERROR_INVALID_IMAGE */
+  }
   *m = mod;
   return 0;
 }
