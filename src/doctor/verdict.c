@@ -663,6 +663,7 @@ static void verdict_jax_site(ct_doctor_report *r, int site) {
     snprintf(v->reason, sizeof v->reason, "jaxlib without a CUDA plugin (jax-cuda*-plugin) is CPU-only");
     const char *lead = r->gpu_present ? "" : "for a GPU machine: ";
     const ct_jax_cuda *pick = ct_doctor_jax_pick(rel);
+    /* No real driver release reaches "99999": the newest extra published. */
     const ct_jax_cuda *newest = ct_doctor_jax_pick("99999");
     if (!rel || !pick || !newest) {
       /* No driver release to choose by: both, the recommended one first. */
