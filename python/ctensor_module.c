@@ -610,7 +610,8 @@ static const binary_fn binary_ops[] = {ct_add,     ct_sub,      ct_mul,       ct
                                        ct_minimum, ct_pow,      ct_equal,     ct_not_equal, ct_less,
                                        ct_less_equal, ct_greater, ct_greater_equal, ct_floor_div,
                                        ct_floor_mod};
-static const unary_fn unary_ops[] = {ct_neg, ct_abs, ct_exp, ct_log, ct_sqrt, ct_tanh, ct_sigmoid, ct_relu};
+static const unary_fn unary_ops[] = {ct_neg,  ct_abs,     ct_exp,       ct_log,      ct_sqrt,         ct_tanh,
+                                     ct_sigmoid, ct_relu, ct_square, ct_zeros_like, ct_ones_like, ct_stop_gradient};
 
 static PyObject *m_binary(PyObject *m, PyObject *args) {
   int op;
@@ -827,21 +828,6 @@ static PyObject *m_slice(PyObject *m, PyObject *args) {
   return wrap_result(st, t);
 }
 
-static PyObject *m_softmax(PyObject *m, PyObject *args) {
-  PyObject *xo;
-  int axis;
-  if (!PyArg_ParseTuple(args, "Oi", &xo, &axis)) return NULL;
-  ct_tensor *x = tensor_of(xo, "softmax");
-  ct_context *ctx = x ? ctx_or_raise() : NULL;
-  if (!ctx) return NULL;
-  ct_tensor *t = NULL;
-  ct_status st;
-  OP_BEGIN;
-  st = ct_softmax(ctx, x, axis, &t);
-  OP_END;
-  return wrap_result(st, t);
-}
-
 static PyObject *m_gather(PyObject *m, PyObject *args) {
   PyObject *po, *io;
   int axis;
@@ -870,6 +856,483 @@ static PyObject *m_copy_to(PyObject *m, PyObject *args) {
   OP_END;
   return wrap_result(st, t);
 }
+
+/* ---- ops by signature: one row per op -------------------------------------- */
+
+/* Ops whose C signature is not one of the families above (binary, unary,
+ * reduce). Each row names the op (it becomes _ctensor.<name>), its
+ * signature and its C function; m_row_op parses the arguments the
+ * signature says, calls the function without the GIL and wraps the result.
+ * A new op with an existing signature is one more row. */
+typedef enum {
+  SIG_X_INT,   /* (x, int axis) */
+  SIG_X_SHAPE, /* (x, shape) */
+  SIG_XYZ,     /* (a, b, c) */
+  SIG_XY_LOSS, /* (labels, logits) -> the loss; the backprop output is not asked for */
+  SIG_XY_I64,  /* (a, b, int64) */
+  SIG_ONE_HOT  /* (indices, depth, on_value, off_value, axis, dtype) */
+} op_sig;
+
+typedef struct {
+  const char *name;
+  op_sig sig;
+  ct_status (*x_int)(ct_context *, const ct_tensor *, int, ct_tensor **);
+  ct_status (*x_shape)(ct_context *, const ct_tensor *, const int64_t *, int, ct_tensor **);
+  ct_status (*xyz)(ct_context *, const ct_tensor *, const ct_tensor *, const ct_tensor *, ct_tensor **);
+  ct_status (*xy_loss)(ct_context *, const ct_tensor *, const ct_tensor *, ct_tensor **, ct_tensor **);
+  ct_status (*xy_i64)(ct_context *, const ct_tensor *, const ct_tensor *, int64_t, ct_tensor **);
+  ct_status (*one_hot)(ct_context *, const ct_tensor *, int64_t, double, double, int, ct_dtype, ct_tensor **);
+} op_row;
+
+static const op_row op_rows[] = {
+    {"softmax", SIG_X_INT, .x_int = ct_softmax},
+    {"log_softmax", SIG_X_INT, .x_int = ct_log_softmax},
+    {"broadcast_to", SIG_X_SHAPE, .x_shape = ct_broadcast_to},
+    {"where", SIG_XYZ, .xyz = ct_where},
+    {"sparse_softmax_cross_entropy_with_logits", SIG_XY_LOSS, .xy_loss = ct_sparse_softmax_cross_entropy_with_logits},
+    {"softmax_cross_entropy_with_logits", SIG_XY_LOSS, .xy_loss = ct_softmax_cross_entropy_with_logits},
+    {"unsorted_segment_sum", SIG_XY_I64, .xy_i64 = ct_unsorted_segment_sum},
+    {"one_hot", SIG_ONE_HOT, .one_hot = ct_one_hot},
+};
+#define N_OP_ROWS ((int)(sizeof op_rows / sizeof op_rows[0]))
+/* Filled at import: one method per row, whose `self` is the row number. */
+static PyMethodDef op_row_defs[N_OP_ROWS];
+
+static PyObject *m_row_op(PyObject *self, PyObject *args) {
+  long i = PyLong_AsLong(self);
+  if (i < 0 || i >= N_OP_ROWS) return PyErr_Format(PyExc_SystemError, "op row %ld out of range", i);
+  const op_row *r = &op_rows[i];
+  PyObject *o[3] = {NULL, NULL, NULL}, *shape_obj = NULL;
+  int ia = 0, dt = 0, ok = 0;
+  long long i64 = 0;
+  double d1 = 0, d2 = 0;
+  switch (r->sig) {
+    case SIG_X_INT: ok = PyArg_ParseTuple(args, "Oi", &o[0], &ia); break;
+    case SIG_X_SHAPE: ok = PyArg_ParseTuple(args, "OO", &o[0], &shape_obj); break;
+    case SIG_XYZ: ok = PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]); break;
+    case SIG_XY_LOSS: ok = PyArg_ParseTuple(args, "OO", &o[0], &o[1]); break;
+    case SIG_XY_I64: ok = PyArg_ParseTuple(args, "OOL", &o[0], &o[1], &i64); break;
+    case SIG_ONE_HOT: ok = PyArg_ParseTuple(args, "OLddii", &o[0], &i64, &d1, &d2, &ia, &dt); break;
+  }
+  if (!ok) return NULL;
+  const ct_tensor *t[3] = {NULL, NULL, NULL};
+  for (int k = 0; k < 3; k++)
+    if (o[k] && !(t[k] = tensor_of(o[k], r->name))) return NULL;
+  int64_t shape[CT_MAX_RANK];
+  int rank = 0;
+  if (shape_obj && int64_seq(shape_obj, "shape", shape, CT_MAX_RANK, &rank) < 0) return NULL;
+  if (r->sig == SIG_ONE_HOT && !valid_dtype(dt)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  ct_tensor *out = NULL;
+  ct_status st = CT_OK;
+  OP_BEGIN;
+  switch (r->sig) {
+    case SIG_X_INT: st = r->x_int(ctx, t[0], ia, &out); break;
+    case SIG_X_SHAPE: st = r->x_shape(ctx, t[0], shape, rank, &out); break;
+    case SIG_XYZ: st = r->xyz(ctx, t[0], t[1], t[2], &out); break;
+    case SIG_XY_LOSS: st = r->xy_loss(ctx, t[0], t[1], &out, NULL); break;
+    case SIG_XY_I64: st = r->xy_i64(ctx, t[0], t[1], (int64_t)i64, &out); break;
+    case SIG_ONE_HOT: st = r->one_hot(ctx, t[0], (int64_t)i64, d1, d2, ia, (ct_dtype)dt, &out); break;
+  }
+  OP_END;
+  return wrap_result(st, out);
+}
+
+/* Adds one function per row to the module. */
+static int add_op_rows(PyObject *m) {
+  PyObject *modname = PyModule_GetNameObject(m);
+  if (!modname) return -1;
+  for (int i = 0; i < N_OP_ROWS; i++) {
+    op_row_defs[i] = (PyMethodDef){op_rows[i].name, m_row_op, METH_VARARGS, NULL};
+    PyObject *self = PyLong_FromLong(i);
+    PyObject *fn = self ? PyCFunction_NewEx(&op_row_defs[i], self, modname) : NULL;
+    Py_XDECREF(self);
+    if (!fn || PyModule_AddObject(m, op_rows[i].name, fn) < 0) {
+      Py_XDECREF(fn);
+      Py_DECREF(modname);
+      return -1;
+    }
+  }
+  Py_DECREF(modname);
+  return 0;
+}
+
+/* ---- variables ---------------------------------------------------------------- */
+
+/* A VariableBase owns one ct_variable reference, dropped in dealloc. */
+typedef struct {
+  PyObject_HEAD
+  ct_variable *v;
+  PyObject *weakrefs;
+} VariableObject;
+
+static PyTypeObject VariableBase_Type;
+/* Set by ctensor/__init__.py: the class variables handed out by C
+ * (watched_variables) are made of. */
+static PyTypeObject *g_variable_type;
+
+static int is_variable(PyObject *o) { return PyObject_TypeCheck(o, &VariableBase_Type); }
+
+/* Takes ownership of `v` whatever happens. */
+static PyObject *wrap_variable(PyTypeObject *type, ct_variable *v) {
+  VariableObject *self = (VariableObject *)type->tp_alloc(type, 0);
+  if (!self) {
+    ct_variable_release(v);
+    return NULL;
+  }
+  self->v = v;
+  return (PyObject *)self;
+}
+
+/* VariableBase(initial_tensor, trainable, name_or_None): the value is
+ * copied to the variable's device (placed like an op). */
+static PyObject *variable_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+  PyObject *to;
+  int trainable;
+  const char *name = NULL;
+  if (!PyArg_ParseTuple(args, "Opz", &to, &trainable, &name)) return NULL;
+  ct_tensor *t = tensor_of(to, "Variable");
+  ct_context *ctx = t ? ctx_or_raise() : NULL;
+  if (!ctx) return NULL;
+  ct_variable *v = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_variable_new(ctx, t, trainable != 0, name, &v);
+  OP_END;
+  if (st != CT_OK) return raise_status(st);
+  return wrap_variable(type, v);
+}
+
+static void variable_dealloc(PyObject *o) {
+  VariableObject *self = (VariableObject *)o;
+  if (self->weakrefs) PyObject_ClearWeakRefs(o);
+  ct_variable_release(self->v);
+  Py_TYPE(o)->tp_free(o);
+}
+
+static ct_variable *variable_of(PyObject *o) {
+  ct_variable *v = ((VariableObject *)o)->v;
+  if (!v) PyErr_SetString(PyExc_ValueError, "the variable was never initialised");
+  return v;
+}
+
+/* _read(): the current value (a new tensor; a tape that records notes it). */
+static PyObject *variable_read(PyObject *o, PyObject *unused) {
+  ct_variable *v = variable_of(o);
+  if (!v || !ctx_or_raise()) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_variable_read(v, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+typedef ct_status (*variable_update_fn)(ct_variable *, const ct_tensor *);
+/* Indexed by the numbers ctensor/_variables.py uses: assign, add, sub. */
+static const variable_update_fn variable_updates[] = {ct_variable_assign, ct_variable_assign_add,
+                                                      ct_variable_assign_sub};
+
+/* _update(kind, tensor) */
+static PyObject *variable_update(PyObject *o, PyObject *args) {
+  int kind;
+  PyObject *to;
+  if (!PyArg_ParseTuple(args, "iO", &kind, &to)) return NULL;
+  if (kind < 0 || kind >= (int)(sizeof variable_updates / sizeof variable_updates[0]))
+    return PyErr_Format(PyExc_ValueError, "unknown variable update %d", kind);
+  ct_variable *v = variable_of(o);
+  ct_tensor *t = v ? tensor_of(to, "assign") : NULL;
+  if (!t || !ctx_or_raise()) return NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = variable_updates[kind](v, t);
+  OP_END;
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+static PyObject *variable_get_device(PyObject *o, void *closure) {
+  ct_variable *v = variable_of(o);
+  return v ? PyUnicode_FromString(ct_variable_device(v)) : NULL;
+}
+
+static PyObject *variable_get_shape(PyObject *o, void *closure) {
+  ct_variable *v = variable_of(o);
+  if (!v) return NULL;
+  int rank = ct_variable_rank(v);
+  const int64_t *shape = ct_variable_shape(v);
+  PyObject *tuple = PyTuple_New(rank);
+  for (int i = 0; tuple && i < rank; i++) {
+    PyObject *d = PyLong_FromLongLong((long long)shape[i]);
+    if (!d) {
+      Py_CLEAR(tuple);
+      break;
+    }
+    PyTuple_SET_ITEM(tuple, i, d);
+  }
+  return tuple;
+}
+
+static PyObject *variable_get_dtype(PyObject *o, void *closure) {
+  ct_variable *v = variable_of(o);
+  if (!v) return NULL;
+  int dt = (int)ct_variable_dtype(v);
+  if (g_dtypes && PyTuple_Check(g_dtypes) && dt < PyTuple_GET_SIZE(g_dtypes)) {
+    PyObject *d = PyTuple_GET_ITEM(g_dtypes, dt);
+    Py_INCREF(d);
+    return d;
+  }
+  return PyUnicode_FromString(ct_dtype_name((ct_dtype)dt));
+}
+
+static PyObject *variable_get_c_name(PyObject *o, void *closure) {
+  ct_variable *v = variable_of(o);
+  return v ? PyUnicode_FromString(ct_variable_name(v)) : NULL;
+}
+
+static PyObject *variable_get_trainable(PyObject *o, void *closure) {
+  ct_variable *v = variable_of(o);
+  return v ? PyBool_FromLong(ct_variable_trainable(v)) : NULL;
+}
+
+/* The ct_variable's address: the same for every wrapper of one variable. */
+static PyObject *variable_get_handle_id(PyObject *o, void *closure) {
+  ct_variable *v = variable_of(o);
+  return v ? PyLong_FromVoidPtr(v) : NULL;
+}
+
+static PyGetSetDef variable_getset[] = {
+    {"device", variable_get_device, NULL, "the device holding the value (full name)", NULL},
+    {"shape", variable_get_shape, NULL, "the shape, a tuple of ints", NULL},
+    {"dtype", variable_get_dtype, NULL, "the element type, a ctensor.DType", NULL},
+    {"_c_name", variable_get_c_name, NULL, "the library's name (without ':0')", NULL},
+    {"trainable", variable_get_trainable, NULL, "whether tapes watch it when it is read", NULL},
+    {"_handle_id", variable_get_handle_id, NULL, "the same number for every wrapper of one variable", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMethodDef variable_methods[] = {
+    {"_read", variable_read, METH_NOARGS, "The current value, a new tensor."},
+    {"_update", variable_update, METH_VARARGS, "_update(kind, tensor): 0 assign, 1 assign_add, 2 assign_sub."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject VariableBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_ctensor.VariableBase",
+    .tp_basicsize = sizeof(VariableObject),
+    .tp_dealloc = variable_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "A ctensor variable: one reference to a ct_variable (a mutable value on one device).",
+    .tp_weaklistoffset = offsetof(VariableObject, weakrefs),
+    .tp_methods = variable_methods,
+    .tp_getset = variable_getset,
+    .tp_new = variable_new,
+};
+
+/* ---- gradient tapes --------------------------------------------------------------- */
+
+/* A Tape owns one ct_tape, freed in dealloc (from another thread than the
+ * one that made it, the library defers the free to that thread). */
+typedef struct {
+  PyObject_HEAD
+  ct_tape *tape;
+} TapeObject;
+
+static PyTypeObject Tape_Type;
+
+/* Tape(persistent, watch_accessed_variables): records this thread's ops
+ * from now on. */
+static PyObject *tape_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+  int persistent, watch_accessed;
+  if (!PyArg_ParseTuple(args, "pp", &persistent, &watch_accessed)) return NULL;
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  TapeObject *self = (TapeObject *)type->tp_alloc(type, 0);
+  if (!self) return NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = ct_tape_new(ctx, persistent != 0, watch_accessed != 0, &self->tape);
+  OP_END;
+  if (st != CT_OK) {
+    Py_DECREF(self);
+    return raise_status(st);
+  }
+  return (PyObject *)self;
+}
+
+static void tape_dealloc(PyObject *o) {
+  ct_tape_free(((TapeObject *)o)->tape);
+  Py_TYPE(o)->tp_free(o);
+}
+
+typedef ct_status (*tape_fn)(ct_tape *);
+/* stop(), resume(), reset(): no arguments, a status. */
+static PyObject *tape_call(PyObject *o, tape_fn fn) {
+  ct_status st = fn(((TapeObject *)o)->tape);
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+static PyObject *tape_stop(PyObject *o, PyObject *unused) { return tape_call(o, ct_tape_stop_recording); }
+static PyObject *tape_resume(PyObject *o, PyObject *unused) { return tape_call(o, ct_tape_resume_recording); }
+static PyObject *tape_reset(PyObject *o, PyObject *unused) { return tape_call(o, ct_tape_reset); }
+
+/* watch(tensor_or_variable) */
+static PyObject *tape_watch(PyObject *o, PyObject *x) {
+  ct_tape *tape = ((TapeObject *)o)->tape;
+  ct_status st;
+  if (is_variable(x)) {
+    ct_variable *v = variable_of(x);
+    if (!v) return NULL;
+    st = ct_tape_watch_variable(tape, v);
+  } else {
+    ct_tensor *t = tensor_of(x, "watch");
+    if (!t) return NULL;
+    st = ct_tape_watch(tape, t);
+  }
+  if (st != CT_OK) return raise_status(st);
+  Py_RETURN_NONE;
+}
+
+/* watched_variables() -> [VariableBase, ...] (new wrappers; the Python side
+ * maps them to the variables it made) */
+static PyObject *tape_watched_variables(PyObject *o, PyObject *unused) {
+  ct_tape *tape = ((TapeObject *)o)->tape;
+  PyTypeObject *type = g_variable_type ? g_variable_type : &VariableBase_Type;
+  int n = ct_tape_watched_variable_count(tape);
+  PyObject *list = PyList_New(0);
+  for (int i = 0; list && i < n; i++) {
+    ct_variable *v = NULL;
+    ct_status st = ct_tape_watched_variable_get(tape, i, &v);
+    if (st != CT_OK) {
+      Py_DECREF(list);
+      return raise_status(st);
+    }
+    PyObject *item = wrap_variable(type, v);
+    if (!item || PyList_Append(list, item) < 0) Py_CLEAR(list);
+    Py_XDECREF(item);
+  }
+  return list;
+}
+
+static PyObject *tape_counts(PyObject *o, PyObject *unused) {
+  const ct_tape *tape = ((TapeObject *)o)->tape;
+  return Py_BuildValue("(LL)", (long long)ct_tape_recorded_op_count(tape), (long long)ct_tape_held_tensor_count(tape));
+}
+
+static PyObject *tape_get_recording(PyObject *o, void *closure) {
+  return PyBool_FromLong(ct_tape_is_recording(((TapeObject *)o)->tape));
+}
+
+/* gradient(targets, output_gradients_or_None, sources, unconnected) ->
+ * [tensor or None per source]. targets: tensors; output_gradients: one
+ * tensor or None per target; sources: tensors and variables. */
+static PyObject *tape_gradient(PyObject *o, PyObject *args) {
+  PyObject *targets_obj, *og_obj, *sources_obj;
+  int unconnected;
+  if (!PyArg_ParseTuple(args, "OOOi", &targets_obj, &og_obj, &sources_obj, &unconnected)) return NULL;
+  /* Tuples (copies) hold every argument alive while the GIL is released. */
+  PyObject *targets = PySequence_Tuple(targets_obj);
+  PyObject *og = targets && og_obj != Py_None ? PySequence_Tuple(og_obj) : NULL;
+  PyObject *sources = targets && (og || og_obj == Py_None) ? PySequence_Tuple(sources_obj) : NULL;
+  PyObject *result = NULL;
+  const ct_tensor **tt = NULL, **ogt = NULL;
+  ct_gradient_source *src = NULL;
+  ct_tensor **out = NULL;
+  if (!sources) goto done;
+  Py_ssize_t nt = PyTuple_GET_SIZE(targets), ns = PyTuple_GET_SIZE(sources);
+  if (nt > INT_MAX || ns > INT_MAX) {
+    PyErr_SetString(PyExc_ValueError, "gradient: too many targets or sources");
+    goto done;
+  }
+  if (og && PyTuple_GET_SIZE(og) != nt) {
+    PyErr_Format(PyExc_ValueError, "gradient: %zd output_gradients for %zd targets; give one per target (or None)",
+                 PyTuple_GET_SIZE(og), nt);
+    goto done;
+  }
+  tt = calloc((size_t)(nt ? nt : 1), sizeof *tt);
+  ogt = calloc((size_t)(nt ? nt : 1), sizeof *ogt);
+  src = calloc((size_t)(ns ? ns : 1), sizeof *src);
+  out = calloc((size_t)(ns ? ns : 1), sizeof *out);
+  if (!tt || !ogt || !src || !out) {
+    PyErr_NoMemory();
+    goto done;
+  }
+  for (Py_ssize_t i = 0; i < nt; i++) {
+    if (!(tt[i] = tensor_of(PyTuple_GET_ITEM(targets, i), "gradient target"))) goto done;
+    PyObject *g = og ? PyTuple_GET_ITEM(og, i) : Py_None;
+    if (g != Py_None && !(ogt[i] = tensor_of(g, "gradient output_gradients"))) goto done;
+  }
+  for (Py_ssize_t i = 0; i < ns; i++) {
+    PyObject *s = PyTuple_GET_ITEM(sources, i);
+    if (is_variable(s)) {
+      if (!(src[i].variable = variable_of(s))) goto done;
+    } else if (!(src[i].tensor = tensor_of(s, "gradient source"))) {
+      goto done;
+    }
+  }
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) goto done;
+  ct_status st;
+  ct_tape *tape = ((TapeObject *)o)->tape;
+  OP_BEGIN;
+  st = ct_tape_gradient(tape, tt, (int)nt, og ? ogt : NULL, src, (int)ns, (ct_unconnected_gradients)unconnected, out);
+  OP_END;
+  if (st != CT_OK) {
+    raise_status(st);
+    goto done;
+  }
+  result = PyList_New(ns);
+  for (Py_ssize_t i = 0; i < ns; i++) {
+    PyObject *item = NULL;
+    if (out[i] == NULL) {
+      item = Py_None;
+      Py_INCREF(item);
+    } else {
+      item = wrap(out[i]);
+    }
+    out[i] = NULL;
+    if (result && item) {
+      PyList_SET_ITEM(result, i, item);
+    } else {
+      Py_XDECREF(item);
+      Py_CLEAR(result);
+    }
+  }
+done:
+  if (out)
+    for (Py_ssize_t i = 0; sources && i < PyTuple_GET_SIZE(sources); i++) ct_tensor_release(out[i]);
+  free(tt);
+  free(ogt);
+  free(src);
+  free(out);
+  Py_XDECREF(targets);
+  Py_XDECREF(og);
+  Py_XDECREF(sources);
+  return result;
+}
+
+static PyMethodDef tape_methods[] = {
+    {"stop", tape_stop, METH_NOARGS, "Stops recording (the thread that made the tape only)."},
+    {"resume", tape_resume, METH_NOARGS, "Resumes recording (the thread that made the tape only)."},
+    {"reset", tape_reset, METH_NOARGS, "Forgets everything recorded and watched."},
+    {"watch", tape_watch, METH_O, "Watches a tensor or a variable."},
+    {"watched_variables", tape_watched_variables, METH_NOARGS, "The watched variables, in the order first watched."},
+    {"counts", tape_counts, METH_NOARGS, "(recorded ops, held tensors)"},
+    {"gradient", tape_gradient, METH_VARARGS, "gradient(targets, output_gradients, sources, unconnected)"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef tape_getset[] = {
+    {"recording", tape_get_recording, NULL, "whether the tape records now", NULL}, {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject Tape_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_ctensor.Tape",
+    .tp_basicsize = sizeof(TapeObject),
+    .tp_dealloc = tape_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A ct_tape: records the ops of the thread that made it (ctensor.GradientTape wraps it).",
+    .tp_methods = tape_methods,
+    .tp_getset = tape_getset,
+    .tp_new = tape_new,
+};
 
 /* ---- devices and configuration -------------------------------------------- */
 
@@ -1288,11 +1751,14 @@ static PyObject *m_set_log_sink(PyObject *m, PyObject *args) {
 
 /* ---- set-up and shut-down ----------------------------------------------------- */
 
-/* _set_classes(tensor_type, dtypes_tuple, {code: exception class}) */
+/* _set_classes(tensor_type, dtypes_tuple, {code: exception class}[, variable_type]) */
 static PyObject *m_set_classes(PyObject *m, PyObject *args) {
-  PyObject *type, *dtypes, *errors;
-  if (!PyArg_ParseTuple(args, "O!O!O!", &PyType_Type, &type, &PyTuple_Type, &dtypes, &PyDict_Type, &errors))
+  PyObject *type, *dtypes, *errors, *vtype = NULL;
+  if (!PyArg_ParseTuple(args, "O!O!O!|O!", &PyType_Type, &type, &PyTuple_Type, &dtypes, &PyDict_Type, &errors,
+                        &PyType_Type, &vtype))
     return NULL;
+  if (vtype && !PyType_IsSubtype((PyTypeObject *)vtype, &VariableBase_Type))
+    return PyErr_Format(PyExc_TypeError, "the variable class must derive from _ctensor.VariableBase");
   if (!PyType_IsSubtype((PyTypeObject *)type, &TensorBase_Type))
     return PyErr_Format(PyExc_TypeError, "the tensor class must derive from _ctensor.TensorBase");
   if (((PyTypeObject *)type)->tp_basicsize != TensorBase_Type.tp_basicsize)
@@ -1303,6 +1769,10 @@ static PyObject *m_set_classes(PyObject *m, PyObject *args) {
   Py_XSETREF(g_tensor_type, (PyTypeObject *)type);
   Py_XSETREF(g_dtypes, dtypes);
   Py_XSETREF(g_error_classes, errors);
+  if (vtype) {
+    Py_INCREF(vtype);
+    Py_XSETREF(g_variable_type, (PyTypeObject *)vtype);
+  }
   Py_RETURN_NONE;
 }
 
@@ -1356,7 +1826,6 @@ static PyMethodDef module_methods[] = {
     {"transpose", m_transpose, METH_VARARGS, NULL},
     {"concat", m_concat, METH_VARARGS, NULL},
     {"slice", m_slice, METH_VARARGS, NULL},
-    {"softmax", m_softmax, METH_VARARGS, NULL},
     {"gather", m_gather, METH_VARARGS, NULL},
     {"copy_to", m_copy_to, METH_VARARGS, NULL},
     {"physical_devices", m_physical_devices, METH_VARARGS, NULL},
@@ -1393,12 +1862,23 @@ static struct PyModuleDef ctensor_module = {
 PyMODINIT_FUNC PyInit__ctensor(void);
 
 PyMODINIT_FUNC PyInit__ctensor(void) {
-  if (PyType_Ready(&TensorBase_Type) < 0) return NULL;
+  if (PyType_Ready(&TensorBase_Type) < 0 || PyType_Ready(&VariableBase_Type) < 0 || PyType_Ready(&Tape_Type) < 0)
+    return NULL;
   PyObject *m = PyModule_Create(&ctensor_module);
   if (!m) return NULL;
-  Py_INCREF(&TensorBase_Type);
-  if (PyModule_AddObject(m, "TensorBase", (PyObject *)&TensorBase_Type) < 0) {
-    Py_DECREF(&TensorBase_Type);
+  static const struct {
+    const char *name;
+    PyTypeObject *type;
+  } types[] = {{"TensorBase", &TensorBase_Type}, {"VariableBase", &VariableBase_Type}, {"Tape", &Tape_Type}};
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    Py_INCREF(types[i].type);
+    if (PyModule_AddObject(m, types[i].name, (PyObject *)types[i].type) < 0) {
+      Py_DECREF(types[i].type);
+      Py_DECREF(m);
+      return NULL;
+    }
+  }
+  if (add_op_rows(m) < 0) {
     Py_DECREF(m);
     return NULL;
   }

@@ -22,17 +22,20 @@ import time as _time
 
 from . import _ctensor
 from . import config, debugging, dtypes, errors, math, nn, random, test
-from ._ops import (Tensor, abs, add, argmax, cast, clip_by_value, concat, constant, convert_to_tensor, divide,
-                   equal, exp, expand_dims, fill, gather, greater, greater_equal, identity, is_tensor, less,
-                   less_equal, log, matmul, maximum, minimum, multiply, negative, not_equal, ones, ones_like,
-                   pow, range, reduce_max, reduce_mean, reduce_min, reduce_sum, reshape, shape, sigmoid, slice,
-                   sqrt, square, squeeze, stack, subtract, tanh, transpose, truediv, zeros, zeros_like)
+from ._ops import (Tensor, abs, add, argmax, broadcast_to, cast, clip_by_value, concat, constant, convert_to_tensor,
+                   divide, equal, exp, expand_dims, fill, gather, greater, greater_equal, identity, is_tensor, less,
+                   less_equal, log, matmul, maximum, minimum, multiply, negative, not_equal, one_hot, ones,
+                   ones_like, pow, range, reduce_max, reduce_mean, reduce_min, reduce_sum, reshape, shape, sigmoid,
+                   slice, sqrt, square, squeeze, stack, stop_gradient, subtract, tanh, transpose, truediv, where,
+                   zeros, zeros_like)
+from ._variables import Variable
+from ._backprop import GradientTape, UnconnectedGradients
 from .device_spec import DeviceSpec
 from .dtypes import DType, as_dtype, bfloat16, bool, double, float16, float32, float64, half, int32, int64
 
 __version__ = _ctensor.version()
 
-_ctensor._set_classes(Tensor, dtypes._BY_ENUM, dict(errors._BY_CODE))
+_ctensor._set_classes(Tensor, dtypes._BY_ENUM, dict(errors._BY_CODE), Variable)
 
 
 # ---- placement logging -------------------------------------------------------
@@ -151,5 +154,6 @@ __all__ = [
     "square", "subtract", "tanh", "transpose", "truediv", "zeros", "zeros_like", "executing_eagerly",
     "placement_report", "set_placement_report_at_exit", "op_count", "gpu_availability",
     "current_device_scope", "build_features", "DeviceSpec", "gather", "expand_dims", "squeeze", "stack",
-    "clip_by_value",
+    "clip_by_value", "Variable", "GradientTape", "UnconnectedGradients", "stop_gradient", "one_hot", "where",
+    "broadcast_to",
 ]

@@ -33,6 +33,7 @@ _ADD, _SUB, _MUL, _DIV, _MAXIMUM, _MINIMUM, _POW = 0, 1, 2, 3, 4, 5, 6
 _EQUAL, _NOT_EQUAL, _LESS, _LESS_EQUAL, _GREATER, _GREATER_EQUAL = 7, 8, 9, 10, 11, 12
 _FLOOR_DIV, _FLOOR_MOD = 13, 14
 _NEG, _ABS, _EXP, _LOG, _SQRT, _TANH, _SIGMOID, _RELU = 0, 1, 2, 3, 4, 5, 6, 7
+_SQUARE, _ZEROS_LIKE, _ONES_LIKE, _STOP_GRADIENT = 8, 9, 10, 11
 _SUM, _MEAN, _MAX, _MIN = 0, 1, 2, 3
 
 
@@ -236,6 +237,8 @@ def _flatten(value):
     inside become their Python values. Every leaf must sit at the depth of
     the first one, and every list at one depth must have one length."""
     def as_python(v):
+        if isinstance(v, _ctensor.VariableBase):
+            v = v._read()
         if isinstance(v, _ctensor.TensorBase) or (hasattr(v, "tolist") and not isinstance(v, (list, tuple))):
             return v.tolist()
         return v
@@ -319,8 +322,12 @@ def _is_buffer(value):
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
-    """A Tensor from a Tensor, a Python scalar, nested lists/tuples, or any
-    buffer-protocol object (NumPy arrays and scalars included)."""
+    """A Tensor from a Tensor, a Variable (its value, read now), a Python
+    scalar, nested lists/tuples, or any buffer-protocol object (NumPy arrays
+    and scalars included). Every op converts its arguments here, so every
+    op accepts a Variable."""
+    if isinstance(value, _ctensor.VariableBase):
+        value = value._read()
     if dtype is not None:
         dtype = _dt.as_dtype(dtype)
     if isinstance(value, _ctensor.TensorBase):
@@ -508,8 +515,7 @@ def sqrt(x, name=None):
 
 
 def square(x, name=None):
-    x = convert_to_tensor(x)
-    return _ctensor.binary(_MUL, x, x)
+    return _unary(_SQUARE, x)
 
 
 def tanh(x, name=None):
@@ -526,6 +532,167 @@ def relu(features, name=None):
 
 def softmax(logits, axis=None, name=None):
     return _ctensor.softmax(convert_to_tensor(logits), -1 if axis is None else operator.index(axis))
+
+
+def log_softmax(logits, axis=None, name=None):
+    """``tf.nn.log_softmax``: logits - log(sum(exp(logits))) along ``axis``
+    (default -1), computed without overflow."""
+    return _ctensor.log_softmax(convert_to_tensor(logits), -1 if axis is None else operator.index(axis))
+
+
+def _to_float32_if_half(x):
+    """TensorFlow computes the softmax cross-entropies of float16/bfloat16
+    logits in float32 and casts the loss back."""
+    return cast(x, _dt.float32) if x.dtype in (_dt.float16, _dt.bfloat16) else x
+
+
+def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    """``tf.nn.sparse_softmax_cross_entropy_with_logits``: labels of rank r
+    (int32/int64 class indices), logits of rank r + 1; the loss has labels'
+    shape. Ranks other than 1 and 2 are reshaped to 2-D and back, as
+    TensorFlow does."""
+    if labels is None or logits is None:
+        raise ValueError("sparse_softmax_cross_entropy_with_logits: both labels= and logits= are required")
+    labels = convert_to_tensor(labels)
+    logits = convert_to_tensor(logits)
+    if logits.ndim == 0:
+        raise ValueError("`logits` cannot be a scalar. Received logits=%r`" % (logits,))
+    if labels.ndim != logits.ndim - 1:
+        raise ValueError("`labels.shape.rank` must equal `logits.shape.rank - 1`. Received: labels.shape=%s of rank "
+                         "%d and logits.shape=%s of rank %d" % (labels.shape, labels.ndim, logits.shape, logits.ndim))
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError("`labels.shape` must equal `logits.shape` except for the last dimension. Received: "
+                         "labels.shape=%s and logits.shape=%s" % (labels.shape, logits.shape))
+    precise = _to_float32_if_half(logits)
+    if logits.ndim == 2:
+        cost = _ctensor.sparse_softmax_cross_entropy_with_logits(labels, precise)
+    else:
+        flat = _ctensor.reshape(precise, (-1, logits.shape[-1]))
+        cost = _ctensor.sparse_softmax_cross_entropy_with_logits(_ctensor.reshape(labels, (-1,)), flat)
+        cost = _ctensor.reshape(cost, labels.shape)
+    return cast(cost, logits.dtype)
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
+    """``tf.nn.softmax_cross_entropy_with_logits`` (v2): labels are a
+    distribution per row (cast to logits' dtype) and receive a gradient too;
+    ``axis`` is the class axis; any rank >= 1 (flattened to 2-D and back)."""
+    logits = convert_to_tensor(logits)
+    labels = convert_to_tensor(labels)
+    precise = _to_float32_if_half(logits)
+    labels = cast(labels, precise.dtype)
+    rank = logits.ndim
+    if rank == 0:
+        raise _invalid("softmax_cross_entropy_with_logits: logits must have at least 1 dimension, got shape ()")
+    axis = operator.index(axis)
+    if not -rank <= axis < rank:
+        raise _invalid("softmax_cross_entropy_with_logits: axis %d is out of range for rank %d" % (axis, rank))
+    axis %= rank
+    if axis != rank - 1:
+        perm = tuple(builtins.range(axis)) + tuple(builtins.range(axis + 1, rank)) + (axis,)
+        precise, labels = transpose(precise, perm), transpose(labels, perm)
+    out_shape = precise.shape[:-1]
+    if rank != 2:
+        precise = _ctensor.reshape(precise, (-1, precise.shape[-1]))
+        labels = _ctensor.reshape(labels, (-1, labels.shape[-1]) if labels.ndim else (-1,))
+    cost = _ctensor.softmax_cross_entropy_with_logits(labels, precise)
+    if rank != 2:
+        cost = _ctensor.reshape(cost, out_shape)
+    return cast(cost, logits.dtype)
+
+
+def stop_gradient(input, name=None):  # noqa: A002
+    """The same values; no gradient flows back through it."""
+    return _unary(_STOP_GRADIENT, input)
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """``tf.one_hot``: the dtype is ``dtype``, else on_value's or off_value's,
+    else float32; on/off values must agree with it (TypeError otherwise)."""
+    on_exists, off_exists = on_value is not None, off_value is not None
+    if dtype is not None:
+        dtype = _dt.as_dtype(dtype)
+    if on_exists:
+        on_value = convert_to_tensor(on_value, dtype_hint=dtype)
+    if off_exists:
+        off_value = convert_to_tensor(off_value, dtype_hint=dtype)
+    on_dtype = on_value.dtype if on_exists else None
+    off_dtype = off_value.dtype if off_exists else None
+    if on_exists or off_exists:
+        if dtype is not None:
+            if on_exists and on_dtype != dtype:
+                raise TypeError("dtype {0} of on_value does not match dtype parameter {1}".format(on_dtype, dtype))
+            if off_exists and off_dtype != dtype:
+                raise TypeError("dtype {0} of off_value does not match dtype parameter {1}".format(off_dtype, dtype))
+        else:
+            dtype = on_dtype if on_exists else off_dtype
+    elif dtype is None:
+        dtype = _dt.float32
+    if not on_exists:
+        on_value, on_dtype = convert_to_tensor(1, dtype), dtype
+    if not off_exists:
+        off_value, off_dtype = convert_to_tensor(0, dtype), dtype
+    if on_dtype != off_dtype:
+        raise TypeError("dtype {0} of on_value does not match dtype {1} of off_value".format(on_dtype, off_dtype))
+    for what, v in (("on_value", on_value), ("off_value", off_value)):
+        if v.ndim != 0:
+            raise _invalid("one_hot: %s must be a scalar, but got: %s" % (what, list(v.shape)))
+    indices = convert_to_tensor(indices)
+    return _ctensor.one_hot(indices, operator.index(_scalar_value(depth)), float(on_value._item()),
+                            float(off_value._item()), -1 if axis is None else operator.index(axis), dtype._enum)
+
+
+def _scalar_value(v):
+    if isinstance(v, (_ctensor.TensorBase, _ctensor.VariableBase)):
+        v = convert_to_tensor(v)
+        if v.ndim != 0:
+            raise _invalid("expected a scalar, got shape %s" % (v.shape,))
+        return v._item()
+    return v
+
+
+def where(condition, x=None, y=None, name=None):
+    """``tf.where`` (TensorFlow 2's where_v2): with x and y, x where
+    condition is true and y elsewhere, the three broadcast together; with
+    neither, the int64 coordinates [num_true, rank] of the true (non-zero)
+    elements of condition, in row-major order."""
+    if x is None and y is None:
+        c = convert_to_tensor(condition)
+        coords = []
+
+        def visit(v, prefix):
+            if isinstance(v, list):
+                for i, e in enumerate(v):
+                    visit(e, prefix + [i])
+            elif v:
+                coords.append(prefix)
+        visit(c.tolist(), [])
+        if not coords or c.ndim == 0:
+            return _ctensor.fill(_dt.int64._enum, (len(coords), c.ndim), 0.0)
+        return convert_to_tensor(coords, _dt.int64)
+    if x is None or y is None:
+        raise ValueError("x and y must both be non-None or both be None.")
+    condition = convert_to_tensor(condition, dtype_hint=_dt.bool)
+    if isinstance(x, _ctensor.TensorBase):
+        y = convert_to_tensor(y, dtype_hint=x.dtype)
+    elif isinstance(y, _ctensor.TensorBase):
+        x = convert_to_tensor(x, dtype_hint=y.dtype)
+    else:
+        x = convert_to_tensor(x)
+        y = convert_to_tensor(y, dtype_hint=x.dtype)
+    return _ctensor.where(condition, x, y)
+
+
+def broadcast_to(input, shape, name=None):  # noqa: A002
+    """``tf.broadcast_to``: a copy of input broadcast to ``shape`` by NumPy's rules."""
+    return _ctensor.broadcast_to(convert_to_tensor(input), _shape_tuple(shape))
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    """``tf.math.unsorted_segment_sum``: out[s] = sum of data[i] with
+    segment_ids[i] == s; shape [num_segments] + data.shape[segment_ids.rank:]."""
+    return _ctensor.unsorted_segment_sum(convert_to_tensor(data), convert_to_tensor(segment_ids),
+                                         operator.index(_scalar_value(num_segments)))
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
@@ -672,12 +839,16 @@ def ones(shape, dtype=_dt.float32, name=None):
 
 def zeros_like(input, dtype=None, name=None):  # noqa: A002
     input = convert_to_tensor(input)
-    return zeros(input.shape, dtype or input.dtype)
+    if dtype is not None and _dt.as_dtype(dtype) is not input.dtype:
+        return zeros(input.shape, dtype)
+    return _ctensor.unary(_ZEROS_LIKE, input)
 
 
 def ones_like(input, dtype=None, name=None):  # noqa: A002
     input = convert_to_tensor(input)
-    return ones(input.shape, dtype or input.dtype)
+    if dtype is not None and _dt.as_dtype(dtype) is not input.dtype:
+        return ones(input.shape, dtype)
+    return _ctensor.unary(_ONES_LIKE, input)
 
 
 def fill(dims, value, name=None):

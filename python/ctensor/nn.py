@@ -1,5 +1,7 @@
-"""``tf.nn``: activations."""
+"""``tf.nn``: activations and the softmax losses."""
 
-from ._ops import relu, sigmoid, softmax, tanh
+from ._ops import (log_softmax, relu, sigmoid, softmax, softmax_cross_entropy_with_logits,
+                   sparse_softmax_cross_entropy_with_logits, tanh)
 
-__all__ = ["relu", "sigmoid", "softmax", "tanh"]
+__all__ = ["log_softmax", "relu", "sigmoid", "softmax", "softmax_cross_entropy_with_logits",
+           "sparse_softmax_cross_entropy_with_logits", "tanh"]
