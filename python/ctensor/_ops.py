@@ -401,15 +401,26 @@ def _axes(axis):
 
 # ---- ops ------------------------------------------------------------------
 
-def _binary(op, x, y):
-    if isinstance(x, _ctensor.TensorBase):
-        if not isinstance(y, _ctensor.TensorBase):
-            y = convert_to_tensor(y, dtype_hint=x.dtype)
-    elif isinstance(y, _ctensor.TensorBase):
+_TENSOR_LIKE = (_ctensor.TensorBase, _ctensor.VariableBase)
+
+
+def _pair(x, y):
+    """x and y as tensors; a Python value takes the other's dtype (a
+    Variable counts as a tensor)."""
+    if isinstance(x, _TENSOR_LIKE):
+        x = convert_to_tensor(x)
+        y = convert_to_tensor(y) if isinstance(y, _TENSOR_LIKE) else convert_to_tensor(y, dtype_hint=x.dtype)
+    elif isinstance(y, _TENSOR_LIKE):
+        y = convert_to_tensor(y)
         x = convert_to_tensor(x, dtype_hint=y.dtype)
     else:
         x = convert_to_tensor(x)
         y = convert_to_tensor(y, dtype_hint=x.dtype)
+    return x, y
+
+
+def _binary(op, x, y):
+    x, y = _pair(x, y)
     return _ctensor.binary(op, x, y)
 
 
@@ -431,10 +442,7 @@ def multiply(x, y, name=None):
 
 def divide(x, y, name=None):
     """True division; integer inputs are divided in float64, as in TensorFlow."""
-    if not isinstance(x, _ctensor.TensorBase):
-        x = convert_to_tensor(x, dtype_hint=y.dtype if isinstance(y, _ctensor.TensorBase) else None)
-    if not isinstance(y, _ctensor.TensorBase):
-        y = convert_to_tensor(y, dtype_hint=x.dtype)
+    x, y = _pair(x, y)
     if x.dtype.is_integer and y.dtype is x.dtype:
         x, y = cast(x, _dt.float64), cast(y, _dt.float64)
     return _ctensor.binary(_DIV, x, y)
@@ -672,15 +680,8 @@ def where(condition, x=None, y=None, name=None):
         return convert_to_tensor(coords, _dt.int64)
     if x is None or y is None:
         raise ValueError("x and y must both be non-None or both be None.")
-    condition = convert_to_tensor(condition, dtype_hint=_dt.bool)
-    if isinstance(x, _ctensor.TensorBase):
-        y = convert_to_tensor(y, dtype_hint=x.dtype)
-    elif isinstance(y, _ctensor.TensorBase):
-        x = convert_to_tensor(x, dtype_hint=y.dtype)
-    else:
-        x = convert_to_tensor(x)
-        y = convert_to_tensor(y, dtype_hint=x.dtype)
-    return _ctensor.where(condition, x, y)
+    x, y = _pair(x, y)
+    return _ctensor.where(convert_to_tensor(condition), x, y)
 
 
 def broadcast_to(input, shape, name=None):  # noqa: A002
