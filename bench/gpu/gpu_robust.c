@@ -10,6 +10,8 @@
  *                        0.6 L) and a seeded random workload
  *   gpu_robust cache     a cached kernel the driver refuses is evicted and
  *                        compiled again (the op still works)
+ *   gpu_robust hostcopy  a host-to-device copy has read its source when
+ *                        ct_tensor_from_host returns
  *
  * Exit status: 0 all good, 1 a check failed, 2 no usable GPU.
  */
@@ -177,6 +179,32 @@ static int cache(void) {
   return failures ? 1 : 0;
 }
 
+/* A large copy from memory that is not ctensor's, overwritten at once. */
+static int hostcopy(void) {
+  const int64_t n = small_sizes() ? (1 << 18) : (64 << 20) / 4;
+  float *src = malloc((size_t)n * sizeof *src), *back = malloc((size_t)n * sizeof *back);
+  ct_context *ctx = NULL;
+  ct_tensor *t = NULL;
+  if (!src || !back || ct_context_new(&ctx) != CT_OK) return 1;
+  for (int64_t i = 0; i < n; i++) src[i] = (float)(i % 4093);
+  if (ct_device_scope_push(ctx, "/GPU:0") != CT_OK || ct_tensor_from_host(ctx, CT_FLOAT32, &n, 1, src, &t) != CT_OK)
+    FAIL("from_host");
+  memset(src, 0xff, (size_t)n * sizeof *src); /* reused at once */
+  int64_t bad = 0;
+  if (t && ct_tensor_to_host(t, back, (size_t)n * sizeof *back) == CT_OK) {
+    for (int64_t i = 0; i < n; i++) bad += back[i] != (float)(i % 4093);
+    if (bad) FAIL("%lld of %lld elements read after the source was reused", (long long)bad, (long long)n);
+  } else {
+    FAIL("to_host");
+  }
+  printf("hostcopy: %lld floats from host memory reused after the call: %s\n", (long long)n, failures ? "FAILED" : "ok");
+  ct_tensor_release(t);
+  ct_context_free(ctx);
+  free(src);
+  free(back);
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "devices") == 0) return devices();
@@ -190,7 +218,8 @@ int main(int argc, char **argv) {
   ct_context_free(probe);
   if (strcmp(mode, "alloc") == 0) return alloc();
   if (strcmp(mode, "cache") == 0) return cache();
-  fprintf(stderr, "gpu_robust: unknown mode '%s' (devices, alloc, cache)\n", mode);
+  if (strcmp(mode, "hostcopy") == 0) return hostcopy();
+  fprintf(stderr, "gpu_robust: unknown mode '%s' (devices, alloc, cache, hostcopy)\n", mode);
   return 1;
 }
 

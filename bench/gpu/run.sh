@@ -145,7 +145,7 @@ grep -E '^FAIL' "$LOGS/suite.log" | head -20 | sed 's/^/    /' | tee -a "$REPORT
 # ---- robustness (issue 16) ---------------------------------------------------------
 step "robustness: devices, the allocator under a limit, kernel-cache eviction (gpu_robust)"
 if [ -x "$BUILD/bench/gpu_robust" ]; then
-  for mode in devices alloc cache; do
+  for mode in devices alloc cache hostcopy; do
     ct "$BUILD/bench/gpu_robust" $mode >"$LOGS/robust-$mode.log" 2>&1
     rc=$?
     cat "$LOGS/robust-$mode.log"

@@ -132,10 +132,16 @@ static ct_status cuda_copy_from_host(ct_device *dev, void *dst, const void *src,
   ct_cuda_device *cd = ct_cuda_device_of(dev);
   ct_status s = ct_cuda_make_current(cd);
   if (s != CT_OK) return s;
-  /* From pageable memory the driver has consumed `src` when this returns,
-   * so the caller may free it at once. */
-  return ct_cuda_check(cd, cd->drv->cuMemcpyHtoDAsync(dptr(dst), src, bytes, cd->stream),
-                       "copy from host (cuMemcpyHtoDAsync)");
+  s = ct_cuda_check(cd, cd->drv->cuMemcpyHtoDAsync(dptr(dst), src, bytes, cd->stream),
+                    "copy from host (cuMemcpyHtoDAsync)");
+  /* The driver only promises that a copy from pageable memory "might be"
+   * synchronous; from pinned or registered memory it is not. Callers
+   * (ct_tensor_from_host, the Python buffer path, input moves) free or
+   * reuse `src` as soon as this returns, so wait until the copy has read
+   * it. An earlier asynchronous error found by the wait is kept for the
+   * next synchronising call. */
+  if (s == CT_OK) ct_cuda_device_quiesce(cd);
+  return s;
 }
 
 static ct_status cuda_copy_to_host(ct_device *dev, void *dst, const void *src, size_t bytes) {

@@ -70,6 +70,7 @@ static int n_allocs_live;
 static long counter_ctx_retains, counter_allocs, counter_streams;
 static int fault_pending; /* a CUresult the next stream synchronisation returns */
 static __thread fake_ctx *current;
+static void flush_copies(void);
 
 static const char *env(const char *name) { return getenv(name); }
 
@@ -322,6 +323,7 @@ EXPORT CUresult cuCtxGetCurrent(fake_ctx **c) {
 
 EXPORT CUresult cuCtxSynchronize(void) {
   NEED_INIT();
+  flush_copies();
   return current ? 0 : 201;
 }
 
@@ -360,6 +362,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
 
 EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
   NEED_INIT();
+  flush_copies(); /* cuMemFree synchronises */
   pthread_mutex_lock(&lock);
   fake_alloc **pp = &allocs;
   while (*pp && (uintptr_t)(*pp)->p != p) pp = &(*pp)->next;
@@ -400,10 +403,47 @@ static int valid_range(CUdeviceptr p, size_t n) {
  * or writes against the live allocations, as a real GPU would fault. */
 EXPORT int ct_fake_cuda_valid_range(CUdeviceptr p, size_t n) { return valid_range(p, n); }
 
+/* CT_FAKE_CUDA_ASYNC_COPY=1: a host-to-device copy only reads its source
+ * when the stream gets to it -- at the next stream operation or
+ * synchronisation -- as a copy from pinned memory does on a GPU. A caller
+ * that reuses or frees the source before that sees the bug. */
+typedef struct pending_copy {
+  CUdeviceptr dst;
+  const void *src;
+  size_t n;
+  struct pending_copy *next;
+} pending_copy;
+static pending_copy *pending_head, **pending_tail = &pending_head;
+
+static void flush_copies(void) {
+  pthread_mutex_lock(&lock);
+  pending_copy *p = pending_head;
+  pending_head = NULL;
+  pending_tail = &pending_head;
+  pthread_mutex_unlock(&lock);
+  while (p) {
+    pending_copy *next = p->next;
+    memcpy((void *)(uintptr_t)p->dst, p->src, p->n);
+    free(p);
+    p = next;
+  }
+}
+
 EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *stream) {
   (void)stream;
   NEED_INIT();
   if (!valid_range(dst, n)) return 1;
+  if (env_int("CT_FAKE_CUDA_ASYNC_COPY", 0)) {
+    pending_copy *p = calloc(1, sizeof *p);
+    if (!p) return 2;
+    p->dst = dst, p->src = src, p->n = n;
+    pthread_mutex_lock(&lock);
+    *pending_tail = p;
+    pending_tail = &p->next;
+    pthread_mutex_unlock(&lock);
+    return 0;
+  }
+  flush_copies();
   memcpy((void *)(uintptr_t)dst, src, n);
   return 0;
 }
@@ -411,6 +451,7 @@ EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n,
 EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void *stream) {
   (void)stream;
   NEED_INIT();
+  flush_copies();
   if (!valid_range(src, n)) return 1;
   memcpy(dst, (const void *)(uintptr_t)src, n);
   return 0;
@@ -419,6 +460,7 @@ EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void 
 EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *stream) {
   (void)stream;
   NEED_INIT();
+  flush_copies();
   if (!valid_range(dst, n) || !valid_range(src, n)) return 1;
   memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
   return 0;
@@ -433,6 +475,7 @@ EXPORT CUresult cuMemcpyPeerAsync(CUdeviceptr dst, void *dc, CUdeviceptr src, vo
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, void *stream) {
   (void)stream;
   NEED_INIT();
+  flush_copies();
   if (!valid_range(dst, n)) return 1;
   memset((void *)(uintptr_t)dst, v, n);
   return 0;
@@ -441,6 +484,7 @@ EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, void
 EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, void *stream) {
   (void)stream;
   NEED_INIT();
+  flush_copies();
   if (!valid_range(dst, n * 4)) return 1;
   unsigned int *q = (unsigned int *)(uintptr_t)dst;
   for (size_t i = 0; i < n; i++) q[i] = v;
@@ -467,6 +511,7 @@ EXPORT CUresult cuStreamCreate(fake_stream **s, unsigned int flags) {
 
 EXPORT CUresult cuStreamSynchronize(fake_stream *s) {
   NEED_INIT();
+  flush_copies();
   if (!s) return 400;
   pthread_mutex_lock(&lock);
   int fault = fault_pending;
@@ -819,6 +864,7 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, u
   memcpy(rec.last_error, last_launch.last_error, sizeof rec.last_error);
   last_launch = rec;
   pthread_mutex_unlock(&lock);
+  flush_copies(); /* stream order: earlier copies land before the kernel runs */
   if (fn->emu_entry) {
     CUresult r = run_emulated(fn, gx, gy, gz, bx, by, bz, params);
     if (r != 0) return r;
