@@ -419,19 +419,53 @@ done:
   return st;
 }
 
+/* *acc += t (*acc NULL: t). */
+static ct_status add_into(ct_context *ctx, ct_tensor **acc, ct_tensor *t) {
+  if (*acc == NULL) {
+    *acc = ct_tensor_retain(t);
+    return CT_OK;
+  }
+  ct_tensor *sum;
+  ct_status st = ct_add(ctx, *acc, t, &sum);
+  if (st != CT_OK) return st;
+  ct_tensor_release(*acc);
+  *acc = sum;
+  return CT_OK;
+}
+
 /* Cross-entropy: the kernel's backprop scaled by each row's loss
- * gradient; dense labels get -log_softmax(logits) * dloss. */
+ * gradient; dense labels get -log_softmax(logits) * dloss.
+ * The backprop output (softmax(logits) - labels) gets a gradient g of its
+ * own when something used it -- above all the mul above, differentiated by
+ * an outer tape (second order): logits then get (g - sum(g * p)) * p,
+ * p = softmax(logits), as TensorFlow's _SoftmaxCrossEntropyWithLogitsGrad;
+ * dense labels get -g (TensorFlow leaves that term out). */
 GRAD(grad_xent) {
   scratch s = {0};
-  ct_tensor *bp = op->saved_out[1], *dl, *ls, *nls;
+  ct_tensor *bp = op->saved_out[1], *logits = op->saved_in[0], *dl, *ls, *nls, *p, *gp, *sum, *d, *t, *ng;
   int64_t col[2] = {op->out[0].shape[0], 1};
-  ct_status st;
-  TMP(dl, ct_reshape(ctx, dy[0], col, 2, &_r));
-  TRY(ct_mul(ctx, dl, bp, &dx[0]));
-  if (op->op == CT_OP_SOFTMAX_XENT) {
-    TMP(ls, ct_log_softmax(ctx, op->saved_in[0], -1, &_r));
-    TMP(nls, ct_neg(ctx, ls, &_r));
-    TRY(ct_mul(ctx, dl, nls, &dx[1]));
+  int axis = -1;
+  ct_status st = CT_OK;
+  if (dy[0]) {
+    TMP(dl, ct_reshape(ctx, dy[0], col, 2, &_r));
+    TRY(ct_mul(ctx, dl, bp, &dx[0]));
+    if (op->op == CT_OP_SOFTMAX_XENT) {
+      TMP(ls, ct_log_softmax(ctx, logits, -1, &_r));
+      TMP(nls, ct_neg(ctx, ls, &_r));
+      TRY(ct_mul(ctx, dl, nls, &dx[1]));
+    }
+  }
+  if (dy[1]) {
+    TMP(p, ct_softmax(ctx, logits, -1, &_r));
+    TMP(gp, ct_mul(ctx, dy[1], p, &_r));
+    TMP(sum, ct_reduce_sum(ctx, gp, &axis, 1, true, &_r));
+    TMP(d, ct_sub(ctx, dy[1], sum, &_r));
+    TMP(t, ct_mul(ctx, d, p, &_r));
+    TRY(add_into(ctx, &dx[0], t));
+    if (op->op == CT_OP_SOFTMAX_XENT) {
+      TMP(ng, ct_neg(ctx, dy[1], &_r));
+      TRY(add_into(ctx, &dx[1], ng));
+    }
   }
 done:
   scratch_free(&s);
@@ -592,7 +626,7 @@ static const ct_grad_entry table[CT_OP_COUNT] = {
     [CT_OP_SOFTMAX] = {grad_softmax, OUT, sizeof(ct_axis_attrs)},
     [CT_OP_GATHER] = {grad_gather, IN1, sizeof(ct_gather_attrs)},
     [CT_OP_LOG_SOFTMAX] = {grad_log_softmax, OUT, sizeof(ct_axis_attrs)},
-    [CT_OP_SPARSE_XENT] = {grad_xent, CT_SAVE_AUX, 0},
+    [CT_OP_SPARSE_XENT] = {grad_xent, IN0 | CT_SAVE_AUX, 0}, /* logits: for the second order */
     [CT_OP_SOFTMAX_XENT] = {grad_xent, IN0 | CT_SAVE_AUX, 0},
     [CT_OP_SELECT] = {grad_select, IN0, 0},
     [CT_OP_BROADCAST_TO] = {grad_broadcast_to, 0, 0},

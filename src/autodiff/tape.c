@@ -205,6 +205,15 @@ static ct_status record(ct_tape *tape, const ct_grad_entry *g, ct_device *dev, c
   }
   uint64_t out_id = tensor_id(tape->ctx, out);
   st = set_add(&tape->tracked, out_id);
+  /* The xent ops' second output (backprop) is tracked like the first: their
+   * gradient multiplies by it, so an outer tape differentiating that
+   * gradient (second order), or a user consuming backprop, sends a
+   * gradient back through it (grad_xent's dy[1]). */
+  uint64_t aux_id = 0;
+  if (st == CT_OK && (g->save & CT_SAVE_AUX) && attrs) {
+    aux_id = tensor_id(tape->ctx, ((const ct_xent_attrs *)attrs)->backprop);
+    st = set_add(&tape->tracked, aux_id);
+  }
   if (st != CT_OK) {
     free(o->in);
     free(o->saved_in);
@@ -226,7 +235,7 @@ static ct_status record(ct_tape *tape, const ct_grad_entry *g, ct_device *dev, c
   if ((g->save & CT_SAVE_AUX) && attrs) {
     ct_tensor *bp = ((const ct_xent_attrs *)attrs)->backprop;
     o->n_out = 2;
-    meta_of(&o->out[1], bp, 0);
+    meta_of(&o->out[1], bp, aux_id);
     o->saved_out[1] = ct_tensor_retain(bp);
     tape->held++;
   }
