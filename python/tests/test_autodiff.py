@@ -478,6 +478,16 @@ class BadInputTest(unittest.TestCase):
         self.assertEqual(str(cm.exception), "Tape is not recording.")
         self.assert_runtime_works()
 
+    def test_variable_released_while_a_tape_holds_it(self):
+        with tf.GradientTape() as tape:
+            v = tf.Variable([1.0, 2.0])
+            y = tf.reduce_sum(v * v)
+        del v  # the tape keeps the library's variable alive
+        (held,) = tape.watched_variables()
+        self.assertEqual(held.read_value().tolist(), [1.0, 2.0])
+        self.assertEqual(tape.gradient(y, held).tolist(), [2.0, 4.0])
+        self.assert_runtime_works()
+
     def test_op_error_inside_a_tape(self):
         x = tf.constant([1.0, 2.0])
         with tf.GradientTape() as tape:

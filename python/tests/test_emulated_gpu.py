@@ -122,6 +122,59 @@ class EmulatedGpuTest(unittest.TestCase):
         self.assertEqual(out.splitlines(), [
             GPU0, "[[1.5, -2.0], [3.25, 4.0]]", "%s [[3.0, -4.0], [6.5, 8.0]]" % CPU0])
 
+    def test_gradients_on_the_gpu_match_the_cpu(self):
+        out, _ = self.run_ok("""
+            import ctensor as tf
+            tf.config.set_soft_device_placement(False)  # a gradient op that cannot run there fails
+            res = {}
+            for dev in ("/CPU:0", "/GPU:0"):
+                with tf.device(dev):
+                    x = tf.random.normal((6, 5), seed=3)
+                    w = tf.Variable(tf.random.uniform((5, 4), -1, 1, seed=4))
+                    b = tf.Variable(tf.zeros((4,)))
+                    labels = tf.constant([0, 3, 1, 1, 2, 0])
+                    dense = tf.one_hot(labels, 4)
+                # the forward ops run on dev; the gradient ops follow them there
+                with tf.device(dev):
+                    with tf.GradientTape(persistent=True) as tape:
+                        tape.watch(x)
+                        h = tf.nn.relu(x @ w + b)
+                        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=h))
+                        loss2 = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=dense, logits=h))
+                        top = tf.reduce_sum(tf.reduce_max(tf.concat([h, h], 1), axis=1))  # ties
+                        other = tf.reduce_sum(tf.clip_by_value(tf.square(x), 0.1, 1.0) * tf.nn.log_softmax(x))
+                        sel = tf.reduce_sum(tf.where(x > 0, tf.exp(x), tf.broadcast_to(b[:1], (6, 5))))
+                        seg = tf.reduce_sum(tf.math.unsorted_segment_sum(x, [0, 1, 0, 2, 1, 0], 3) ** 2)
+                g = tape.gradient(loss, [w, b, x])
+                g += tape.gradient(loss2, [w, b])
+                g += tape.gradient(top, [w, x])
+                g += tape.gradient([other, sel, seg], [x, b])
+                res[dev] = g
+                print(dev, sorted(set(t.device for t in g)) == [w.device])
+            def close(p, q, tol=1e-5):
+                flat = lambda v: [z for r in v for z in flat(r)] if isinstance(v, list) else [v]
+                return all(abs(x - y) <= tol * (1 + abs(y)) for x, y in zip(flat(p.tolist()), flat(q.tolist())))
+            print("gradients close:", all(close(gg, cg) for gg, cg in zip(res["/GPU:0"], res["/CPU:0"])))
+            # unscoped, a second-order gradient on the GPU (the best device)
+            x = tf.constant([1.0, 2.0])
+            with tf.GradientTape() as outer:
+                outer.watch(x)
+                with tf.GradientTape() as inner:
+                    inner.watch(x)
+                    y = tf.reduce_sum(x ** 3)
+                dy = inner.gradient(y, x)
+            d2 = outer.gradient(dy, x)
+            print(dy.device, d2.device, dy.tolist(), d2.tolist())
+            v = tf.Variable([1.0, 2.0])
+            v.assign_sub([0.5, 0.5])
+            print(v.device, v.read_value().tolist())
+        """)
+        self.assertEqual(out.splitlines(), [
+            "/CPU:0 True", "/GPU:0 True", "gradients close: True",
+            "%s %s [3.0, 12.0] [6.0, 12.0]" % (GPU0, GPU0),
+            "%s [0.5, 1.5]" % GPU0,
+        ])
+
 
 if __name__ == "__main__":
     unittest.main()
