@@ -68,8 +68,11 @@ TEST(init_failure_803) {
   CHECK_EQ_INT(rc, 1);
   CHECK_HAS(out, "NVIDIA GPU present but not usable: DRIVER_INIT_FAILED");
   CHECK_HAS(out, "cuInit: 803 (CUDA_ERROR_SYSTEM_DRIVER_MISMATCH)");
-  CHECK_HAS(out, "the kernel module (535.104.05) and the user-space driver");
-  CHECK_HAS(out, "reboot, or reinstall one driver release");
+  /* a machine-wide blocker: every framework's verdict carries it */
+  CHECK_HAS(out, "[driver_mismatch] the loaded kernel module is driver 535.104.05");
+  CHECK_HAS(out, "reboot, so that the kernel loads the module of the driver the update installed");
+  CHECK_HAS(out, "torch 2.1.2+cu121 (/usr/bin/python3.10, Python 3.10): GPU will not be used: the loaded kernel "
+                 "module is driver 535.104.05");
   free(out);
 }
 
@@ -82,6 +85,8 @@ TEST(init_failure_999) {
   CHECK_EQ_INT(rc, 1);
   CHECK_HAS(out, "DRIVER_INIT_FAILED");
   CHECK_HAS(out, "sudo modprobe nvidia-uvm");
+  CHECK_HAS(out, "[cuinit_unknown_error] cuInit fails with 999");
+  CHECK_HAS(out, "`sudo nvidia-modprobe -u -c=0`");
   free(out);
 }
 
@@ -106,7 +111,10 @@ TEST(hidden_by_cuda_visible_devices) {
   int rc = run(a, 4, &out);
   CHECK_EQ_INT(rc, 1);
   CHECK_HAS(out, "NO_VISIBLE_DEVICE");
-  CHECK_HAS(out, "unset CUDA_VISIBLE_DEVICES (now \"-1\"");
+  CHECK_HAS(out, "`unset CUDA_VISIBLE_DEVICES` (now \"-1\")");
+  CHECK_HAS(out, "[cuda_visible_devices] CUDA_VISIBLE_DEVICES=\"-1\" hides every GPU");
+  CHECK_HAS(out, "tensorflow 2.15.0 (/usr/local/bin/python3.11, Python 3.11): GPU will not be used: "
+                 "CUDA_VISIBLE_DEVICES=\"-1\"");
   free(out);
 }
 

@@ -108,7 +108,32 @@ typedef struct ct_doctor_driver {
   char nvml_path[CT_DR_PATH];
   char nvml_driver_version[64];      /* nvmlSystemGetDriverVersion */
   char stub_dirs_on_ld_path[CT_DR_PATH]; /* LD_LIBRARY_PATH entries that are stubs dirs */
+  /* WSL2: /dev/dxg and /usr/lib/wsl/lib/libcuda.so.1, the GPU of the Windows
+   * driver; there is no kernel module and no /dev/nvidia* there. */
+  bool wsl;
+  char pci_driver[32];               /* driver bound to the first NVIDIA display device: "nvidia", "nouveau", "" none */
+  char pci_slot[32];                 /* its PCI address, "0000:01:00.0" */
+  bool nouveau_loaded;               /* /sys/module/nouveau or a "nouveau" line in /proc/modules */
+  bool nvidia_module_listed;         /* an "nvidia" line in /proc/modules */
+  char nvidia_module_file[CT_DR_PATH]; /* an nvidia.ko* installed under /lib/modules; "" none found */
+  int secure_boot;                   /* the EFI SecureBoot variable: 1 on, 0 off, -1 unknown */
+  /* GPUs the kernel module exposes: /proc/driver/nvidia/gpus/<bus>/information
+   * (with their UUIDs), else the /dev/nvidia<N> nodes; 0 unknown. */
+  int n_driver_gpus;
+  char gpu_uuids[CT_DR_MAX_GPUS][64];
+  int n_gpu_uuids;
 } ct_doctor_driver;
+
+/* A fact of the machine that keeps every CUDA program, and so every
+ * framework, off the GPU (docs/doctor.md lists the names, which are stable). */
+typedef struct ct_doctor_blocker {
+  char name[40];               /* "cuda_visible_devices", "driver_mismatch", ... */
+  char text[CT_DR_TEXT * 2];   /* what is wrong, in one sentence */
+  char fixes[3][CT_DR_TEXT * 2];
+  int n_fixes;
+} ct_doctor_blocker;
+
+#define CT_DR_MAX_BLOCKERS 6
 
 /* ---- CUDA libraries ----------------------------------------------------- */
 
@@ -201,6 +226,10 @@ typedef struct ct_doctor_verdict {
   char cite_fact[CT_DR_MAX_CITES][CT_DR_TEXT];
   char cite_source[CT_DR_MAX_CITES][CT_DR_TEXT * 2];
   int n_cites;
+  /* Set while judging: the driver release needed is known but the
+   * machine's is not (WSL2 without NVML, for one): "?" rather than a tick. */
+  bool driver_unknown;
+  unsigned blocked_by;         /* bit i: report blocker i applies to this verdict */
 } ct_doctor_verdict;
 
 /* ---- advisor (--tf / --torch) ------------------------------------------- */
@@ -238,7 +267,7 @@ typedef struct ct_doctor_env_var {
   char value[CT_DR_PATH];
 } ct_doctor_env_var;
 
-#define CT_DR_N_ENV 14
+#define CT_DR_N_ENV 16
 
 typedef struct ct_doctor_report {
   ct_doctor_options opt;
@@ -257,6 +286,12 @@ typedef struct ct_doctor_report {
   ct_doctor_ctensor ct;
   ct_doctor_verdict verdicts[CT_DR_MAX_VERDICTS];
   int n_verdicts;
+  ct_doctor_blocker blockers[CT_DR_MAX_BLOCKERS];
+  int n_blockers;
+  /* Machine-wide facts worth saying under every framework's verdict that do
+   * not block it ("no /dev/nvidia-uvm yet: the first CUDA call creates it"). */
+  char machine_notes[4][CT_DR_TEXT * 2];
+  int n_machine_notes;
   ct_doctor_advice advice[2];
   ct_doctor_verify_result verify[CT_DR_MAX_VERIFY];
   int n_verify;
@@ -408,6 +443,10 @@ void ct_doctor_probe_frameworks(ct_doctor_report *r); /* before libs: adds searc
 void ct_doctor_probe_libs(ct_doctor_report *r);
 void ct_doctor_probe_ctensor(ct_doctor_report *r);
 void ct_doctor_verdicts(ct_doctor_report *r);
+/* The machine-wide blockers (run by ct_doctor_verdicts; blockers.c). */
+void ct_doctor_find_blockers(ct_doctor_report *r);
+/* Applies them to every verdict: state, reason and fixes (blockers.c). */
+void ct_doctor_apply_blockers(ct_doctor_report *r);
 void ct_doctor_advise(ct_doctor_report *r, ct_doctor_advice *a, const char *framework, const char *version);
 void ct_doctor_run_verify(ct_doctor_report *r);
 void ct_doctor_print_text(const ct_doctor_report *r, FILE *out);

@@ -9,9 +9,11 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <sys/utsname.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "doctor/doctor.h"
 
@@ -94,7 +96,19 @@ static void probe_devices(ct_doctor_report *r) {
       if (!ct_dr_read_file(f, v, sizeof v) || strncmp(v, "0x10de", 6) != 0) continue;
       snprintf(f, sizeof f, "%s/%s/class", path, e->d_name);
       /* 0x03xxxx: display controllers (VGA 0x0300, 3D 0x0302). */
-      if (ct_dr_read_file(f, c, sizeof c) && strncmp(c, "0x03", 4) == 0) d->pci_nvidia_gpus++;
+      if (!ct_dr_read_file(f, c, sizeof c) || strncmp(c, "0x03", 4) != 0) continue;
+      if (d->pci_nvidia_gpus++ == 0) {
+        /* The kernel driver bound to it: the basename of its `driver` link. */
+        char link[CT_DR_PATH];
+        snprintf(f, sizeof f, "%s/%s/driver", path, e->d_name);
+        ssize_t n = readlink(f, link, sizeof link - 1);
+        if (n > 0) {
+          link[n] = '\0';
+          const char *b = strrchr(link, '/');
+          ct_dr_strlcpy(d->pci_driver, b ? b + 1 : link, sizeof d->pci_driver);
+        }
+        ct_dr_strlcpy(d->pci_slot, e->d_name, sizeof d->pci_slot);
+      }
     }
     closedir(dir);
   }
@@ -156,7 +170,7 @@ static void locate_libcuda(ct_doctor_report *r) {
     return;
   }
   static const char *const dirs[] = {"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu",
-                                     "/usr/local/nvidia/lib64"};
+                                     "/usr/local/nvidia/lib64", "/usr/lib/wsl/lib"};
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
     char rel[CT_DR_PATH];
     snprintf(rel, sizeof rel, "%s/libcuda.so.1", dirs[i]);
@@ -175,7 +189,8 @@ static void locate_libcuda(ct_doctor_report *r) {
 static void query_libcuda(ct_doctor_report *r) {
   ct_doctor_driver *d = &r->driver;
   char real[PATH_MAX];
-  if (realpath(d->libcuda_path, real)) {
+  /* WSL's libcuda.so.1 -> libcuda.so.1.1 names no driver release. */
+  if (realpath(d->libcuda_path, real) && !strstr(real, "/usr/lib/wsl/")) {
     release_from_name(real, d->libcuda_userspace_version, sizeof d->libcuda_userspace_version);
     if (strstr(real, "/stubs/")) d->libcuda_is_stub = true;
   }
@@ -206,7 +221,7 @@ static void probe_nvml(ct_doctor_report *r) {
     h = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
     if (h) ct_dr_strlcpy(d->nvml_path, "libnvidia-ml.so.1", sizeof d->nvml_path);
   } else {
-    static const char *const dirs[] = {"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"};
+    static const char *const dirs[] = {"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/lib/wsl/lib"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0] && !d->nvml_found; i++) {
       char rel[CT_DR_PATH], path[CT_DR_PATH];
       snprintf(rel, sizeof rel, "%s/libnvidia-ml.so.1", dirs[i]);
@@ -234,6 +249,114 @@ static void probe_nvml(ct_doctor_report *r) {
   dlclose(h);
 }
 
+/* A line of /proc/modules starting with `name` and a space. */
+static bool module_listed(const char *modules, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = modules; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+    if (strncmp(p, name, n) == 0 && p[n] == ' ') return true;
+  return false;
+}
+
+/* An nvidia.ko* in the usual places of one /lib/modules/<release> tree. */
+static bool find_module_file(const char *release_dir, char *out, size_t size) {
+  static const char *const subs[] = {"updates/dkms", "extra", "kernel/drivers/video", "updates", "extra/nvidia",
+                                     "kernel/drivers/char/drm", "misc"};
+  static const char *const names[] = {"nvidia.ko", "nvidia.ko.zst", "nvidia.ko.xz", "nvidia.ko.gz"};
+  for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+      char f[CT_DR_PATH + 64];
+      snprintf(f, sizeof f, "%s/%s/%s", release_dir, subs[i], names[k]);
+      if (ct_dr_exists(f)) {
+        ct_dr_strlcpy(out, f, size);
+        return true;
+      }
+    }
+  return false;
+}
+
+/* Which kernel driver holds the GPU, whether NVIDIA's module is installed
+ * but not loaded, Secure Boot, WSL2, and the GPUs the module exposes. Only
+ * files are read; nothing is run (not lsmod, not mokutil). */
+static void probe_kernel_side(ct_doctor_report *r) {
+  ct_doctor_driver *d = &r->driver;
+  char path[CT_DR_PATH], text[4096];
+  /* /proc/modules runs to tens of KiB on a desktop. */
+  size_t msize = 256 * 1024;
+  char *modules = malloc(msize);
+  ct_dr_rooted(r, "/proc/modules", path, sizeof path);
+  if (modules && ct_dr_read_file(path, modules, msize)) {
+    d->nouveau_loaded = module_listed(modules, "nouveau");
+    d->nvidia_module_listed = module_listed(modules, "nvidia");
+  }
+  free(modules);
+  ct_dr_rooted(r, "/sys/module/nouveau", path, sizeof path);
+  if (ct_dr_is_dir(path)) d->nouveau_loaded = true;
+  if (strcmp(d->pci_driver, "nouveau") == 0) d->nouveau_loaded = true;
+
+  /* The running kernel's modules; under --root every release in the tree. */
+  struct utsname u;
+  char rel[CT_DR_PATH];
+  if (r->opt.root[0] == '\0' && uname(&u) == 0) {
+    snprintf(rel, sizeof rel, "/lib/modules/%s", u.release);
+    find_module_file(rel, d->nvidia_module_file, sizeof d->nvidia_module_file);
+  } else {
+    ct_dr_rooted(r, "/lib/modules", path, sizeof path);
+    DIR *dir = opendir(path);
+    if (dir) {
+      struct dirent *e;
+      while (!d->nvidia_module_file[0] && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(rel, sizeof rel, "%s/%s", path, e->d_name);
+        find_module_file(rel, d->nvidia_module_file, sizeof d->nvidia_module_file);
+      }
+      closedir(dir);
+    }
+  }
+
+  /* EFI variable SecureBoot: 4 bytes of attributes, then the value byte. */
+  d->secure_boot = -1;
+  ct_dr_rooted(r, "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0f0a8f3e6c6", path, sizeof path);
+  FILE *f = fopen(path, "rb");
+  if (f) {
+    unsigned char b[5];
+    if (fread(b, 1, 5, f) == 5) d->secure_boot = b[4] == 1;
+    fclose(f);
+  }
+
+  char dxg[CT_DR_PATH], wsl_cuda[CT_DR_PATH];
+  ct_dr_rooted(r, "/dev/dxg", dxg, sizeof dxg);
+  ct_dr_rooted(r, "/usr/lib/wsl/lib/libcuda.so.1", wsl_cuda, sizeof wsl_cuda);
+  d->wsl = ct_dr_exists(dxg) && ct_dr_exists(wsl_cuda);
+
+  /* /proc/driver/nvidia/gpus/<bus>/information: "GPU UUID: GPU-...". */
+  ct_dr_rooted(r, "/proc/driver/nvidia/gpus", path, sizeof path);
+  DIR *dir = opendir(path);
+  if (dir) {
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+      if (e->d_name[0] == '.') continue;
+      d->n_driver_gpus++;
+      char info[CT_DR_PATH + 300];
+      snprintf(info, sizeof info, "%s/%s/information", path, e->d_name);
+      if (!ct_dr_read_file(info, text, sizeof text) || d->n_gpu_uuids >= CT_DR_MAX_GPUS) continue;
+      const char *u2 = strstr(text, "GPU UUID:");
+      if (!u2) continue;
+      u2 += 9;
+      while (*u2 == ' ' || *u2 == '\t') u2++;
+      size_t n = strcspn(u2, " \t\n");
+      if (n >= sizeof d->gpu_uuids[0]) n = sizeof d->gpu_uuids[0] - 1;
+      memcpy(d->gpu_uuids[d->n_gpu_uuids], u2, n);
+      d->gpu_uuids[d->n_gpu_uuids++][n] = '\0';
+    }
+    closedir(dir);
+  }
+  if (d->n_driver_gpus == 0)
+    for (int i = 0; i < d->n_devnodes; i++) {
+      const char *n = d->devnodes[i] + strlen("/dev/nvidia");
+      if (*n >= '0' && *n <= '9' && n[strspn(n, "0123456789")] == '\0') d->n_driver_gpus++;
+    }
+}
+
 void ct_doctor_probe_driver(ct_doctor_report *r) {
   ct_doctor_driver *d = &r->driver;
   char path[CT_DR_PATH], text[1024];
@@ -248,6 +371,7 @@ void ct_doctor_probe_driver(ct_doctor_report *r) {
     d->proc_text[n] = '\0';
   }
   probe_devices(r);
+  probe_kernel_side(r);
   locate_libcuda(r);
   if (d->libcuda_found) query_libcuda(r);
   if (d->kernel_module_version[0] && d->libcuda_userspace_version[0] && !d->libcuda_is_stub &&

@@ -13,7 +13,7 @@ static const char *const env_names[CT_DR_N_ENV] = {
     "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
     "CUDA_PATH",            "CUDA_HOME",         "CUDA_CACHE_PATH",        "TF_FORCE_GPU_ALLOW_GROWTH",
     "TF_CPP_MIN_LOG_LEVEL", "XLA_FLAGS",         "JAX_PLATFORMS",          "CONDA_PREFIX",
-    "VIRTUAL_ENV",          "CT_PLACEMENT_REPORT",
+    "VIRTUAL_ENV",          "CT_PLACEMENT_REPORT",    "NVIDIA_DRIVER_CAPABILITIES", "NVIDIA_REQUIRE_CUDA",
 };
 
 void ct_doctor_probe_env(ct_doctor_report *r) {

@@ -105,8 +105,33 @@ void ct_doctor_print_json(const ct_doctor_report *r, FILE *f) {
   kv(f, "dlopen_error", d->dlopen_error, true);
   kv(f, "stub_dirs_on_ld_library_path", d->stub_dirs_on_ld_path, true);
   fprintf(f, "\"nvml_found\": %s, ", d->nvml_found ? "true" : "false");
-  kv(f, "nvml_driver_version", d->nvml_driver_version, false);
-  fputs("},\n", f);
+  kv(f, "nvml_driver_version", d->nvml_driver_version, true);
+  fprintf(f, "\"wsl\": %s, ", d->wsl ? "true" : "false");
+  kv(f, "pci_driver", d->pci_driver, true);
+  fprintf(f, "\"nouveau_loaded\": %s, ", d->nouveau_loaded ? "true" : "false");
+  kv(f, "nvidia_module_file", d->nvidia_module_file, true);
+  fprintf(f, "\"secure_boot\": %s, \"driver_gpus\": %d, \"gpu_uuids\": [",
+          d->secure_boot < 0 ? "null" : d->secure_boot ? "true" : "false", d->n_driver_gpus);
+  for (int i = 0; i < d->n_gpu_uuids; i++) {
+    if (i) fputs(", ", f);
+    js(f, d->gpu_uuids[i]);
+  }
+  fputs("]},\n", f);
+
+  fputs(" \"blockers\": [", f);
+  for (int i = 0; i < r->n_blockers; i++) {
+    const ct_doctor_blocker *b = &r->blockers[i];
+    fputs(i ? ",\n   {" : "\n   {", f);
+    kv(f, "name", b->name, true);
+    kv(f, "text", b->text, true);
+    fputs("\"fixes\": [", f);
+    for (int k = 0; k < b->n_fixes; k++) {
+      if (k) fputs(", ", f);
+      js(f, b->fixes[k]);
+    }
+    fputs("]}", f);
+  }
+  fputs("],\n", f);
 
   fputs(" \"libraries\": [", f);
   for (int i = 0; i < r->n_libs; i++) {
@@ -173,6 +198,12 @@ void ct_doctor_print_json(const ct_doctor_report *r, FILE *f) {
       kv(f, "source", v->cite_source[k], false);
       fputs("}", f);
     }
+    fputs("], \"blocked_by\": [", f);
+    for (int b = 0, k = 0; b < r->n_blockers; b++)
+      if (v->blocked_by & (1u << b)) {
+        if (k++) fputs(", ", f);
+        js(f, r->blockers[b].name);
+      }
     fputs("]}", f);
   }
   fputs("],\n", f);

@@ -139,6 +139,12 @@ static void print_driver(const out_t *o, const ct_doctor_report *r) {
     mark(o, false);
     fprintf(o->f, " LD_LIBRARY_PATH holds a stubs directory: %s\n", d->stub_dirs_on_ld_path);
   }
+  if (d->wsl) fprintf(o->f, "  WSL2: /dev/dxg and /usr/lib/wsl/lib/libcuda.so.1 (the Windows driver's GPU)\n");
+  if (d->pci_driver[0]) fprintf(o->f, "  PCI %s is bound to the %s driver\n", d->pci_slot, d->pci_driver);
+  if (d->nouveau_loaded) fprintf(o->f, "  nouveau (the open-source driver) is loaded\n");
+  if (!d->proc_present && d->nvidia_module_file[0])
+    fprintf(o->f, "  NVIDIA kernel module installed, not loaded: %s\n", d->nvidia_module_file);
+  if (d->secure_boot >= 0) fprintf(o->f, "  Secure Boot: %s\n", d->secure_boot ? "on" : "off");
   if (d->nvml_found)
     fprintf(o->f, "  NVML: %s, driver %s\n", d->nvml_path, d->nvml_driver_version[0] ? d->nvml_driver_version : "?");
   else
@@ -231,6 +237,14 @@ void ct_doctor_print_text(const ct_doctor_report *r, FILE *f) {
   fprintf(f, "%s", col(&o, BOLD));
   mark(&o, r->exit_code == 0);
   fprintf(f, "%s %s%s\n", col(&o, BOLD), r->headline, col(&o, RESET));
+  if (r->n_blockers) {
+    section(&o, "Machine-wide: keeps every framework off the GPU");
+    for (int i = 0; i < r->n_blockers; i++) {
+      fprintf(f, "  ");
+      mark(&o, false);
+      fprintf(f, " [%s] %s\n", r->blockers[i].name, r->blockers[i].text);
+    }
+  }
   for (int i = 0; i < 2; i++) print_advice(&o, &r->advice[i], r->opt.sources);
   print_verdicts(&o, r);
   print_verify(&o, r);

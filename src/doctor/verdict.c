@@ -32,7 +32,16 @@ static bool driver_meets(const ct_doctor_report *r, ct_doctor_verdict *v, const 
   const char *rel = ct_doctor_driver_release(r);
   if (ds == DRV_NONE || ds == DRV_STUB) {
     ct_dr_appendf(missing, msize, "%sNVIDIA driver", missing[0] ? ", " : "");
-    ct_dr_fix(v, "install the NVIDIA driver, release %s", req_text);
+    if (r->driver.wsl)
+      ct_dr_fix(v, "WSL2 uses NVIDIA's Windows driver: install or update it on Windows (release %s); do not install "
+                   "a Linux driver inside WSL",
+                req_text);
+    else if (r->machine.container[0])
+      ct_dr_fix(v, "the host needs NVIDIA driver %s; the container gets libcuda.so.1 from it through the NVIDIA "
+                   "Container Toolkit (`docker run --gpus all ...`)",
+                req_text);
+    else
+      ct_dr_fix(v, "install the NVIDIA driver, release %s", req_text);
     return false;
   }
   if (ds == DRV_BROKEN) {
@@ -46,6 +55,13 @@ static bool driver_meets(const ct_doctor_report *r, ct_doctor_verdict *v, const 
     return false;
   }
   if (rel) ct_dr_note(v, "driver %s satisfies %s", rel, req_text);
+  else if (need[0] && r->gpu_present && !v->driver_unknown) {
+    /* Neither ticked nor crossed: say how to find out. */
+    v->driver_unknown = true;
+    ct_dr_fix(v, "find the driver release with `nvidia-smi`%s and check that it is %s",
+              r->driver.wsl ? " (in WSL2 it reports the Windows driver; `nvidia-smi` in Windows shows the same)" : "",
+              req_text);
+  }
   return true;
 }
 
@@ -158,7 +174,11 @@ static void verdict_ctensor(ct_doctor_report *r) {
   snprintf(v->reason, sizeof v->reason, "%s: %s", ct_gpu_reason_name(why), r->ct.detail);
   switch (why) {
     case CT_GPU_NO_DRIVER_LIBRARY:
-      if (d->proc_present)
+      if (d->wsl)
+        ct_dr_fix(v, "WSL2 gets the GPU from NVIDIA's Windows driver: install or update it on Windows, which provides "
+                     "/usr/lib/wsl/lib/libcuda.so.1 (do not install a Linux driver inside WSL); if that file exists, "
+                     "put /usr/lib/wsl/lib on the loader path (`sudo ldconfig`)");
+      else if (d->proc_present)
         ct_dr_fix(v, "install the user-space part of NVIDIA driver %s (the release of the loaded kernel module) so "
                      "that libcuda.so.1 exists, then run `sudo ldconfig`",
                   d->kernel_module_version[0] ? d->kernel_module_version : "(see /proc/driver/nvidia/version)");
@@ -181,7 +201,9 @@ static void verdict_ctensor(ct_doctor_report *r) {
       if (!d->proc_present) ct_dr_fix(v, "install the NVIDIA driver: this machine has no kernel module loaded");
       break;
     case CT_GPU_DRIVER_INIT_FAILED:
-      if (d->cu_init_result == 803 || d->userspace_mismatch)
+      if (r->n_blockers > 0)
+        ; /* the machine-wide blocker's fixes (blockers.c) say it, for every framework */
+      else if (d->cu_init_result == 803 || d->userspace_mismatch)
         ct_dr_fix(v, "the kernel module (%s) and the user-space driver (%s) are different releases, typically after "
                      "a driver update: reboot, or reinstall one driver release",
                   d->kernel_module_version[0] ? d->kernel_module_version : "?",
@@ -196,6 +218,7 @@ static void verdict_ctensor(ct_doctor_report *r) {
         ct_dr_fix(v, "run `nvidia-smi`: it prints the driver's own explanation of the failure");
       break;
     case CT_GPU_NO_VISIBLE_DEVICE: {
+      if (r->n_blockers > 0) break;
       const char *cvd = ct_dr_getenv(r, "CUDA_VISIBLE_DEVICES");
       const char *nvd = ct_dr_getenv(r, "NVIDIA_VISIBLE_DEVICES");
       if (cvd) ct_dr_fix(v, "unset CUDA_VISIBLE_DEVICES (now \"%s\"; \"\" or -1 hides every GPU) or list the GPU indices to use", cvd);
@@ -750,8 +773,14 @@ static void pin_pip_to_interpreter(const ct_doctor_report *r, ct_doctor_verdict 
 
 void ct_doctor_verdicts(ct_doctor_report *r) {
   const ct_doctor_driver *d = &r->driver;
+  /* A container started from a CUDA image (NVIDIA_* variables) was meant to
+   * have a GPU; WSL2's /dev/dxg with its libcuda is one. */
+  bool nvidia_env = r->machine.container[0] &&
+                    (ct_dr_getenv(r, "NVIDIA_VISIBLE_DEVICES") || ct_dr_getenv(r, "NVIDIA_DRIVER_CAPABILITIES") ||
+                     ct_dr_getenv(r, "NVIDIA_REQUIRE_CUDA"));
   r->gpu_present = d->proc_present || d->n_devnodes > 0 || d->pci_nvidia_gpus > 0 || r->ct.n_gpus > 0 ||
-                   r->ct.n_unusable > 0 || (driver_state(r) == DRV_OK);
+                   r->ct.n_unusable > 0 || (driver_state(r) == DRV_OK) || d->wsl || nvidia_env;
+  ct_doctor_find_blockers(r);
   verdict_ctensor(r);
   for (int s = 0; s < r->n_sites; s++) {
     verdict_tf_site(r, s);
@@ -760,6 +789,7 @@ void ct_doctor_verdicts(ct_doctor_report *r) {
         verdict_torch_pkg(r, &r->pkgs[i]);
     verdict_jax_site(r, s);
   }
+  ct_doctor_apply_blockers(r);
   for (int i = 0; i < r->n_verdicts; i++) pin_pip_to_interpreter(r, &r->verdicts[i]);
   const ct_doctor_verdict *ctv = &r->verdicts[0];
   if (r->ct.n_gpus > 0) {
@@ -772,6 +802,7 @@ void ct_doctor_verdicts(ct_doctor_report *r) {
              r->ct.default_device[0] ? r->ct.default_device : "CPU:0");
   } else {
     r->exit_code = 1;
-    snprintf(r->headline, sizeof r->headline, "NVIDIA GPU present but not usable: %s", ctv->reason);
+    snprintf(r->headline, sizeof r->headline, "NVIDIA GPU present but not usable: %s",
+             r->n_blockers && !r->ct.probed ? r->blockers[0].text : ctv->reason);
   }
 }
