@@ -1,0 +1,109 @@
+#!/bin/sh
+# Builds the wheel as `pip wheel .` does, installs it into a fresh virtual
+# environment outside the source and build trees, and runs from there, with
+# no PYTHONPATH: `import ctensor`, the seed examples (their output must be
+# python/examples/seed*.expected, on this machine without a GPU), the
+# `ctensor` console script (`doctor --json`, `devices`) and
+# `python -m ctensor version`.
+#
+#   check.sh WORK SRC PYTHON
+#
+# WORK keeps, between runs, a venv with the build backend (tools/, made once
+# from PyPI) and the wheel's CMake tree (build/), so that a rerun rebuilds
+# only what changed. Exit 77 (skip) when the backend cannot be installed
+# (no network on first run); set CT_WHEEL_OFFLINE_FAIL=1 to fail instead.
+set -eu
+work=$1
+src=$2
+python=$3
+unset PYTHONPATH PYTHONHOME VIRTUAL_ENV || true
+start=$(date +%s)
+mkdir -p "$work"
+tools="$work/tools"
+# Pinned below the next major: scikit-build-core's configuration keys are
+# stable within a major.
+backend='scikit-build-core>=0.10,<2'
+if [ ! -x "$tools/bin/python" ] || ! "$tools/bin/python" -c 'import scikit_build_core' 2>/dev/null; then
+  rm -rf "$tools"
+  "$python" -m venv "$tools"
+  if ! "$tools/bin/python" -m pip install -q --disable-pip-version-check "$backend" >"$work/tools.log" 2>&1; then
+    cat "$work/tools.log"
+    rm -rf "$tools"
+    echo "SKIP: could not install $backend from PyPI (no network?)"
+    [ "${CT_WHEEL_OFFLINE_FAIL:-0}" = 1 ] && exit 1
+    exit 77
+  fi
+fi
+
+dist="$work/dist"
+rm -rf "$dist"
+# --no-build-isolation: the backend comes from the tools venv, no download;
+# build-dir: the CMake tree survives, so reruns are incremental.
+if ! "$tools/bin/python" -m pip wheel -q --disable-pip-version-check --no-build-isolation --no-deps \
+     -w "$dist" -C build-dir="$work/build" "$src" >"$work/wheel.log" 2>&1; then
+  cat "$work/wheel.log"
+  echo "FAIL: pip wheel failed"
+  exit 1
+fi
+whl=$(ls "$dist"/ctensor-*.whl)
+echo "ok   built $(basename "$whl") ($(($(date +%s) - start)) s so far)"
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/ctensor-wheel.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+venv="$scratch/venv"
+"$python" -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-index --no-deps "$whl" >"$scratch/install.log" 2>&1 ||
+  { cat "$scratch/install.log"; echo "FAIL: pip install of the wheel failed"; exit 1; }
+
+failed=0
+fail() { echo "FAIL: $*"; failed=1; }
+cd "$scratch"  # not the source tree: nothing may come from there
+
+where=$("$venv/bin/python" -c 'import ctensor, os; print(os.path.dirname(ctensor.__file__))') ||
+  fail "import ctensor"
+case "$where" in
+  "$venv"/*) echo "ok   import ctensor from $where" ;;
+  *) fail "ctensor imported from '$where', not from the venv" ;;
+esac
+
+for ex in "$src"/python/examples/seed*.py; do
+  name=$(basename "$ex" .py)
+  if ! "$venv/bin/python" "$ex" >"$scratch/$name.out" 2>"$scratch/$name.err"; then
+    cat "$scratch/$name.err"; fail "$name exited non-zero"; continue
+  fi
+  if cmp -s "$scratch/$name.out" "$src/python/examples/$name.expected"; then
+    echo "ok   $name"
+  else
+    fail "$name printed something else:"; diff "$src/python/examples/$name.expected" "$scratch/$name.out" || true
+  fi
+done
+
+# The console script, as a user runs it: from the venv's bin/, not activated.
+# doctor exits 1 when the machine has no usable GPU: a verdict, not an error.
+rc=0
+"$venv/bin/ctensor" doctor --json >"$scratch/doctor.json" 2>"$scratch/doctor.err" || rc=$?
+if [ "$rc" -gt 1 ]; then
+  cat "$scratch/doctor.err"; fail "ctensor doctor --json exited $rc"
+elif "$venv/bin/python" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert isinstance(d, dict) and d' \
+     "$scratch/doctor.json"; then
+  echo "ok   ctensor doctor --json (exit $rc)"
+else
+  fail "ctensor doctor --json is not a JSON object"; head -c 2000 "$scratch/doctor.json"
+fi
+rc=0
+"$venv/bin/ctensor" devices >"$scratch/devices.out" 2>&1 || rc=$?
+if [ "$rc" -gt 1 ] || ! grep -q "CPU:0" "$scratch/devices.out"; then
+  cat "$scratch/devices.out"; fail "ctensor devices (exit $rc)"
+else
+  echo "ok   ctensor devices"
+fi
+out=$("$venv/bin/python" -m ctensor version 2>&1) || fail "python -m ctensor version: $out"
+want=$(sed -n 's/^project(ctensor VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+case "$out" in
+  "ctensor $want"*) echo "ok   python -m ctensor version: $out" ;;
+  *) fail "python -m ctensor version printed '$out', expected ctensor $want" ;;
+esac
+
+echo "python_wheel: $(($(date +%s) - start)) s"
+[ "$failed" = 0 ] && echo "all checks passed"
+exit "$failed"
