@@ -7,6 +7,9 @@
  * RELEASE.md and previous-versions page, JAX's installation guide). A value
  * ending in '?' was not confirmed from a primary source; the reports print
  * it as is so that the uncertainty stays visible.
+ *
+ * The same rows are project data in data/compat (one TSV file per table);
+ * tests/test_doctor_data.c fails when a field here and there differ.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -474,4 +477,21 @@ int ct_doctor_cuda_covers_sm(const char *cuda, int cc) {
     if (cc >= lo && cc <= hi) return 1;
   }
   return 0;
+}
+
+/* Whole tables, for the test that holds them to the TSV files in data/compat. */
+const ct_cuda_driver_row *ct_doctor_cuda_driver_table(int i, const char **cuda) {
+  if (i < 0 || i >= CT_LEN(cuda_rows)) return NULL;
+  *cuda = cuda_rows[i].cuda;
+  return &cuda_rows[i].row;
+}
+
+const ct_jax_cuda *ct_doctor_jax_table(int *n) {
+  *n = CT_LEN(jax_rows);
+  return jax_rows;
+}
+
+const ct_tf_broken_pin *ct_doctor_tf_broken_pin_table(int *n) {
+  *n = CT_LEN(broken_pins);
+  return broken_pins;
 }

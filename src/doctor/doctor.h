@@ -400,6 +400,10 @@ const ct_tf_broken_pin *ct_doctor_tf_broken_pin(const char *row, const char *pyt
  * ("tensorflow[and-cuda]==2.15.0.post1", "tensorflow[and-cuda]==2.16.*"),
  * steering around a known-broken release. */
 void ct_doctor_tf_and_cuda_spec(const char *row, char *out, size_t size);
+/* Row i of the CUDA toolkit table (its key into *cuda); NULL past the end. */
+const ct_cuda_driver_row *ct_doctor_cuda_driver_table(int i, const char **cuda);
+const ct_jax_cuda *ct_doctor_jax_table(int *n);
+const ct_tf_broken_pin *ct_doctor_tf_broken_pin_table(int *n);
 /* Sources of the tables, one line each (for the report and docs). */
 extern const char *const ct_doctor_table_sources[];
 
