@@ -63,6 +63,9 @@ static const char *const op_names[CT_OP_COUNT][2] = {
     [CT_OP_SELECT] = {"SelectV2", "where"},
     [CT_OP_BROADCAST_TO] = {"BroadcastTo", "broadcast_to"},
     [CT_OP_UNSORTED_SEGMENT_SUM] = {"UnsortedSegmentSum", "unsorted_segment_sum"},
+    [CT_OP_APPLY_GRADIENT_DESCENT] = {"ResourceApplyGradientDescent", "apply_gradient_descent"},
+    [CT_OP_APPLY_MOMENTUM] = {"ResourceApplyKerasMomentum", "apply_momentum"},
+    [CT_OP_APPLY_ADAM] = {"ResourceApplyAdam", "apply_adam"},
 };
 
 const char *ct_op_tf_name(ct_op op) {

@@ -157,6 +157,8 @@ typedef enum ct_op {
   /* added for gradients and training */
   CT_OP_LOG_SOFTMAX, CT_OP_SPARSE_XENT, CT_OP_SOFTMAX_XENT, CT_OP_ONE_HOT, CT_OP_SELECT, CT_OP_BROADCAST_TO,
   CT_OP_UNSORTED_SEGMENT_SUM,
+  /* optimizer updates: one fused kernel per variable (ct_apply_attrs) */
+  CT_OP_APPLY_GRADIENT_DESCENT, CT_OP_APPLY_MOMENTUM, CT_OP_APPLY_ADAM,
   CT_OP_COUNT
 } ct_op;
 

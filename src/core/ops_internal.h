@@ -86,4 +86,25 @@ typedef struct ct_slice_attrs {
   int64_t begin[CT_MAX_RANK];
 } ct_slice_attrs;
 
+/* The optimizer updates (ResourceApply*, src/autodiff/optimizer.c): in[0]
+ * = the variable's current value, in[1] = the gradient (same dtype and
+ * shape), in[2..] = the optimizer's slots (momentum: m; Adam: m, v, and
+ * vhat with amsgrad), all on the op's device; out = the variable's new
+ * value. The kernel updates the slots IN PLACE: they belong to the
+ * optimizer and are never handed out. Kernel dtype = the variable's;
+ * 16-bit floats compute in float32, and a slot is rounded to its dtype
+ * before the variable's update reads it (as Keras reads its slot
+ * variables back). Scalars are converted to the compute type first.
+ *   gradient descent: out = var - g*lr
+ *   momentum: m = m*momentum - g*lr; out = var + (nesterov ? m*momentum - g*lr : m)
+ *   Adam: m += (g - m)*one_minus_beta_1; v += (g*g - v)*one_minus_beta_2;
+ *         amsgrad: vhat = max(vhat, v), read instead of v;
+ *         out = var - m*lr/(sqrt(v) + epsilon), lr being alpha =
+ *         lr*sqrt(1 - beta_2^t)/(1 - beta_1^t) (the host computes it). */
+typedef struct ct_apply_attrs {
+  double lr, momentum;
+  double one_minus_beta_1, one_minus_beta_2, epsilon;
+  bool nesterov, amsgrad;
+} ct_apply_attrs;
+
 #endif
