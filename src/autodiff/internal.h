@@ -90,4 +90,10 @@ struct ct_variable {
  * watch it, or watch accessed variables and it is trainable, note it. */
 ct_status ct_tape_note_read(ct_variable *v, ct_tensor *t);
 
+/* Runs op on v's device with inputs {v's current value, args[0..n_args)}
+ * and makes its output v's value, under v's lock and recorded by no tape
+ * (the optimizers' fused updates). The caller has checked dtypes and
+ * shapes; on failure v is unchanged. */
+ct_status ct_variable_apply(ct_variable *v, ct_op op, const ct_tensor *const *args, int n_args, const void *attrs);
+
 #endif

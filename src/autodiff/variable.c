@@ -146,21 +146,28 @@ static ct_status assigned_value(ct_variable *v, const ct_tensor *value, ct_tenso
   return st;
 }
 
-/* op: CT_OP_IDENTITY (assign), CT_OP_ADD or CT_OP_SUB. The lock is held
- * across the op so that two threads' assign_adds both count, as
- * TensorFlow's resource lock makes them. */
-static ct_status update(ct_variable *v, ct_op op, const ct_tensor *value, const char *what) {
-  ct_status st = check_value(v, value, what);
-  if (st != CT_OK) return st;
-  struct ct_tape *tapes = ct_tl_tapes; /* an update is not differentiable */
+/* Runs op on v's device with inputs {v's value, args[0..n_args)} (for
+ * CT_OP_IDENTITY: the assign of args[0]) and swaps the result in. The lock
+ * is held across the op so that two threads' assign_adds both count, as
+ * TensorFlow's resource lock makes them; no tape records it (an update is
+ * not differentiable). */
+#define SWAP_MAX_INPUTS 8 /* the value, a gradient and up to three slots */
+static ct_status swap_in(ct_variable *v, ct_op op, const ct_tensor *const *args, int n_args, const void *attrs) {
+  if (n_args + 1 > SWAP_MAX_INPUTS)
+    return ct_error(CT_INTERNAL, "%s: %d inputs to a variable update, at most %d supported", ct_op_name(op),
+                    n_args + 1, SWAP_MAX_INPUTS);
+  struct ct_tape *tapes = ct_tl_tapes;
   ct_tl_tapes = NULL;
   pthread_mutex_lock(&v->lock);
   ct_tensor *next = NULL;
+  ct_status st;
   if (op == CT_OP_IDENTITY) {
-    st = assigned_value(v, value, &next);
+    st = assigned_value(v, args[0], &next);
   } else {
-    const ct_tensor *in[2] = {v->value, value};
-    st = ct_op_run_on(v->ctx, v->device, op, v->dtype, in, 2, v->shape, v->rank, v->dtype, NULL, &next);
+    const ct_tensor *in[SWAP_MAX_INPUTS];
+    in[0] = v->value;
+    for (int i = 0; i < n_args; i++) in[i + 1] = args[i];
+    st = ct_op_run_on(v->ctx, v->device, op, v->dtype, in, n_args + 1, v->shape, v->rank, v->dtype, attrs, &next);
   }
   if (st == CT_OK) {
     ct_tensor *old = v->value;
@@ -169,8 +176,20 @@ static ct_status update(ct_variable *v, ct_op op, const ct_tensor *value, const 
   }
   pthread_mutex_unlock(&v->lock);
   ct_tl_tapes = tapes;
+  return st;
+}
+
+/* op: CT_OP_IDENTITY (assign), CT_OP_ADD or CT_OP_SUB. */
+static ct_status update(ct_variable *v, ct_op op, const ct_tensor *value, const char *what) {
+  ct_status st = check_value(v, value, what);
+  if (st != CT_OK) return st;
+  st = swap_in(v, op, &value, 1, NULL);
   if (st != CT_OK) return ct_error_prefix(st, "%s '%s'", what, v->name);
   return CT_OK;
+}
+
+ct_status ct_variable_apply(ct_variable *v, ct_op op, const ct_tensor *const *args, int n_args, const void *attrs) {
+  return swap_in(v, op, args, n_args, attrs);
 }
 
 ct_status ct_variable_assign(ct_variable *v, const ct_tensor *value) {
