@@ -15,5 +15,7 @@ void ct_cpu_register_matmul(ct_registry *r);      /* matmul */
 void ct_cpu_register_shape(ct_registry *r);       /* transpose, concat, slice */
 /* log_softmax, softmax cross-entropies, one_hot, where, broadcast_to, unsorted_segment_sum */
 void ct_cpu_register_nn(ct_registry *r);
+/* the optimizer updates: ResourceApplyGradientDescent, ResourceApplyKerasMomentum, ResourceApplyAdam */
+void ct_cpu_register_optim(ct_registry *r);
 
 #endif

@@ -8,4 +8,5 @@ void ct_cpu_register_kernels(ct_registry *r) {
   ct_cpu_register_matmul(r);
   ct_cpu_register_shape(r);
   ct_cpu_register_nn(r);
+  ct_cpu_register_optim(r);
 }
