@@ -702,6 +702,65 @@ CT_API ct_status ct_tape_gradient(ct_tape *tape, const ct_tensor *const *targets
                                   const ct_tensor *const *output_gradients, const ct_gradient_source *sources,
                                   int n_sources, ct_unconnected_gradients unconnected, ct_tensor **out);
 
+/* ------------------------------------------------------------------------ */
+/* Optimizers                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Keras 3's optimizers (tf.keras.optimizers.SGD and Adam), with Keras's
+ * update formulas. Each variable's update is one fused op on the
+ * variable's device (ResourceApplyGradientDescent,
+ * ResourceApplyKerasMomentum, ResourceApplyAdam), placed, logged and
+ * counted like any op; a gradient on another device is moved by the
+ * thread's device policy. An optimizer's slots (SGD's momentum; Adam's m,
+ * v and, with amsgrad, vhat) are made of zeros on a variable's first
+ * update, with its dtype and shape, on its device; the optimizer holds a
+ * reference to every variable it has slots for until it is freed. 16-bit
+ * float variables compute in float32 (slots keep the variable's dtype).
+ * An optimizer may be shared between threads: steps do not interleave. */
+typedef struct ct_optimizer ct_optimizer;
+
+/* SGD (Keras 3's defaults: 0.01, 0.0, false). momentum 0: plain gradient
+ * descent, var -= g*lr, and no slots. Otherwise m = m*momentum - g*lr and
+ * var += m, or with nesterov var += m*momentum - g*lr. learning_rate must
+ * be finite and >= 0, momentum in [0, 1] (INVALID_ARGUMENT otherwise). */
+CT_API ct_status ct_optimizer_sgd_new(ct_context *ctx, double learning_rate, double momentum, bool nesterov,
+                                      ct_optimizer **out);
+/* Adam (Keras 3's defaults: 0.001, 0.9, 0.999, 1e-7, false). At step t =
+ * iterations + 1: m += (g - m)*(1 - beta_1); v += (g*g - v)*(1 - beta_2);
+ * with amsgrad vhat = max(vhat, v) is used for v; var -= m*alpha /
+ * (sqrt(v) + epsilon), alpha = lr*sqrt(1 - beta_2^t)/(1 - beta_1^t)
+ * (computed in float64 once per step). beta_1 and beta_2 must be in
+ * [0, 1), epsilon finite and >= 0. */
+CT_API ct_status ct_optimizer_adam_new(ct_context *ctx, double learning_rate, double beta_1, double beta_2,
+                                       double epsilon, bool amsgrad, ct_optimizer **out);
+/* Releases the slots and the variables held. NULL is a no-op. */
+CT_API void ct_optimizer_free(ct_optimizer *opt);
+/* One step (optimizer.apply_gradients(zip(grads, vars))): grads[i]
+ * updates vars[i]. A NULL gradient skips its variable, with a warning
+ * logged once naming the variables skipped (TensorFlow skips None); all
+ * NULL is INVALID_ARGUMENT ("No gradients provided for any variable."), n
+ * = 0 a no-op, as in Keras. iterations grows by 1 per successful call.
+ * Every pair is checked before anything changes: a gradient whose dtype or
+ * shape differs from its variable's (INVALID_ARGUMENT naming the variable
+ * and both), a bool or integer variable, a variable or gradient of
+ * another context, NULL arrays with n > 0, a device policy that refuses
+ * to move a gradient, a variable's device without the kernel; on such an
+ * error no variable, slot or counter has changed. A failure while
+ * updating (out of device memory, a GPU fault) leaves the variables
+ * already updated updated and iterations unchanged. */
+CT_API ct_status ct_optimizer_apply_gradients(ct_optimizer *opt, ct_variable *const *vars,
+                                              const ct_tensor *const *grads, int n);
+/* Completed steps (optimizer.iterations); 0 for NULL. */
+CT_API int64_t ct_optimizer_iterations(const ct_optimizer *opt);
+/* The learning rate the next step uses; settable between steps
+ * (optimizer.learning_rate = x). Same rule as at creation. */
+CT_API double ct_optimizer_learning_rate(const ct_optimizer *opt);
+CT_API ct_status ct_optimizer_set_learning_rate(ct_optimizer *opt, double learning_rate);
+/* A copy of slot `slot` of variable v ("momentum" for SGD with momentum;
+ * "m", "v", and with amsgrad "vhat" for Adam), on the variable's device.
+ * INVALID_ARGUMENT for a slot name this optimizer does not have,
+ * NOT_FOUND before v's first update. */
+CT_API ct_status ct_optimizer_get_slot(ct_optimizer *opt, ct_variable *v, const char *slot, ct_tensor **out);
 
 #ifdef __cplusplus
 }
