@@ -6,10 +6,12 @@
 # g++ is optional: only the emulated-GPU tests use it (the fake NVRTC compiles
 # kernels with the C++ compiler matching the build's C compiler), and they are
 # left out without it. As root it is installed with the rest; otherwise its
-# absence is only mentioned.
+# absence is only mentioned. python3-jsonschema is optional too: only the
+# test that validates `ctensor doctor --json` against docs/doctor-schema.json
+# uses it, and it is skipped without it.
 set -eu
 pkgs="gcc clang make cmake pkg-config libopenblas-dev libomp-dev python3 python3-dev"
-optional="g++"
+optional="g++ python3-jsonschema"
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "ctensor: not a Debian system; install these (or equivalents) yourself: $pkgs ($optional optional)" >&2
@@ -32,7 +34,7 @@ if [ "$(id -u)" = 0 ]; then
   exit 0
 fi
 if [ -n "$missing_optional" ]; then
-  echo "ctensor: optional packages missing (the emulated-GPU tests are left out without them):$missing_optional" >&2
+  echo "ctensor: optional packages missing (without g++ the emulated-GPU tests are left out, without python3-jsonschema the doctor's JSON schema test):$missing_optional" >&2
   echo "  sudo apt-get install -y$missing_optional" >&2
 fi
 if [ -n "$missing" ]; then
