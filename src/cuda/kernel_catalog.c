@@ -196,6 +196,24 @@ bool ct_cuda_kref_take(size_t elem_size, ct_dtype index_dtype, ct_cuda_kref *k) 
   return true;
 }
 
+/* ---- the optimizer updates (optim.cu) --------------------------------------- */
+
+bool ct_cuda_kref_apply(ct_op op, ct_dtype dt, ct_cuda_kref *k) {
+  const char *name = op == CT_OP_APPLY_GRADIENT_DESCENT ? "sgd"
+                     : op == CT_OP_APPLY_MOMENTUM       ? "momentum"
+                     : op == CT_OP_APPLY_ADAM           ? "adam"
+                                                        : NULL;
+  if (name == NULL || !valid(dt) || !is_float(dt)) return false;
+  /* no contraction into FMAs: every product rounds as on the CPU */
+  kref_set(k, "optim.cu", "--fmad=false");
+  snprintf(k->inst, sizeof k->inst, "CT_APPLY_%s(%s, %s)", op == CT_OP_APPLY_GRADIENT_DESCENT ? "SGD"
+                                                           : op == CT_OP_APPLY_MOMENTUM       ? "MOMENTUM"
+                                                                                              : "ADAM",
+           ctype[dt], sfx[dt]);
+  snprintf(k->name[0], sizeof k->name[0], "ct_apply_%s_%s", name, sfx[dt]);
+  return true;
+}
+
 int ct_cuda_kernel_catalog(ct_cuda_kref *out, int cap) {
   int n = 0;
   ct_cuda_kref k;
@@ -221,6 +239,8 @@ int ct_cuda_kernel_catalog(ct_cuda_kref *out, int cap) {
       if (ct_cuda_kref_reduce(reds[i], dt, &k)) EMIT();
     if (ct_cuda_kref_argmax(dt, &k)) EMIT();
     if (ct_cuda_kref_softmax(dt, &k)) EMIT();
+    for (int op = CT_OP_APPLY_GRADIENT_DESCENT; op <= CT_OP_APPLY_ADAM; op++)
+      if (ct_cuda_kref_apply((ct_op)op, dt, &k)) EMIT();
   }
   for (size_t sz = 1; sz <= 8; sz *= 2) {
     if (ct_cuda_kref_fill(sz, &k)) EMIT();

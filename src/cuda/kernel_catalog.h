@@ -38,6 +38,10 @@ bool ct_cuda_kref_copy2d(size_t elem_size, ct_cuda_kref *k);
 /* tf.gather along an axis: elements of elem_size bytes, int32/int64 indices */
 bool ct_cuda_kref_take(size_t elem_size, ct_dtype index_dtype, ct_cuda_kref *k);
 
+/* the optimizer updates (optim.cu): CT_OP_APPLY_GRADIENT_DESCENT,
+ * CT_OP_APPLY_MOMENTUM, CT_OP_APPLY_ADAM; float dtypes */
+bool ct_cuda_kref_apply(ct_op op, ct_dtype dt, ct_cuda_kref *k);
+
 /* Every kernel: fills up to cap entries, returns the total count. */
 int ct_cuda_kernel_catalog(ct_cuda_kref *out, int cap);
 

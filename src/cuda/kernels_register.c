@@ -519,6 +519,7 @@ static ct_status gather_kernel(const ct_kernel_args *args) {
 
 /* Every kernel above that needs NVRTC (all but matmul, which is cuBLAS's). */
 static bool needs_jit(ct_kernel_fn fn) {
+  if (ct_cuda_optim_needs_jit(fn)) return true;
   static const ct_kernel_fn jit[] = {binary_kernel, unary_kernel,  cast_kernel,    fill_kernel,
                                      range_kernel,  random_kernel, reduce_kernel,  argmax_kernel,
                                      softmax_kernel, transpose_kernel, slice_kernel, concat_kernel,
@@ -565,4 +566,5 @@ void ct_cuda_register_kernels(ct_registry *r) {
     if (dt == CT_FLOAT32 || dt == CT_FLOAT64 || dt == CT_FLOAT16 || dt == CT_BFLOAT16)
       ct_registry_add(r, CT_OP_MATMUL, CT_DEV_GPU, dt, ct_cuda_matmul_kernel);
   }
+  ct_cuda_register_optim_kernels(r);
 }
