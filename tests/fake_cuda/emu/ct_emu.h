@@ -6,7 +6,7 @@
  *
  * What a kernel sees: threadIdx/blockIdx/blockDim/gridDim, __syncthreads,
  * __shfl_down_sync, __shared__ (one instance per launch: blocks run one
- * after another), the bit-cast intrinsics ctensor uses, and the C math
+ * after another), the bit-cast intrinsics and atomics ctensor uses, and the C math
  * library. Each CUDA thread of a block is a fiber (ucontext) with its own
  * stack; the scheduler runs the fibers of one block in turn, each until it
  * finishes or waits at a barrier:
@@ -97,6 +97,51 @@ static inline long long __double_as_longlong(double d) {
   long long i;
   memcpy(&i, &d, sizeof i);
   return i;
+}
+
+/* Atomics, with CUDA's overloads (no templates: a call that converts its
+ * arguments on a GPU must convert here too). Threads never run
+ * concurrently, so a plain read-modify-write is atomic; integer adds wrap
+ * as the hardware's do. */
+static inline int atomicAdd(int *p, int v) {
+  int old = *p;
+  *p = (int)((unsigned)old + (unsigned)v);
+  return old;
+}
+static inline unsigned atomicAdd(unsigned *p, unsigned v) {
+  unsigned old = *p;
+  *p = old + v;
+  return old;
+}
+static inline unsigned long long atomicAdd(unsigned long long *p, unsigned long long v) {
+  unsigned long long old = *p;
+  *p = old + v;
+  return old;
+}
+static inline float atomicAdd(float *p, float v) {
+  float old = *p;
+  *p = old + v;
+  return old;
+}
+static inline double atomicAdd(double *p, double v) {
+  double old = *p;
+  *p = old + v;
+  return old;
+}
+static inline unsigned atomicCAS(unsigned *p, unsigned cmp, unsigned v) {
+  unsigned old = *p;
+  if (old == cmp) *p = v;
+  return old;
+}
+static inline unsigned long long atomicCAS(unsigned long long *p, unsigned long long cmp, unsigned long long v) {
+  unsigned long long old = *p;
+  if (old == cmp) *p = v;
+  return old;
+}
+static inline unsigned long long atomicMin(unsigned long long *p, unsigned long long v) {
+  unsigned long long old = *p;
+  if (v < old) *p = v;
+  return old;
 }
 
 namespace ct_emu {
