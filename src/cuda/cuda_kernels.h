@@ -15,6 +15,11 @@ ct_status ct_cuda_matmul_kernel(const ct_kernel_args *args);
  * when at least one GPU is usable; the registry is the context's. */
 void ct_cuda_prune_kernels(ct_registry *r, bool have_nvrtc, bool have_cublas);
 
+/* The ops for gradients and training (kernels_nn_register.c): registers
+ * their GPU kernels; whether fn is one of them (all need NVRTC). */
+void ct_cuda_register_nn_kernels(ct_registry *r);
+bool ct_cuda_nn_needs_jit(ct_kernel_fn fn);
+
 /* The optimizer updates (kernels_optim_register.c): registers their GPU
  * kernels; whether fn is one of them (all need NVRTC). */
 void ct_cuda_register_optim_kernels(ct_registry *r);

@@ -68,7 +68,8 @@ bool ct_cuda_kref_unary(ct_op op, ct_dtype dt, ct_cuda_kref *k) {
       {CT_OP_NEG, "neg", "OpNeg", false},        {CT_OP_ABS, "abs", "OpAbs", false},
       {CT_OP_EXP, "exp", "OpExp", true},         {CT_OP_LOG, "log", "OpLog", true},
       {CT_OP_SQRT, "sqrt", "OpSqrt", true},      {CT_OP_TANH, "tanh", "OpTanh", true},
-      {CT_OP_SIGMOID, "sigmoid", "OpSigmoid", true}, {CT_OP_RELU, "relu", "OpRelu", false},
+      {CT_OP_SIGMOID, "sigmoid", "OpSigmoid", true}, {CT_OP_SQUARE, "square", "OpSquare", false},
+      {CT_OP_RELU, "relu", "OpRelu", false},
   };
   if (!is_numeric(dt)) return false;
   for (size_t i = 0; i < CT_ARRAY_LEN(ops); i++) {
@@ -196,6 +197,70 @@ bool ct_cuda_kref_take(size_t elem_size, ct_dtype index_dtype, ct_cuda_kref *k) 
   return true;
 }
 
+/* ---- ops for gradients and training (nn.cu) ------------------------------- */
+
+static const char *index_ctype(ct_dtype dt) { return dt == CT_INT32 ? "int" : dt == CT_INT64 ? "i64" : NULL; }
+
+bool ct_cuda_kref_log_softmax(ct_dtype dt, ct_cuda_kref *k) {
+  if (!valid(dt) || !is_float(dt)) return false;
+  kref_set(k, "nn.cu", NULL);
+  snprintf(k->inst, sizeof k->inst, "CT_LOG_SOFTMAX(%s, %s)", ctype[dt], sfx[dt]);
+  snprintf(k->name[0], sizeof k->name[0], "ct_log_softmax_%s", sfx[dt]);
+  return true;
+}
+
+bool ct_cuda_kref_xent(ct_op op, ct_dtype dt, ct_dtype label_dtype, ct_cuda_kref *k) {
+  if (!valid(dt) || !is_float(dt)) return false;
+  if (op == CT_OP_SOFTMAX_XENT) {
+    kref_set(k, "nn.cu", NULL);
+    snprintf(k->inst, sizeof k->inst, "CT_DXENT(%s, %s)", ctype[dt], sfx[dt]);
+    snprintf(k->name[0], sizeof k->name[0], "ct_dxent_%s", sfx[dt]);
+    return true;
+  }
+  const char *it = index_ctype(label_dtype);
+  if (op != CT_OP_SPARSE_XENT || it == NULL) return false;
+  kref_set(k, "nn.cu", NULL);
+  snprintf(k->inst, sizeof k->inst, "CT_SXENT(%s, %s, %s, %s)", ctype[dt], sfx[dt], it, sfx[label_dtype]);
+  snprintf(k->name[0], sizeof k->name[0], "ct_sxent_%s_%s", sfx[dt], sfx[label_dtype]);
+  return true;
+}
+
+bool ct_cuda_kref_one_hot(size_t elem_size, ct_dtype index_dtype, ct_cuda_kref *k) {
+  const char *u = uint_name(elem_size), *it = index_ctype(index_dtype);
+  if (u == NULL || it == NULL) return false;
+  kref_set(k, "nn.cu", NULL);
+  snprintf(k->inst, sizeof k->inst, "CT_ONE_HOT(%s, %s, %s)", u, it, sfx[index_dtype]);
+  snprintf(k->name[0], sizeof k->name[0], "ct_one_hot_%s_%s", u, sfx[index_dtype]);
+  return true;
+}
+
+bool ct_cuda_kref_select(size_t elem_size, ct_cuda_kref *k) {
+  const char *u = uint_name(elem_size);
+  if (u == NULL) return false;
+  kref_set(k, "nn.cu", NULL);
+  snprintf(k->inst, sizeof k->inst, "CT_SELECT(%s)", u);
+  snprintf(k->name[0], sizeof k->name[0], "ct_select_%s", u);
+  return true;
+}
+
+bool ct_cuda_kref_segment_sum(ct_dtype dt, ct_dtype index_dtype, ct_cuda_kref *k) {
+  const char *it = index_ctype(index_dtype);
+  if (!is_numeric(dt) || it == NULL) return false;
+  kref_set(k, "nn.cu", NULL);
+  snprintf(k->inst, sizeof k->inst, "CT_SEGSUM(%s, %s, %s, %s)", ctype[dt], sfx[dt], it, sfx[index_dtype]);
+  snprintf(k->name[0], sizeof k->name[0], "ct_segsum_%s_%s", sfx[dt], sfx[index_dtype]);
+  return true;
+}
+
+bool ct_cuda_kref_find_bad(ct_dtype index_dtype, ct_cuda_kref *k) {
+  const char *it = index_ctype(index_dtype);
+  if (it == NULL) return false;
+  kref_set(k, "nn.cu", NULL);
+  snprintf(k->inst, sizeof k->inst, "CT_FIND_BAD(%s, %s)", it, sfx[index_dtype]);
+  snprintf(k->name[0], sizeof k->name[0], "ct_find_bad_%s", sfx[index_dtype]);
+  return true;
+}
+
 /* ---- the optimizer updates (optim.cu) --------------------------------------- */
 
 bool ct_cuda_kref_apply(ct_op op, ct_dtype dt, ct_cuda_kref *k) {
@@ -241,6 +306,13 @@ int ct_cuda_kernel_catalog(ct_cuda_kref *out, int cap) {
     if (ct_cuda_kref_softmax(dt, &k)) EMIT();
     for (int op = CT_OP_APPLY_GRADIENT_DESCENT; op <= CT_OP_APPLY_ADAM; op++)
       if (ct_cuda_kref_apply((ct_op)op, dt, &k)) EMIT();
+    if (ct_cuda_kref_log_softmax(dt, &k)) EMIT();
+    if (ct_cuda_kref_xent(CT_OP_SOFTMAX_XENT, dt, dt, &k)) EMIT();
+    for (int it = CT_INT32; it <= CT_INT64; it++) {
+      if (ct_cuda_kref_xent(CT_OP_SPARSE_XENT, dt, (ct_dtype)it, &k)) EMIT();
+      if (ct_cuda_kref_segment_sum(dt, (ct_dtype)it, &k)) EMIT();
+    }
+    if (ct_cuda_kref_find_bad(dt, &k)) EMIT();
   }
   for (size_t sz = 1; sz <= 8; sz *= 2) {
     if (ct_cuda_kref_fill(sz, &k)) EMIT();
@@ -248,6 +320,9 @@ int ct_cuda_kernel_catalog(ct_cuda_kref *out, int cap) {
     if (ct_cuda_kref_copy2d(sz, &k)) EMIT();
     if (ct_cuda_kref_take(sz, CT_INT32, &k)) EMIT();
     if (ct_cuda_kref_take(sz, CT_INT64, &k)) EMIT();
+    if (ct_cuda_kref_one_hot(sz, CT_INT32, &k)) EMIT();
+    if (ct_cuda_kref_one_hot(sz, CT_INT64, &k)) EMIT();
+    if (ct_cuda_kref_select(sz, &k)) EMIT();
   }
 #undef EMIT
   return n;

@@ -37,6 +37,15 @@ bool ct_cuda_kref_gather(size_t elem_size, ct_cuda_kref *k);
 bool ct_cuda_kref_copy2d(size_t elem_size, ct_cuda_kref *k);
 /* tf.gather along an axis: elements of elem_size bytes, int32/int64 indices */
 bool ct_cuda_kref_take(size_t elem_size, ct_dtype index_dtype, ct_cuda_kref *k);
+/* ops for gradients and training (nn.cu) */
+bool ct_cuda_kref_log_softmax(ct_dtype dt, ct_cuda_kref *k);
+/* CT_OP_SPARSE_XENT (int32/int64 labels) or CT_OP_SOFTMAX_XENT (label_dtype unused) */
+bool ct_cuda_kref_xent(ct_op op, ct_dtype dt, ct_dtype label_dtype, ct_cuda_kref *k);
+bool ct_cuda_kref_one_hot(size_t elem_size, ct_dtype index_dtype, ct_cuda_kref *k);
+bool ct_cuda_kref_select(size_t elem_size, ct_cuda_kref *k);  /* where (SelectV2) */
+bool ct_cuda_kref_segment_sum(ct_dtype dt, ct_dtype index_dtype, ct_cuda_kref *k);
+/* the first int32/int64 value outside a range (labels and ids checks) */
+bool ct_cuda_kref_find_bad(ct_dtype index_dtype, ct_cuda_kref *k);
 
 /* the optimizer updates (optim.cu): CT_OP_APPLY_GRADIENT_DESCENT,
  * CT_OP_APPLY_MOMENTUM, CT_OP_APPLY_ADAM; float dtypes */

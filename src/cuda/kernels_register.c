@@ -526,7 +526,7 @@ static bool needs_jit(ct_kernel_fn fn) {
                                      gather_kernel};
   for (size_t i = 0; i < CT_ARRAY_LEN(jit); i++)
     if (fn == jit[i]) return true;
-  return false;
+  return ct_cuda_nn_needs_jit(fn);
 }
 
 void ct_cuda_prune_kernels(ct_registry *r, bool have_nvrtc, bool have_cublas) {
@@ -566,5 +566,6 @@ void ct_cuda_register_kernels(ct_registry *r) {
     if (dt == CT_FLOAT32 || dt == CT_FLOAT64 || dt == CT_FLOAT16 || dt == CT_BFLOAT16)
       ct_registry_add(r, CT_OP_MATMUL, CT_DEV_GPU, dt, ct_cuda_matmul_kernel);
   }
+  ct_cuda_register_nn_kernels(r);
   ct_cuda_register_optim_kernels(r);
 }

@@ -2,7 +2,7 @@
  * Elementwise unary ops on contiguous tensors.
  *
  * Kernel ct_<op>_<dt>(T *out, const T *x, i64 n). 16-bit floats compute in
- * float; integers support neg, abs and relu.
+ * float; integers support neg, abs, square and relu.
  *
  * Instantiation line: CT_UNARY(exp, OpExp, float, f32)
  */
@@ -23,6 +23,12 @@ struct OpLog { template <class A> static CT_DEV A f(A x) { return ct_log(x); } }
 struct OpSqrt { template <class A> static CT_DEV A f(A x) { return ct_sqrt(x); } };
 struct OpTanh { template <class A> static CT_DEV A f(A x) { return ct_tanh(x); } };
 struct OpSigmoid { template <class A> static CT_DEV A f(A x) { return (A)1 / ((A)1 + ct_exp(-x)); } };
+/* Integers wrap, as on the CPU (a signed overflow would be undefined). */
+struct OpSquare {
+  static CT_DEV float f(float x) { return x * x; }
+  static CT_DEV double f(double x) { return x * x; }
+  template <class I> static CT_DEV I f(I x) { return (I)((unsigned long long)x * (unsigned long long)x); }
+};
 /* NaN stays NaN (x > 0 is false for NaN, so test for zero the other way). */
 struct OpRelu { template <class A> static CT_DEV A f(A x) { return x < (A)0 ? (A)0 : x; } };
 
