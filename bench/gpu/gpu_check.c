@@ -207,6 +207,296 @@ typedef ct_status (*unop)(ct_context *, const ct_tensor *, ct_tensor **);
     OK(ct_device_scope_pop(ctx));              \
   } while (0)
 
+/* int32/int64 values drawn from [lo, hi), on `dev` */
+static ct_tensor *make_index(ct_context *ctx, const char *dev, ct_dtype dt, const int64_t *shape, int rank, int64_t lo,
+                             int64_t hi) {
+  int64_t n = 1;
+  for (int i = 0; i < rank; i++) n *= shape[i];
+  void *buf = malloc((size_t)(n > 0 ? n : 1) * 8);
+  for (int64_t i = 0; i < n; i++) store(buf, dt, i, (double)(lo + (int64_t)(urand() * (double)(hi - lo))));
+  ct_tensor *t = NULL;
+  OK(ct_device_scope_push(ctx, dev));
+  OK(ct_tensor_from_host(ctx, dt, shape, rank, buf, &t));
+  OK(ct_device_scope_pop(ctx));
+  free(buf);
+  return t;
+}
+
+/* An op that must fail on both devices with one message (bad labels or
+ * segment ids: the GPU checks before it writes anything). */
+static void expect_same_error(const char *what, ct_status g, const char *gmsg, ct_status c, const char *cmsg) {
+  checks++;
+  if (g != CT_INVALID_ARGUMENT || c != CT_INVALID_ARGUMENT || strcmp(gmsg, cmsg) != 0) {
+    failures++;
+    printf("FAIL %-40s GPU %s \"%s\", CPU %s \"%s\"\n", what, ct_status_name(g), gmsg, ct_status_name(c), cmsg);
+  }
+}
+
+/* The ops for gradients and training. */
+static void nn_suite(ct_context *ctx) {
+  char name[96];
+  /* log_softmax: a thread per column (axes 0 and 1, short rows), a block
+   * per row (long last axis), many short rows; small integers give ties */
+  for (int d = 0; d < N_OF(float_dtypes); d++) {
+    ct_dtype dt = float_dtypes[d];
+    double tol = tol_for(dt, 1e-5);
+    const int64_t shapes[][3] = {{19, 257, 33}, {1, 37, 3001}, {1, size_of(20011, 2011), 7}};
+    for (int s = 0; s < 3; s++)
+      for (int axis = s == 0 ? 0 : 2; axis < 3; axis++) {
+        ct_tensor *gx = make(ctx, dut, dt, shapes[s], 3, s == 1 ? 2 : 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+        ct_tensor *g = NULL, *c = NULL;
+        TRY(dut, g, ct_log_softmax(ctx, gx, axis, &g));
+        TRY("/CPU:0", c, ct_log_softmax(ctx, cx, axis, &c));
+        snprintf(name, sizeof name, "log_softmax %s shape %d axis %d", ct_dtype_name(dt), s, axis);
+        compare(name, g, c, tol, false);
+        ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
+      }
+    /* cross-entropies: many short rows (a thread each), long rows (a block
+     * each), exactly the block threshold; labels int32 and int64 */
+    const int64_t xshapes[][2] = {{size_of(4099, 409), 10}, {37, 1001}, {5, 128}};
+    for (int s = 0; s < 3; s++) {
+      int64_t b = xshapes[s][0], k = xshapes[s][1];
+      ct_tensor *gx = make(ctx, dut, dt, xshapes[s], 2, s == 2 ? 2 : 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+      ct_dtype idt = s % 2 ? CT_INT64 : CT_INT32;
+      ct_tensor *gl = make_index(ctx, dut, idt, &b, 1, 0, k), *cl = copy_to(ctx, gl, "/CPU:0");
+      ct_tensor *g = NULL, *c = NULL, *gb = NULL, *cb = NULL;
+      TRY(dut, g, ct_sparse_softmax_cross_entropy_with_logits(ctx, gl, gx, &g, &gb));
+      TRY("/CPU:0", c, ct_sparse_softmax_cross_entropy_with_logits(ctx, cl, cx, &c, &cb));
+      snprintf(name, sizeof name, "sparse_xent loss %s shape %d %s", ct_dtype_name(dt), s, ct_dtype_name(idt));
+      compare(name, g, c, tol, false);
+      snprintf(name, sizeof name, "sparse_xent backprop %s shape %d", ct_dtype_name(dt), s);
+      compare(name, gb, cb, tol, false);
+      ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gb), ct_tensor_release(cb);
+      ct_tensor_release(gl), ct_tensor_release(cl);
+      /* dense labels: a distribution per row */
+      double *p = malloc((size_t)(b * k) * sizeof *p);
+      void *buf = malloc((size_t)(b * k) * 8);
+      for (int64_t r = 0; r < b; r++) {
+        double sum = 0;
+        for (int64_t j = 0; j < k; j++) sum += p[r * k + j] = urand() < 0.3 ? 0 : urand();
+        for (int64_t j = 0; j < k; j++) store(buf, dt, r * k + j, sum > 0 ? p[r * k + j] / sum : 1.0 / (double)k);
+      }
+      ct_tensor *gy = NULL;
+      OK(ct_device_scope_push(ctx, dut));
+      OK(ct_tensor_from_host(ctx, dt, xshapes[s], 2, buf, &gy));
+      OK(ct_device_scope_pop(ctx));
+      ct_tensor *cy = copy_to(ctx, gy, "/CPU:0");
+      free(p), free(buf);
+      TRY(dut, g, ct_softmax_cross_entropy_with_logits(ctx, gy, gx, &g, &gb));
+      TRY("/CPU:0", c, ct_softmax_cross_entropy_with_logits(ctx, cy, cx, &c, &cb));
+      snprintf(name, sizeof name, "softmax_xent loss %s shape %d", ct_dtype_name(dt), s);
+      compare(name, g, c, tol, false);
+      snprintf(name, sizeof name, "softmax_xent backprop %s shape %d", ct_dtype_name(dt), s);
+      compare(name, gb, cb, tol, false);
+      ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gb), ct_tensor_release(cb);
+      ct_tensor_release(gy), ct_tensor_release(cy), ct_tensor_release(gx), ct_tensor_release(cx);
+    }
+  }
+  /* a label out of range: the same error on both devices */
+  for (int i = 0; i < 2; i++) {
+    ct_dtype idt = i ? CT_INT64 : CT_INT32;
+    int64_t xs[2] = {300, 129}, b = 300;
+    ct_tensor *gx = make(ctx, dut, CT_FLOAT32, xs, 2, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+    ct_tensor *gl = make_index(ctx, dut, idt, &b, 1, 0, 129), *cl;
+    int64_t bad[1] = {i ? -1 : 129};
+    void *host = malloc((size_t)b * 8);
+    OK(ct_tensor_to_host(gl, host, ct_tensor_nbytes(gl)));
+    store(host, idt, 211, (double)bad[0]);
+    ct_tensor_release(gl);
+    OK(ct_device_scope_push(ctx, dut));
+    OK(ct_tensor_from_host(ctx, idt, &b, 1, host, &gl));
+    OK(ct_device_scope_pop(ctx));
+    free(host);
+    cl = copy_to(ctx, gl, "/CPU:0");
+    ct_tensor *g = NULL, *c = NULL;
+    char gmsg[512];
+    OK(ct_device_scope_push(ctx, dut));
+    ct_status gs = ct_sparse_softmax_cross_entropy_with_logits(ctx, gl, gx, &g, NULL);
+    snprintf(gmsg, sizeof gmsg, "%s", ct_last_error());
+    OK(ct_device_scope_pop(ctx));
+    OK(ct_device_scope_push(ctx, "/CPU:0"));
+    ct_status cs = ct_sparse_softmax_cross_entropy_with_logits(ctx, cl, cx, &c, NULL);
+    OK(ct_device_scope_pop(ctx));
+    snprintf(name, sizeof name, "sparse_xent bad label %s", ct_dtype_name(idt));
+    expect_same_error(name, gs, gmsg, cs, ct_last_error());
+    if (gs == CT_OK) ct_tensor_release(g);
+    if (cs == CT_OK) ct_tensor_release(c);
+    ct_tensor_release(gx), ct_tensor_release(cx), ct_tensor_release(gl), ct_tensor_release(cl);
+  }
+  /* one_hot: every dtype, indices in and out of [0, depth), each axis */
+  for (int d = 0; d < N_OF(all_dtypes); d++)
+    for (int axis = -1; axis < 3; axis++) {
+      ct_dtype dt = all_dtypes[d], idt = (d + axis) % 2 ? CT_INT64 : CT_INT32;
+      int64_t ishape[2] = {size_of(301, 31), 7}, depth = axis == 2 ? 0 : 5 + 2 * (axis + 1);
+      ct_tensor *gi = make_index(ctx, dut, idt, ishape, 2, -2, depth + 2), *ci = copy_to(ctx, gi, "/CPU:0");
+      ct_tensor *g = NULL, *c = NULL;
+      TRY(dut, g, ct_one_hot(ctx, gi, depth, 3.5, -1.25, axis, dt, &g));
+      TRY("/CPU:0", c, ct_one_hot(ctx, ci, depth, 3.5, -1.25, axis, dt, &c));
+      snprintf(name, sizeof name, "one_hot %s axis %d depth %lld %s", ct_dtype_name(dt), axis, (long long)depth,
+               ct_dtype_name(idt));
+      compare(name, g, c, 0, false);
+      ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gi), ct_tensor_release(ci);
+    }
+  /* where: same shapes (the contiguous path), broadcasts of each operand */
+  static const struct {
+    int rank[3];
+    int64_t shape[3][3]; /* condition, x, y */
+  } wcases[] = {{{2, 2, 2}, {{513, 77}, {513, 77}, {513, 77}}},
+                {{2, 2, 0}, {{513, 1}, {1, 77}, {0}}},
+                {{2, 3, 3}, {{5, 1}, {1, 5, 33}, {64, 1, 1}}},
+                {{0, 1, 1}, {{0}, {1001}, {1001}}}};
+  for (int d = 0; d < N_OF(all_dtypes); d++)
+    for (int s = 0; s < N_OF(wcases); s++) {
+      ct_dtype dt = all_dtypes[d];
+      ct_tensor *gc = make(ctx, dut, CT_BOOL, wcases[s].shape[0], wcases[s].rank[0], 0, NULL);
+      ct_tensor *gx = make(ctx, dut, dt, wcases[s].shape[1], wcases[s].rank[1], 0, NULL);
+      ct_tensor *gy = make(ctx, dut, dt, wcases[s].shape[2], wcases[s].rank[2], 0, NULL);
+      ct_tensor *cc = copy_to(ctx, gc, "/CPU:0"), *cx = copy_to(ctx, gx, "/CPU:0"), *cy = copy_to(ctx, gy, "/CPU:0");
+      ct_tensor *g = NULL, *c = NULL;
+      TRY(dut, g, ct_where(ctx, gc, gx, gy, &g));
+      TRY("/CPU:0", c, ct_where(ctx, cc, cx, cy, &c));
+      snprintf(name, sizeof name, "where %s case %d", ct_dtype_name(dt), s);
+      compare(name, g, c, 0, false);
+      ct_tensor_release(g), ct_tensor_release(c);
+      ct_tensor_release(gc), ct_tensor_release(gx), ct_tensor_release(gy);
+      ct_tensor_release(cc), ct_tensor_release(cx), ct_tensor_release(cy);
+    }
+  /* broadcast_to: new and size-1 axes, a scalar, no broadcast (a copy) */
+  static const struct {
+    int in_rank, out_rank;
+    int64_t in[3], out[4];
+  } bcases[] = {{2, 2, {1, 77}, {513, 77}},     {3, 4, {5, 1, 3}, {2, 5, 7, 3}}, {0, 1, {0}, {1001}},
+                {1, 1, {77}, {77}},             {2, 2, {3, 1}, {3, 4099}}};
+  for (int d = 0; d < N_OF(all_dtypes); d++)
+    for (int s = 0; s < N_OF(bcases); s++) {
+      ct_dtype dt = all_dtypes[d];
+      ct_tensor *gx = make(ctx, dut, dt, bcases[s].in, bcases[s].in_rank, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+      ct_tensor *g = NULL, *c = NULL;
+      TRY(dut, g, ct_broadcast_to(ctx, gx, bcases[s].out, bcases[s].out_rank, &g));
+      TRY("/CPU:0", c, ct_broadcast_to(ctx, cx, bcases[s].out, bcases[s].out_rank, &c));
+      snprintf(name, sizeof name, "broadcast_to %s case %d", ct_dtype_name(dt), s);
+      compare(name, g, c, 0, false);
+      ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
+    }
+  /* unsorted_segment_sum: repeated ids, negative ids (dropped), rank-2
+   * ids; float sums are added in another order on each device */
+  static const struct {
+    int data_rank, ids_rank;
+    int64_t data[3];
+    int64_t segments;
+  } scases[] = {{2, 1, {10007, 3}, 50}, {3, 2, {37, 3, 65}, 7}, {1, 1, {100003}, 1000}};
+  for (int d = 0; d < N_OF(numeric_dtypes); d++)
+    for (int s = 0; s < N_OF(scases); s++) {
+      ct_dtype dt = numeric_dtypes[d], idt = (d + s) % 2 ? CT_INT64 : CT_INT32;
+      int64_t ds[3] = {scases[s].data[0], scases[s].data[1], scases[s].data[2]};
+      if (s != 1) ds[0] = size_of(ds[0], ds[0] / 10);
+      ct_tensor *gx = make(ctx, dut, dt, ds, scases[s].data_rank, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+      ct_tensor *gi = make_index(ctx, dut, idt, ds, scases[s].ids_rank, -3, scases[s].segments);
+      ct_tensor *ci = copy_to(ctx, gi, "/CPU:0");
+      ct_tensor *g = NULL, *c = NULL;
+      TRY(dut, g, ct_unsorted_segment_sum(ctx, gx, gi, scases[s].segments, &g));
+      TRY("/CPU:0", c, ct_unsorted_segment_sum(ctx, cx, ci, scases[s].segments, &c));
+      snprintf(name, sizeof name, "unsorted_segment_sum %s case %d %s", ct_dtype_name(dt), s, ct_dtype_name(idt));
+      /* the error of a float sum grows with the sum of |x| (up to 4 each) */
+      double per_seg = (double)ct_tensor_num_elements(gi) / (double)scases[s].segments;
+      double slack = !is_float(dt) ? 0 : (dt == CT_FLOAT64 ? 1e-15 : 2.5e-7) * 4.0 * 4.0 * per_seg;
+      compare_slack(name, g, c, dt == CT_FLOAT64 ? 1e-12 : tol_for(dt, 1e-6), false, slack);
+      ct_tensor_release(g), ct_tensor_release(c);
+      ct_tensor_release(gx), ct_tensor_release(cx), ct_tensor_release(gi), ct_tensor_release(ci);
+    }
+  /* a segment id >= num_segments: the same error on both devices */
+  {
+    int64_t ds[2] = {4, 6};
+    ct_tensor *gx = make(ctx, dut, CT_FLOAT32, ds, 2, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+    const int64_t ids[2][2] = {{0, -1}, {9, 2}}, is[2] = {2, 2};
+    ct_tensor *gi = NULL, *ci = NULL, *g = NULL, *c = NULL;
+    OK(ct_device_scope_push(ctx, dut));
+    OK(ct_tensor_from_host(ctx, CT_INT64, is, 2, ids, &gi));
+    OK(ct_device_scope_pop(ctx));
+    ci = copy_to(ctx, gi, "/CPU:0");
+    char gmsg[512];
+    OK(ct_device_scope_push(ctx, dut));
+    ct_status gs = ct_unsorted_segment_sum(ctx, gx, gi, 5, &g);
+    snprintf(gmsg, sizeof gmsg, "%s", ct_last_error());
+    OK(ct_device_scope_pop(ctx));
+    OK(ct_device_scope_push(ctx, "/CPU:0"));
+    ct_status cs = ct_unsorted_segment_sum(ctx, cx, ci, 5, &c);
+    OK(ct_device_scope_pop(ctx));
+    expect_same_error("unsorted_segment_sum bad id", gs, gmsg, cs, ct_last_error());
+    if (gs == CT_OK) ct_tensor_release(g);
+    if (cs == CT_OK) ct_tensor_release(c);
+    ct_tensor_release(gx), ct_tensor_release(cx), ct_tensor_release(gi), ct_tensor_release(ci);
+  }
+}
+
+/* The optimizer updates (ResourceApply*): a variable on the device under
+ * test and its twin on the CPU get the same gradients for a few steps
+ * (the learning rate changed halfway); values and every slot compared.
+ * The kernels round as the CPU's do (no FMA contraction), hence the
+ * tight tolerance. */
+static void optim_suite(ct_context *ctx) {
+  static const struct {
+    bool adam, nesterov, amsgrad;
+    double lr, momentum;
+  } cfgs[] = {{false, false, false, 0.1, 0},   {false, false, false, 0.1, 0.9}, {false, true, false, 0.1, 0.9},
+              {true, false, false, 0.01, 0},   {true, false, true, 0.01, 0}};
+  char name[96];
+  for (int d = 0; d < N_OF(float_dtypes); d++)
+    for (int c = 0; c < N_OF(cfgs); c++) {
+      ct_dtype dt = float_dtypes[d];
+      int64_t shape[2] = {size_of(37, 5), size_of(1031, 103)}; /* odd: grid-stride tails */
+      ct_tensor *gx = make(ctx, dut, dt, shape, 2, 0, NULL), *cx = copy_to(ctx, gx, "/CPU:0");
+      ct_variable *gv = NULL, *cv = NULL;
+      ON(dut, ct_variable_new(ctx, gx, true, "w", &gv));
+      ON("/CPU:0", ct_variable_new(ctx, cx, true, "w", &cv));
+      ct_optimizer *og = NULL, *oc = NULL;
+      if (cfgs[c].adam) {
+        OK(ct_optimizer_adam_new(ctx, cfgs[c].lr, 0.9, 0.999, 1e-7, cfgs[c].amsgrad, &og));
+        OK(ct_optimizer_adam_new(ctx, cfgs[c].lr, 0.9, 0.999, 1e-7, cfgs[c].amsgrad, &oc));
+      } else {
+        OK(ct_optimizer_sgd_new(ctx, cfgs[c].lr, cfgs[c].momentum, cfgs[c].nesterov, &og));
+        OK(ct_optimizer_sgd_new(ctx, cfgs[c].lr, cfgs[c].momentum, cfgs[c].nesterov, &oc));
+      }
+      snprintf(name, sizeof name, "%s %s%s%s", cfgs[c].adam ? "ResourceApplyAdam" : cfgs[c].momentum != 0 ?
+               "ResourceApplyKerasMomentum" : "ResourceApplyGradientDescent", ct_dtype_name(dt),
+               cfgs[c].nesterov ? " nesterov" : "", cfgs[c].amsgrad ? " amsgrad" : "");
+      bool ok = true;
+      for (int step = 0; step < 4 && ok; step++) {
+        if (step == 2) {
+          OK(ct_optimizer_set_learning_rate(og, cfgs[c].lr * 0.5));
+          OK(ct_optimizer_set_learning_rate(oc, cfgs[c].lr * 0.5));
+        }
+        ct_tensor *gg = make(ctx, dut, dt, shape, 2, 0, NULL), *cg = copy_to(ctx, gg, "/CPU:0");
+        ct_status sg = ct_optimizer_apply_gradients(og, &gv, (const ct_tensor *const *)&gg, 1);
+        if (sg != CT_OK) printf("FAIL %-40s step %d on %s: %s: %s\n", name, step, dut, ct_status_name(sg), ct_last_error());
+        ct_status sc = ct_optimizer_apply_gradients(oc, &cv, (const ct_tensor *const *)&cg, 1);
+        if (sc != CT_OK) printf("FAIL %-40s step %d on the CPU: %s: %s\n", name, step, ct_status_name(sc), ct_last_error());
+        if (sg != CT_OK || sc != CT_OK) checks++, failures++, ok = false;
+        ct_tensor_release(gg), ct_tensor_release(cg);
+      }
+      if (ok) {
+        ct_tensor *g = NULL, *cr = NULL;
+        OK(ct_variable_read(gv, &g));
+        OK(ct_variable_read(cv, &cr));
+        compare(name, g, cr, tol_for(dt, 1e-6), false);
+        ct_tensor_release(g), ct_tensor_release(cr);
+        static const char *const slots[] = {"momentum", "m", "v", "vhat"};
+        for (int k = 0; k < N_OF(slots); k++) {
+          ct_tensor *gs = NULL, *cs = NULL;
+          if (ct_optimizer_get_slot(og, gv, slots[k], &gs) != CT_OK) continue; /* not this optimizer's */
+          OK(ct_optimizer_get_slot(oc, cv, slots[k], &cs));
+          char sname[128];
+          snprintf(sname, sizeof sname, "%s slot %s", name, slots[k]);
+          compare(sname, gs, cs, tol_for(dt, 1e-6), false);
+          ct_tensor_release(gs), ct_tensor_release(cs);
+        }
+      }
+      ct_optimizer_free(og), ct_optimizer_free(oc);
+      ct_variable_release(gv), ct_variable_release(cv);
+      ct_tensor_release(gx), ct_tensor_release(cx);
+    }
+}
+
 static void suite(ct_context *ctx) {
   char name[96];
   /* creation */
@@ -292,7 +582,7 @@ static void suite(ct_context *ctx) {
     bool floats_only, positive;
   } uns[] = {{ct_neg, "neg", 0, 0},   {ct_abs, "abs", 0, 0},         {ct_exp, "exp", 1, 0},
              {ct_log, "log", 1, 1},   {ct_sqrt, "sqrt", 1, 1},       {ct_tanh, "tanh", 1, 0},
-             {ct_sigmoid, "sigmoid", 1, 0}, {ct_relu, "relu", 0, 0}};
+             {ct_sigmoid, "sigmoid", 1, 0}, {ct_relu, "relu", 0, 0}, {ct_square, "square", 0, 0}};
   for (size_t o = 0; o < sizeof uns / sizeof uns[0]; o++)
     for (int d = 0; d < N_OF(numeric_dtypes); d++) {
       ct_dtype dt = numeric_dtypes[d];
@@ -438,6 +728,8 @@ static void suite(ct_context *ctx) {
       ct_tensor_release(g), ct_tensor_release(c);
       ct_tensor_release(ga), ct_tensor_release(gb), ct_tensor_release(ca), ct_tensor_release(cb);
     }
+  nn_suite(ctx);
+  optim_suite(ctx);
   OK(ct_context_synchronize(ctx));
 }
 
