@@ -2,7 +2,9 @@
 # `make conformance`: runs the placement scenarios under real TensorFlow
 # (tensorflow-cpu from PyPI, in .venv-conformance) and under ctensor, shows
 # device strings, placement log lines and error messages side by side, and
-# fails on any difference not listed in docs/tf-differences.md.
+# fails on any difference not listed in docs/tf-differences.md. Then it
+# differentiates the same functions under both (gradients.py) and compares
+# the gradients within float tolerance (compare_gradients.py).
 #
 # Environment: BUILD (default build) is the ctensor build tree;
 # CT_CONFORMANCE_VENV (default .venv-conformance) the virtualenv;
@@ -58,5 +60,41 @@ for n in 1 2 3; do
   TF_CPP_MIN_LOG_LEVEL=3 "$venv/bin/python" tests/conformance/scenarios.py "seed$n" >>"$work/tf.out" 2>>"$work/tf.err"
 done
 
+# Gradients: the same functions differentiated under both (gradients.py),
+# on identical inputs from Python's random. ctensor's module is built for
+# the interpreter CMake found; the venv's python runs it when it can import
+# it (the same Python version), else that interpreter does.
+TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 "$venv/bin/python" tests/conformance/gradients.py --framework tensorflow \
+  >"$work/tf.grad" 2>"$work/tf.grad.err" || { echo "TensorFlow gradients failed:"; tail -20 "$work/tf.grad.err"; exit 1; }
+ctpy="$venv/bin/python"
+if ! PYTHONPATH="$root/$build/python" "$ctpy" -c 'import ctensor' >/dev/null 2>&1; then
+  ctpy=$(sed -n 's/^_\{0,1\}Python3_EXECUTABLE:[A-Z]*=//p' "$build/CMakeCache.txt" | head -1)
+  [ -n "$ctpy" ] || ctpy=$python
+fi
+grad_rc=0
+PYTHONPATH="$root/$build/python" "$ctpy" tests/conformance/gradients.py --framework ctensor \
+  >"$work/ct.grad" 2>"$work/ct.grad.err" || grad_rc=$?
+
 echo "conformance: TensorFlow $tfver (tensorflow-cpu) vs ctensor $(cat "$build/ctensor.pc" 2>/dev/null | awk '/^Version:/ {print $2}')"
-"$venv/bin/python" tests/conformance/compare.py "$work/tf.out" "$work/ct.out" docs/tf-differences.md
+rc=0
+"$venv/bin/python" tests/conformance/compare.py "$work/tf.out" "$work/ct.out" docs/tf-differences.md \
+  >"$work/placement.txt" || rc=1
+cat "$work/placement.txt"
+echo
+echo "conformance: gradients (tests/conformance/gradients.py; ctensor side run by $ctpy)"
+"$venv/bin/python" tests/conformance/compare_gradients.py "$work/tf.grad" "$work/ct.grad" docs/tf-differences.md \
+  >"$work/gradients.txt" || rc=1
+cat "$work/gradients.txt"
+if [ "$grad_rc" -ne 0 ]; then
+  echo "FAIL: ctensor's gradients.py exited with status $grad_rc:"
+  tail -20 "$work/ct.grad.err"
+  rc=1
+fi
+
+echo
+echo "conformance summary (TensorFlow $tfver vs ctensor):"
+printf '  placement: %s\n' "$(grep -E '^[0-9]+ observations' "$work/placement.txt")"
+printf '  gradients: %s\n' "$(grep -E '^[0-9]+ gradient observations' "$work/gradients.txt")"
+printf '             %s\n' "$(grep -E '^largest gradient error' "$work/gradients.txt")"
+[ "$rc" -eq 0 ] && echo "conformance: OK" || echo "conformance: FAIL"
+exit $rc
