@@ -1,7 +1,8 @@
 /*
  * `ctensor doctor --json` against docs/doctor-schema.json, for every fixture
  * machine in tests/fixtures/doctor (with the arguments in its doctor-args
- * file, one per line, when it has one) and for this machine. The reports
+ * file, one per line, when it has one; "@" lines are left to the corpus test)
+ * and for this machine. The reports
  * are written to the build tree and validated in one run of Python's
  * jsonschema (Debian: python3-jsonschema); without it the test says so and
  * is skipped.
@@ -41,8 +42,11 @@ static int fixture_args(const char *fixture, char **args, int n, char store[][51
   int k = 0;
   while (fgets(line, sizeof line, f) && n < 36 && k < max) {
     line[strcspn(line, "\n")] = '\0';
-    if (!line[0] || line[0] == '#') continue;
-    snprintf(store[k], 512, "%s", line);
+    /* "@setenv" lines are for the corpus test; "%ROOT%" is the fixture. */
+    if (!line[0] || line[0] == '#' || line[0] == '@') continue;
+    const char *r = strstr(line, "%ROOT%");
+    if (r) snprintf(store[k], 512, "%.*s%s%s", (int)(r - line), line, fixture, r + 6);
+    else snprintf(store[k], 512, "%s", line);
     args[n++] = store[k++];
   }
   fclose(f);

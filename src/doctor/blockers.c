@@ -65,10 +65,11 @@ static int cvd_visible(const ct_doctor_report *r, const char *cvd, char *bad, si
     if (n > 0 && strspn(tok, "0123456789") == n) {
       long idx = strtol(tok, NULL, 10);
       ok = d->n_driver_gpus == 0 || idx < d->n_driver_gpus;
-      if (!ok)
-        snprintf(bad, bsize, "\"%s\" names GPU %ld, but the driver has %d GPU%s (index%s 0%s%d)", tok, idx,
-                 d->n_driver_gpus, d->n_driver_gpus == 1 ? "" : "s", d->n_driver_gpus == 1 ? "" : "es",
-                 d->n_driver_gpus == 1 ? "" : "-", d->n_driver_gpus == 1 ? 0 : d->n_driver_gpus - 1);
+      if (!ok && d->n_driver_gpus == 1)
+        snprintf(bad, bsize, "\"%s\" names GPU %ld, but the driver has one GPU (index 0)", tok, idx);
+      else if (!ok)
+        snprintf(bad, bsize, "\"%s\" names GPU %ld, but the driver has %d GPUs (indices 0-%d)", tok, idx,
+                 d->n_driver_gpus, d->n_driver_gpus - 1);
     } else if (strncmp(tok, "GPU-", 4) == 0 || strncmp(tok, "MIG-", 4) == 0) {
       /* UUIDs can be checked when the module lists them (MIG ones cannot). */
       ok = d->n_gpu_uuids == 0 || strncmp(tok, "MIG-", 4) == 0;
@@ -267,7 +268,22 @@ static void find_driver(ct_doctor_report *r) {
                     "if CUDA then fails with error 999, run `sudo nvidia-modprobe -u -c=0` or `sudo modprobe "
                     "nvidia-uvm`");
   }
-  if (d->wsl && d->libcuda_found && !strstr(d->libcuda_path, "/usr/lib/wsl/")) {
+  if (d->libcuda_is_stub && (d->proc_present || d->wsl)) {
+    ct_doctor_blocker *b = add_blocker(r, "libcuda_stub",
+                                       "the libcuda.so.1 the loader finds first (%s) is the CUDA toolkit's stub, which "
+                                       "exists only for linking: every CUDA call fails with 34 "
+                                       "(CUDA_ERROR_STUB_LIBRARY) although a driver is installed",
+                                       d->libcuda_path);
+    if (d->stub_dirs_on_ld_path[0])
+      blocker_fix(b, "remove %s from LD_LIBRARY_PATH (the stubs directory belongs on the linker's path, "
+                     "LIBRARY_PATH, at most)",
+                  d->stub_dirs_on_ld_path);
+    else
+      blocker_fix(b, "remove %s or the directory holding it from the loader's path (`/etc/ld.so.conf.d/`, then `sudo "
+                     "ldconfig`)",
+                  d->libcuda_path);
+  }
+  if (d->wsl && d->libcuda_found && !strstr(d->libcuda_path, "/usr/lib/wsl/") && !d->libcuda_is_stub) {
     ct_doctor_blocker *b =
         add_blocker(r, "wsl_linux_driver",
                     "this is WSL2, whose GPU comes from the Windows driver through /usr/lib/wsl/lib/libcuda.so.1, but "

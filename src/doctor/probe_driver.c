@@ -323,10 +323,11 @@ static void probe_kernel_side(ct_doctor_report *r) {
     fclose(f);
   }
 
-  char dxg[CT_DR_PATH], wsl_cuda[CT_DR_PATH];
+  /* /dev/dxg is WSL2's GPU paravirtualisation; its libcuda.so.1 comes with
+   * the Windows driver (and is missing when that driver is too old). */
+  char dxg[CT_DR_PATH];
   ct_dr_rooted(r, "/dev/dxg", dxg, sizeof dxg);
-  ct_dr_rooted(r, "/usr/lib/wsl/lib/libcuda.so.1", wsl_cuda, sizeof wsl_cuda);
-  d->wsl = ct_dr_exists(dxg) && ct_dr_exists(wsl_cuda);
+  d->wsl = ct_dr_exists(dxg);
 
   /* /proc/driver/nvidia/gpus/<bus>/information: "GPU UUID: GPU-...". */
   ct_dr_rooted(r, "/proc/driver/nvidia/gpus", path, sizeof path);

@@ -32,7 +32,9 @@ static bool driver_meets(const ct_doctor_report *r, ct_doctor_verdict *v, const 
   const char *rel = ct_doctor_driver_release(r);
   if (ds == DRV_NONE || ds == DRV_STUB) {
     ct_dr_appendf(missing, msize, "%sNVIDIA driver", missing[0] ? ", " : "");
-    if (r->driver.wsl)
+    if (ds == DRV_STUB && r->n_blockers > 0)
+      ; /* the libcuda_stub blocker says what to remove */
+    else if (r->driver.wsl)
       ct_dr_fix(v, "WSL2 uses NVIDIA's Windows driver: install or update it on Windows (release %s); do not install "
                    "a Linux driver inside WSL",
                 req_text);
@@ -512,6 +514,19 @@ static void verdict_tf_site(ct_doctor_report *r, int site) {
     }
   }
   tf_requirements(r, v, site, row, main_pkg->name);
+  if (tf && cpu && ct_dr_parse_mm(tf->version, &mm, &mn)) {
+    /* Both wheels install the same `tensorflow` module: the one installed
+     * last wins, and it may be the CPU-only build. */
+    if (v->state == CT_DR_GPU_YES || v->state == CT_DR_UNKNOWN) {
+      v->state = CT_DR_GPU_NO;
+      ct_dr_note(v, "otherwise: %s", v->reason);
+    }
+    snprintf(v->reason, sizeof v->reason,
+             "`tensorflow` %s and `tensorflow-cpu` %s are both installed and write the same `tensorflow` module: the "
+             "one installed last wins, possibly the CPU-only build",
+             tf->version, cpu->version);
+    ct_dr_fix(v, "`pip uninstall -y tensorflow tensorflow-cpu && pip install tensorflow==%d.%d.*`", mm, mn);
+  }
 }
 
 /* ---- PyTorch ------------------------------------------------------------- */
