@@ -7,7 +7,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-main test-asan install bench conformance clean
+.PHONY: all deps build run test test-main test-asan install bench conformance wheel clean
 
 all: build
 
@@ -48,6 +48,11 @@ bench: build
 
 conformance: build
 	./tests/conformance/run.sh
+
+# sdist -> wheel -> auditwheel repair: a manylinux wheel and the sdist in
+# wheelhouse/, each checked in a fresh venv (docs/packaging.md). Needs PyPI.
+wheel: deps
+	./tests/wheel/manylinux.sh $(BUILD)/wheel-release . wheelhouse
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -44,7 +44,9 @@ def main(argv=None):
             stream.flush()
         except (AttributeError, ValueError, OSError):
             pass
-    os.execve(cli, ["ctensor"] + args, env)
+    # argv[0] is the full path: the CUDA loader's pip stage finds its own
+    # folder through dladdr, which reports argv[0] for a static executable.
+    os.execve(cli, [cli] + args, env)
     return 2  # not reached
 
 

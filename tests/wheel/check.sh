@@ -6,7 +6,10 @@
 # `ctensor` console script (`doctor --json`, `devices`) and
 # `python -m ctensor version`.
 #
-#   check.sh WORK SRC PYTHON
+#   check.sh WORK SRC PYTHON [WHEEL]
+#
+# With WHEEL (tests/wheel/manylinux.sh passes the repaired one) that wheel is
+# checked and nothing is built.
 #
 # WORK keeps, between runs, a venv with the build backend (tools/, made once
 # from PyPI) and the wheel's CMake tree (build/), so that a rerun rebuilds
@@ -14,8 +17,9 @@
 # (no network on first run); set CT_WHEEL_OFFLINE_FAIL=1 to fail instead.
 set -eu
 work=$1
-src=$2
+src=$(cd "$2" && pwd)
 python=$3
+prebuilt=${4:-}
 unset PYTHONPATH PYTHONHOME VIRTUAL_ENV || true
 start=$(date +%s)
 mkdir -p "$work"
@@ -23,6 +27,10 @@ tools="$work/tools"
 # Pinned below the next major: scikit-build-core's configuration keys are
 # stable within a major.
 backend='scikit-build-core>=0.10,<2'
+if [ -n "$prebuilt" ]; then
+  whl=$prebuilt
+  echo "ok   checking $(basename "$whl")"
+else
 if [ ! -x "$tools/bin/python" ] || ! "$tools/bin/python" -c 'import scikit_build_core' 2>/dev/null; then
   rm -rf "$tools"
   "$python" -m venv "$tools"
@@ -47,6 +55,7 @@ if ! "$tools/bin/python" -m pip wheel -q --disable-pip-version-check --no-build-
 fi
 whl=$(ls "$dist"/ctensor-*.whl)
 echo "ok   built $(basename "$whl") ($(($(date +%s) - start)) s so far)"
+fi
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ctensor-wheel.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
@@ -103,6 +112,29 @@ case "$out" in
   "ctensor $want"*) echo "ok   python -m ctensor version: $out" ;;
   *) fail "python -m ctensor version printed '$out', expected ctensor $want" ;;
 esac
+
+# NVIDIA's wheels in the same environment: a stand-in for nvidia-cublas-cu12
+# (an empty libcublas.so.13 and its dist-info; located by stat, never opened)
+# must be found by the loader's pip stage and listed by the doctor.
+site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')
+mkdir -p "$site/nvidia/cublas/lib" "$site/nvidia_cublas_cu12-12.9.1.4.dist-info"
+: >"$site/nvidia/cublas/lib/libcublas.so.13"
+printf 'Metadata-Version: 2.1\nName: nvidia-cublas-cu12\nVersion: 12.9.1.4\n' \
+  >"$site/nvidia_cublas_cu12-12.9.1.4.dist-info/METADATA"
+"$venv/bin/ctensor" devices --verbose >"$scratch/verbose.out" 2>&1 || true
+if grep -q "cublas *pip .*$site/nvidia/cublas/lib/libcublas.so.13" "$scratch/verbose.out"; then
+  echo "ok   the loader finds cuBLAS from the venv's nvidia wheel"
+elif grep -q "cublas *system .*libcublas.so.13" "$scratch/verbose.out"; then
+  echo "skip the loader check: this machine has libcublas.so.13 in a system directory, which comes first"
+else
+  fail "the loader did not find the venv's nvidia/cublas/lib"; grep -i cublas "$scratch/verbose.out"
+fi
+"$venv/bin/ctensor" doctor >"$scratch/doctor.txt" 2>&1 || true
+if grep -q "$site/nvidia/cublas/lib/libcublas.so.13 *\[pip wheel\]" "$scratch/doctor.txt"; then
+  echo "ok   the doctor lists it as [pip wheel]"
+else
+  fail "the doctor does not list the venv's nvidia wheel"; cat "$scratch/doctor.txt"
+fi
 
 echo "python_wheel: $(($(date +%s) - start)) s"
 [ "$failed" = 0 ] && echo "all checks passed"
