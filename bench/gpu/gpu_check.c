@@ -4,7 +4,10 @@
  *   gpu_check suite    every GPU op against the CPU oracle, fresh random
  *                      inputs (seed printed), tolerance per dtype; a NaN
  *                      never passes; strict placement, so an op that
- *                      cannot run on the GPU fails instead of falling back
+ *                      cannot run on the GPU fails instead of falling back;
+ *                      its last part differentiates every differentiable
+ *                      op on both devices (gradients equal, on the GPU)
+ *   gpu_check gradients  that last part alone
  *   gpu_check matmul   TFLOP/s, float32 / TF32 / bfloat16, n = 4096, 8192
  *   gpu_check bandwidth  add of two 64 Mi float32 tensors vs a
  *                      device-to-device copy of one, GB/s
@@ -497,6 +500,253 @@ static void optim_suite(ct_context *ctx) {
     }
 }
 
+/* ---- gradients ------------------------------------------------------------ */
+
+/* A differentiable function of up to three float inputs. Integer inputs
+ * (indices, labels, segment ids, conditions) are made inside it, so that
+ * they land on the scope's device like any constant. */
+typedef ct_status (*grad_f)(ct_context *ctx, ct_tensor *const *x, ct_tensor **y);
+
+static ct_status const_i32(ct_context *ctx, const int32_t *v, const int64_t *shape, int rank, ct_tensor **out) {
+  return ct_tensor_from_host(ctx, CT_INT32, shape, rank, v, out);
+}
+
+#define GF(name) static ct_status name(ct_context *ctx, ct_tensor *const *x, ct_tensor **y)
+GF(gf_add) { return ct_add(ctx, x[0], x[1], y); }
+GF(gf_sub) { return ct_sub(ctx, x[0], x[1], y); }
+GF(gf_mul) { return ct_mul(ctx, x[0], x[1], y); }
+GF(gf_div) { return ct_div(ctx, x[0], x[1], y); }
+GF(gf_pow) { return ct_pow(ctx, x[0], x[1], y); }
+GF(gf_max) { return ct_maximum(ctx, x[0], x[1], y); }
+GF(gf_min) { return ct_minimum(ctx, x[0], x[1], y); }
+GF(gf_neg) { return ct_neg(ctx, x[0], y); }
+GF(gf_abs) { return ct_abs(ctx, x[0], y); }
+GF(gf_exp) { return ct_exp(ctx, x[0], y); }
+GF(gf_log) { return ct_log(ctx, x[0], y); }
+GF(gf_sqrt) { return ct_sqrt(ctx, x[0], y); }
+GF(gf_tanh) { return ct_tanh(ctx, x[0], y); }
+GF(gf_sigmoid) { return ct_sigmoid(ctx, x[0], y); }
+GF(gf_relu) { return ct_relu(ctx, x[0], y); }
+GF(gf_square) { return ct_square(ctx, x[0], y); }
+GF(gf_mm) { return ct_matmul(ctx, x[0], x[1], false, false, y); }
+GF(gf_mm_ta) { return ct_matmul(ctx, x[0], x[1], true, false, y); }
+GF(gf_mm_tb) { return ct_matmul(ctx, x[0], x[1], false, true, y); }
+GF(gf_mm_tab) { return ct_matmul(ctx, x[0], x[1], true, true, y); }
+GF(gf_sum1k) {
+  int axis = 1;
+  return ct_reduce_sum(ctx, x[0], &axis, 1, true, y);
+}
+GF(gf_mean02) {
+  int axes[2] = {0, 2};
+  return ct_reduce_mean(ctx, x[0], axes, 2, false, y);
+}
+GF(gf_maxlast) {
+  int axis = -1;
+  return ct_reduce_max(ctx, x[0], &axis, 1, false, y);
+}
+GF(gf_minall) { return ct_reduce_min(ctx, x[0], NULL, 0, false, y); }
+GF(gf_softmax) { return ct_softmax(ctx, x[0], -1, y); }
+GF(gf_logsoftmax0) { return ct_log_softmax(ctx, x[0], 0, y); }
+GF(gf_sparse_xent) {
+  int32_t labels[9] = {0, 9, 3, 3, 7, 1, 2, 8, 5};
+  int64_t n = 9;
+  ct_tensor *l = NULL;
+  ct_status st = const_i32(ctx, labels, &n, 1, &l);
+  if (st == CT_OK) st = ct_sparse_softmax_cross_entropy_with_logits(ctx, l, x[0], y, NULL);
+  ct_tensor_release(l);
+  return st;
+}
+GF(gf_dense_xent) { return ct_softmax_cross_entropy_with_logits(ctx, x[1], x[0], y, NULL); }
+GF(gf_cast) {
+  ct_tensor *d = NULL, *sq = NULL;
+  ct_status st = ct_cast(ctx, x[0], CT_FLOAT64, &d);
+  if (st == CT_OK) st = ct_mul(ctx, d, d, &sq);
+  if (st == CT_OK) st = ct_cast(ctx, sq, CT_FLOAT32, y);
+  ct_tensor_release(d), ct_tensor_release(sq);
+  return st;
+}
+GF(gf_reshape_transpose) {
+  int64_t shape[3] = {3, 4, 5};
+  int perm[3] = {2, 0, 1};
+  ct_tensor *r = NULL;
+  ct_status st = ct_reshape(ctx, x[0], shape, 3, &r);
+  if (st == CT_OK) st = ct_transpose(ctx, r, perm, y);
+  ct_tensor_release(r);
+  return st;
+}
+GF(gf_concat) { return ct_concat(ctx, (const ct_tensor *const *)x, 3, 1, y); }
+GF(gf_slice) {
+  int64_t begin[2] = {1, 2}, size[2] = {3, -1};
+  return ct_slice(ctx, x[0], begin, size, y);
+}
+GF(gf_gather0) {
+  int32_t idx[6] = {4, 0, 4, 2, 2, 4};
+  int64_t n = 6;
+  ct_tensor *i = NULL;
+  ct_status st = const_i32(ctx, idx, &n, 1, &i);
+  if (st == CT_OK) st = ct_gather(ctx, x[0], i, 0, y);
+  ct_tensor_release(i);
+  return st;
+}
+GF(gf_gather1) {
+  int32_t idx[4] = {1, 6, 1, 0};
+  int64_t shape[2] = {2, 2};
+  ct_tensor *i = NULL;
+  ct_status st = const_i32(ctx, idx, shape, 2, &i);
+  if (st == CT_OK) st = ct_gather(ctx, x[0], i, 1, y);
+  ct_tensor_release(i);
+  return st;
+}
+GF(gf_where) {
+  ct_tensor *zero = NULL, *cond = NULL;
+  ct_status st = ct_fill(ctx, CT_FLOAT32, NULL, 0, 0.0, &zero);
+  if (st == CT_OK) st = ct_greater(ctx, x[2], zero, &cond); /* [1,6] against [4,6] */
+  if (st == CT_OK) st = ct_where(ctx, cond, x[0], x[1], y);
+  ct_tensor_release(zero), ct_tensor_release(cond);
+  return st;
+}
+GF(gf_broadcast_to) {
+  int64_t shape[3] = {2, 3, 4};
+  return ct_broadcast_to(ctx, x[0], shape, 3, y);
+}
+GF(gf_segment_sum) {
+  int32_t ids[7] = {2, 0, -1, 2, 3, 0, 2};
+  int64_t n = 7;
+  ct_tensor *i = NULL;
+  ct_status st = const_i32(ctx, ids, &n, 1, &i);
+  if (st == CT_OK) st = ct_unsorted_segment_sum(ctx, x[0], i, 5, y);
+  ct_tensor_release(i);
+  return st;
+}
+/* an MLP layer and its loss: the ops a training step chains */
+GF(gf_mlp) {
+  ct_tensor *h = NULL, *b = NULL, *r = NULL, *l = NULL;
+  ct_status st = ct_matmul(ctx, x[0], x[1], false, false, &h);
+  if (st == CT_OK) st = ct_add(ctx, h, x[2], &b);
+  if (st == CT_OK) st = ct_relu(ctx, b, &r);
+  if (st == CT_OK) st = ct_log_softmax(ctx, r, -1, &l);
+  if (st == CT_OK) st = ct_reduce_mean(ctx, l, NULL, 0, false, y);
+  ct_tensor_release(h), ct_tensor_release(b), ct_tensor_release(r), ct_tensor_release(l);
+  return st;
+}
+#undef GF
+
+typedef struct grad_case {
+  const char *name;
+  grad_f f;
+  int n_in;
+  int rank[3];
+  int64_t shape[3][3];
+  int kind[3]; /* make()'s kinds: 0 any, 1 positive, 2 small integers (ties), 3 non-zero */
+} grad_case;
+
+static const grad_case grad_cases[] = {
+    {"add broadcast", gf_add, 2, {2, 1}, {{3, 4}, {4}}, {0, 0}},
+    {"sub broadcast", gf_sub, 2, {3, 2}, {{2, 1, 3}, {4, 1}}, {0, 0}},
+    {"mul broadcast", gf_mul, 2, {2, 2}, {{5, 7}, {5, 1}}, {0, 0}},
+    {"div", gf_div, 2, {1, 1}, {{6}, {6}}, {0, 3}},
+    {"pow", gf_pow, 2, {2, 2}, {{4, 5}, {4, 5}}, {1, 0}},
+    {"maximum ties", gf_max, 2, {2, 2}, {{3, 4}, {3, 4}}, {2, 2}},
+    {"minimum ties", gf_min, 2, {2, 1}, {{3, 4}, {4}}, {2, 2}},
+    {"neg", gf_neg, 1, {1}, {{257}}, {0}},
+    {"abs", gf_abs, 1, {1}, {{257}}, {3}},
+    {"exp", gf_exp, 1, {1}, {{257}}, {0}},
+    {"log", gf_log, 1, {1}, {{257}}, {1}},
+    {"sqrt", gf_sqrt, 1, {1}, {{257}}, {1}},
+    {"tanh", gf_tanh, 1, {1}, {{257}}, {0}},
+    {"sigmoid", gf_sigmoid, 1, {1}, {{257}}, {0}},
+    {"relu", gf_relu, 1, {1}, {{257}}, {3}},
+    {"square", gf_square, 1, {1}, {{257}}, {0}},
+    {"matmul", gf_mm, 2, {2, 2}, {{7, 5}, {5, 3}}, {0, 0}},
+    {"matmul transpose_a", gf_mm_ta, 2, {2, 2}, {{5, 7}, {5, 3}}, {0, 0}},
+    {"matmul transpose_b", gf_mm_tb, 2, {3, 2}, {{2, 7, 5}, {3, 5}}, {0, 0}},
+    {"matmul both, batch broadcast", gf_mm_tab, 2, {3, 3}, {{1, 3, 4}, {2, 6, 3}}, {0, 0}},
+    {"reduce_sum keepdims", gf_sum1k, 1, {3}, {{3, 5, 4}}, {0}},
+    {"reduce_mean axes 0,2", gf_mean02, 1, {3}, {{3, 5, 4}}, {0}},
+    {"reduce_max ties", gf_maxlast, 1, {2}, {{6, 9}}, {2}},
+    {"reduce_min all, ties", gf_minall, 1, {2}, {{4, 5}}, {2}},
+    {"softmax block per row", gf_softmax, 1, {2}, {{6, 130}}, {0}},
+    {"log_softmax axis 0", gf_logsoftmax0, 1, {2}, {{5, 9}}, {0}},
+    {"sparse cross-entropy", gf_sparse_xent, 1, {2}, {{9, 10}}, {0}},
+    {"dense cross-entropy", gf_dense_xent, 2, {2, 2}, {{9, 10}, {9, 10}}, {0, 1}},
+    {"cast float32-float64", gf_cast, 1, {2}, {{3, 4}}, {0}},
+    {"reshape + transpose", gf_reshape_transpose, 1, {2}, {{12, 5}}, {0}},
+    {"concat", gf_concat, 3, {2, 2, 2}, {{3, 2}, {3, 5}, {3, 1}}, {0, 0, 0}},
+    {"slice", gf_slice, 1, {2}, {{5, 7}}, {0}},
+    {"gather axis 0, repeats", gf_gather0, 1, {2}, {{5, 3}}, {0}},
+    {"gather axis 1", gf_gather1, 1, {3}, {{2, 7, 3}}, {0}},
+    {"where broadcast", gf_where, 3, {2, 1, 2}, {{4, 6}, {6}, {1, 6}}, {0, 0, 0}},
+    {"broadcast_to", gf_broadcast_to, 1, {2}, {{3, 1}}, {0}},
+    {"unsorted_segment_sum", gf_segment_sum, 1, {2}, {{7, 3}}, {0}},
+    {"matmul + bias + relu + log_softmax", gf_mlp, 3, {2, 2, 1}, {{8, 6}, {6, 10}, {10}}, {0, 0, 0}},
+};
+
+/* y = f(x) on one device with the tape on; the gradient of sum(w * y)
+ * for every input. w is made on the CPU by the caller, copied over. */
+static void grads_on(ct_context *ctx, const char *dev, const grad_case *c, ct_tensor *const *x, const ct_tensor *w_cpu,
+                     ct_tensor **y, ct_tensor **g) {
+  ct_tape *tape = NULL;
+  *y = NULL;
+  for (int i = 0; i < c->n_in; i++) g[i] = NULL;
+  OK(ct_tape_new(ctx, false, true, &tape));
+  for (int i = 0; i < c->n_in; i++) OK(ct_tape_watch(tape, x[i]));
+  TRY(dev, *y, c->f(ctx, x, y));
+  OK(ct_tape_stop_recording(tape));
+  if (*y && w_cpu) {
+    ct_tensor *w = copy_to(ctx, w_cpu, dev);
+    ct_gradient_source src[3];
+    for (int i = 0; i < c->n_in; i++) src[i] = (ct_gradient_source){x[i], NULL};
+    const ct_tensor *ws[1] = {w};
+    ct_status st = ct_tape_gradient(tape, (const ct_tensor *const *)y, 1, ws, src, c->n_in, CT_UNCONNECTED_NONE, g);
+    if (st != CT_OK) {
+      checks++, failures++;
+      printf("FAIL gradient of %s on %s: %s: %s\n", c->name, dev, ct_status_name(st), ct_last_error());
+    }
+    ct_tensor_release(w);
+  }
+  ct_tape_free(tape);
+}
+
+/* Every gradient computed on the GPU equals the CPU's, and lands on the
+ * GPU: gradient ops run where their forward op ran, with no fallback. */
+static void grad_suite(ct_context *ctx) {
+  char name[128], want_dev[CT_DEVICE_NAME_MAX];
+  int fallbacks_before = ct_fallback_count(ctx);
+  for (size_t k = 0; k < sizeof grad_cases / sizeof grad_cases[0]; k++) {
+    const grad_case *c = &grad_cases[k];
+    ct_tensor *cx[3] = {NULL, NULL, NULL}, *gx[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < c->n_in; i++) {
+      cx[i] = make(ctx, "/CPU:0", CT_FLOAT32, c->shape[i], c->rank[i], c->kind[i], NULL);
+      gx[i] = copy_to(ctx, cx[i], dut);
+    }
+    ct_tensor *cy = NULL, *gy = NULL, *cg[3], *gg[3], *w = NULL;
+    /* the CPU first, without a tape, for y's shape */
+    TRY("/CPU:0", cy, c->f(ctx, cx, &cy));
+    if (cy) w = make(ctx, "/CPU:0", CT_FLOAT32, ct_tensor_shape(cy), ct_tensor_rank(cy), 0, NULL);
+    ct_tensor_release(cy);
+    grads_on(ctx, "/CPU:0", c, cx, w, &cy, cg);
+    grads_on(ctx, dut, c, gx, w, &gy, gg);
+    snprintf(want_dev, sizeof want_dev, "%s", gy ? ct_tensor_device(gy) : "");
+    for (int i = 0; i < c->n_in; i++) {
+      snprintf(name, sizeof name, "grad %s: input %d", c->name, i);
+      compare(name, gg[i], cg[i], 2e-5, true);
+      checks++;
+      if (gg[i] && strcmp(ct_tensor_device(gg[i]), want_dev) != 0) {
+        failures++;
+        printf("FAIL %-40s the gradient is on %s, its forward op ran on %s\n", name, ct_tensor_device(gg[i]), want_dev);
+      }
+      ct_tensor_release(cg[i]), ct_tensor_release(gg[i]), ct_tensor_release(cx[i]), ct_tensor_release(gx[i]);
+    }
+    ct_tensor_release(cy), ct_tensor_release(gy), ct_tensor_release(w);
+  }
+  checks++;
+  if (ct_fallback_count(ctx) != fallbacks_before) {
+    failures++;
+    printf("FAIL gradients: %d soft-placement fallbacks; every gradient op has a GPU kernel\n",
+           ct_fallback_count(ctx) - fallbacks_before);
+  }
+}
+
 static void suite(ct_context *ctx) {
   char name[96];
   /* creation */
@@ -730,6 +980,7 @@ static void suite(ct_context *ctx) {
     }
   nn_suite(ctx);
   optim_suite(ctx);
+  grad_suite(ctx);
   OK(ct_context_synchronize(ctx));
 }
 
@@ -820,13 +1071,17 @@ int main(int argc, char **argv) {
     return 2;
   }
   OK(ct_config_set_soft_placement(ctx, false));
-  if (strcmp(mode, "suite") == 0) {
+  bool only_grads = strcmp(mode, "gradients") == 0; /* the gradient part of the suite alone */
+  if (strcmp(mode, "suite") == 0 || only_grads) {
     const char *s = getenv("GPU_CHECK_SEED");
     rng_state = s ? strtoull(s, NULL, 10) : (unsigned long long)time(NULL);
     printf("seed %llu (rerun with GPU_CHECK_SEED=%llu)%s%s\n", rng_state, rng_state,
            dry ? "; dry run: the CPU stands in for the GPU" : "", small ? "; small sizes" : "");
     double t0 = now();
-    suite(ctx);
+    if (only_grads)
+      grad_suite(ctx);
+    else
+      suite(ctx);
     printf("%d checks, %d failed (%.1f s)\n", checks, failures, now() - t0);
   } else if (strcmp(mode, "matmul") == 0) {
     const int64_t sizes[] = {size_of(4096, 128), size_of(8192, 256)};
@@ -842,7 +1097,7 @@ int main(int argc, char **argv) {
     printf("add float32 %s %.1f GB/s\n", label, add);
     printf("copy d2d %s %.1f GB/s\n", label, copy);
   } else {
-    fprintf(stderr, "gpu_check: unknown mode '%s' (suite, matmul, bandwidth, first, dry-run)\n", mode);
+    fprintf(stderr, "gpu_check: unknown mode '%s' (suite, gradients, matmul, bandwidth, first, dry-run)\n", mode);
     failures = 1;
   }
   ct_context_free(ctx);
