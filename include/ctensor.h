@@ -477,7 +477,8 @@ CT_API ct_status ct_truncated_normal(ct_context *ctx, ct_dtype dtype, const int6
                                      double mean, double stddev, uint64_t seed, uint64_t offset,
                                      ct_tensor **out);
 
-/* matmul: rank 2 or 3 (batched, NumPy batch broadcasting); float32/float64
+/* matmul: rank 2 or more (any number of batch dimensions, broadcast like
+ * NumPy's: TensorFlow's BatchMatMulV2); float32/float64
  * through BLAS, float16/bfloat16 computed in float32 and rounded once,
  * int32/int64 exact with two's-complement wrap-around (as TF's MatMul). */
 CT_API ct_status ct_matmul(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, bool transpose_a,

@@ -344,6 +344,12 @@ TEST(matmul) {
   mm_case tb_only = {false, true};
   ct_tensor *r32t[2] = {rnd(3, SH(2, 3, 4), -1, 1), rnd(2, SH(2, 4), -1, 1)};
   fd_check_owned("matmul rank 3 x rank 2, b transposed", f_matmul, &tb_only, r32t, 2);
+  /* two batch dimensions, one broadcast inside a (made of broadcast_to,
+   * reshape and the rank-3 matmul: differentiated through them) */
+  ct_tensor *r43[2] = {rnd(4, SH(2, 1, 3, 4), -1, 1), rnd(3, SH(3, 4, 2), -1, 1)};
+  fd_check_owned("matmul [2,1,3,4]x[3,4,2]", f_matmul, &plain, r43, 2);
+  ct_tensor *r44[2] = {rnd(4, SH(2, 3, 4, 3), -1, 1), rnd(4, SH(1, 3, 2, 4), -1, 1)};
+  fd_check_owned("matmul [2,3,4,3]x[1,3,2,4], both transposed", f_matmul, &both, r44, 2);
 }
 
 /* ---- reductions ------------------------------------------------------------------ */

@@ -149,6 +149,64 @@ TEST(batched_with_broadcasting) {
 }
 
 /* 16-bit inputs are widened, multiplied in float32 and rounded once. */
+/* More than one batch dimension, broadcast like NumPy's (TensorFlow's
+ * BatchMatMulV2), against a reference that walks the batch index. */
+static void check_many(const int64_t *sa, int ra, const int64_t *sb, int rb, bool ta, bool tb, const int64_t *want,
+                       int want_rank) {
+  ct_tensor *a = make(CT_FLOAT64, sa, ra, 3), *b = make(CT_FLOAT64, sb, rb, 4), *c = NULL;
+  CHECK_OK(ct_matmul(ctx, a, b, ta, tb, &c));
+  if (c) {
+    CHECK_EQ_INT(ct_tensor_rank(c), want_rank);
+    for (int i = 0; i < want_rank && i < ct_tensor_rank(c); i++) CHECK_EQ_INT(ct_tensor_dim(c, i), want[i]);
+    double *av = to_f64(a), *bv = to_f64(b), *cv = to_f64(c);
+    int nbd = want_rank - 2, bad = 0;
+    int64_t m = want[nbd], n = want[nbd + 1], k = ta ? sa[ra - 2] : sa[ra - 1], nb = 1;
+    for (int i = 0; i < nbd; i++) nb *= want[i];
+    for (int64_t t = 0; t < nb; t++) {
+      /* the batch index of c, then of a and b with broadcast dims at 0 */
+      int64_t idx[CT_MAX_RANK], rest = t, oa = 0, ob = 0;
+      for (int i = nbd - 1; i >= 0; i--) idx[i] = rest % want[i], rest /= want[i];
+      for (int i = 0; i < ra - 2; i++) {
+        int64_t d = sa[i], j = idx[i + nbd - (ra - 2)];
+        oa = oa * d + (d == 1 ? 0 : j);
+      }
+      for (int i = 0; i < rb - 2; i++) {
+        int64_t d = sb[i], j = idx[i + nbd - (rb - 2)];
+        ob = ob * d + (d == 1 ? 0 : j);
+      }
+      const double *A = av + oa * m * k, *B = bv + ob * k * n;
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+          double sum = 0;
+          for (int64_t p = 0; p < k; p++) sum += (ta ? A[p * m + i] : A[i * k + p]) * (tb ? B[j * k + p] : B[p * n + j]);
+          if (fabs(cv[(t * m + i) * n + j] - sum) > 1e-12 * (1 + fabs(sum))) bad++;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    free(av), free(bv), free(cv);
+  }
+  ct_tensor_release(a), ct_tensor_release(b), ct_tensor_release(c);
+}
+
+TEST(many_batch_dimensions) {
+  const int64_t a1[4] = {2, 1, 3, 4}, b1[3] = {3, 4, 2}, c1[4] = {2, 3, 3, 2};
+  check_many(a1, 4, b1, 3, false, false, c1, 4);
+  const int64_t a2[4] = {2, 3, 4, 3}, b2[3] = {3, 5, 4}, c2[4] = {2, 3, 3, 5};
+  check_many(a2, 4, b2, 3, true, true, c2, 4);
+  const int64_t a3[2] = {4, 3}, b3[4] = {2, 2, 3, 5}, c3[4] = {2, 2, 4, 5};
+  check_many(a3, 2, b3, 4, false, false, c3, 4);
+  const int64_t a4[5] = {1, 2, 1, 4, 3}, b4[4] = {1, 3, 3, 2}, c4[5] = {1, 2, 3, 4, 2};
+  check_many(a4, 5, b4, 4, false, false, c4, 5);
+  const int64_t a5[4] = {2, 3, 4, 6}, b5[4] = {2, 3, 6, 5}, c5[4] = {2, 3, 4, 5};
+  check_many(a5, 4, b5, 4, false, false, c5, 4);
+  ct_tensor *a = NULL, *b = NULL, *c = NULL;
+  const int64_t ea[4] = {2, 3, 4, 4}, eb[3] = {4, 4, 4};
+  a = make(CT_FLOAT32, ea, 4, 1), b = make(CT_FLOAT32, eb, 3, 2);
+  CHECK_ERR(ct_matmul(ctx, a, b, false, false, &c), CT_INVALID_ARGUMENT,
+            "matmul: batch dimensions are not broadcastable: a is [2,3,4,4], b is [4,4,4]");
+  ct_tensor_release(a), ct_tensor_release(b);
+}
+
 TEST(half_types_computed_in_float32) {
   for (int f = 0; f < 4; f++) {
     bool ta = f & 1, tb = f & 2;
@@ -242,7 +300,7 @@ TEST(errors_name_both_operands) {
   CHECK_ERR(ct_matmul(ctx, a, b, true, false, &c), CT_INVALID_ARGUMENT, "a is [2,3] (transposed), b is [4,5]");
   CHECK_ERR(ct_matmul(ctx, a, d, false, false, &c), CT_INVALID_ARGUMENT,
             "matmul: dtypes differ: a is float32, b is float64");
-  CHECK_ERR(ct_matmul(ctx, v, a, false, false, &c), CT_INVALID_ARGUMENT, "rank 2 or 3: a is [3], b is [2,3]");
+  CHECK_ERR(ct_matmul(ctx, v, a, false, false, &c), CT_INVALID_ARGUMENT, "rank 2 or more: a is [3], b is [2,3]");
   CHECK_ERR(ct_matmul(ctx, x, y, false, false, &c), CT_INVALID_ARGUMENT,
             "matmul: batch dimensions differ: a is [2,3,4], b is [3,4,5]");
   CHECK_ERR(ct_matmul(ctx, bo, bo, false, true, &c), CT_INVALID_ARGUMENT, "dtype bool");
@@ -264,6 +322,7 @@ int main(void) {
   }
   RUN(float_matrices_all_transposes);
   RUN(batched_with_broadcasting);
+  RUN(many_batch_dimensions);
   RUN(half_types_computed_in_float32);
   RUN(integers_exact_and_wrapping);
   RUN(empty_dimensions);

@@ -698,7 +698,7 @@ def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False,
            a_is_sparse=False, b_is_sparse=False, output_type=None, name=None):
-    """``tf.matmul`` for rank-2 and rank-3 (batched) tensors; adjoint is
+    """``tf.matmul`` for rank 2 or more (batch dimensions broadcast); adjoint is
     transpose for these real dtypes."""
     a = convert_to_tensor(a)
     b = convert_to_tensor(b, dtype_hint=a.dtype)
