@@ -195,15 +195,13 @@ ct_status ct_op_move_input(ct_context *ctx, ct_op op, int i, const ct_tensor *in
   return move_input(ctx, op, i, in, dev, ts ? ts->policy : CT_POLICY_SILENT, moved);
 }
 
-/* Out of line: only threads with a recording tape come here. */
+/* Out of line: only threads with a recording tape come here. On failure
+ * the result is dropped: the caller's out-parameter is never written. */
 static __attribute__((noinline)) ct_status record_on_tapes(ct_context *ctx, ct_device *dev, ct_op op,
                                                            const ct_tensor *const *in, int n_in, const void *attrs,
-                                                           ct_tensor **out) {
-  ct_status st = ct_tape_record_op(ctx, dev, op, in, n_in, *out, attrs);
-  if (st != CT_OK) {
-    ct_tensor_release(*out);
-    *out = NULL;
-  }
+                                                           ct_tensor *result) {
+  ct_status st = ct_tape_record_op(ctx, dev, op, in, n_in, result, attrs);
+  if (st != CT_OK) ct_tensor_release(result);
   return st;
 }
 
@@ -214,11 +212,13 @@ static ct_status run_on(ct_context *ctx, ct_device *dev, ct_op op, ct_dtype kdty
 ct_status ct_op_run_on(ct_context *ctx, ct_device *dev, ct_op op, ct_dtype kdtype, const ct_tensor *const *in,
                        int n_in, const int64_t *out_shape, int out_rank, ct_dtype out_dtype, const void *attrs,
                        ct_tensor **out) {
-  ct_status st = run_on(ctx, dev, op, kdtype, in, n_in, out_shape, out_rank, out_dtype, attrs, out);
+  ct_tensor *result;
+  ct_status st = run_on(ctx, dev, op, kdtype, in, n_in, out_shape, out_rank, out_dtype, attrs, &result);
   /* No tape, no cost: one thread-local load. The tape sees the inputs as
    * the caller passed them, before any move between devices. */
   if (__builtin_expect(ct_tl_tapes != NULL, 0) && st == CT_OK)
-    st = record_on_tapes(ctx, dev, op, in, n_in, attrs, out);
+    st = record_on_tapes(ctx, dev, op, in, n_in, attrs, result);
+  if (st == CT_OK) *out = result;
   return st;
 }
 
