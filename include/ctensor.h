@@ -440,6 +440,62 @@ CT_API void ct_tensor_release(ct_tensor *t);
 CT_API ct_status ct_tensor_copy_to(const ct_tensor *t, const char *device_spec, ct_tensor **out);
 
 /* ------------------------------------------------------------------------ */
+/* DLPack: tensors shared with NumPy, PyTorch, JAX, CuPy without a copy     */
+/* ------------------------------------------------------------------------ */
+/* The structs are DLPack 1.1's, declared in <ctensor_dlpack.h> (written from
+ * the specification; include it to read the fields). docs/dlpack.md. */
+struct DLManagedTensorVersioned;
+struct DLManagedTensor;
+
+/* Exports t's own bytes, no copy: the managed tensor holds a reference to
+ * t until its deleter is called (by the consumer, exactly once). Device
+ * kDLCPU (id 0) for host tensors, kDLCUDA with the GPU's driver ordinal
+ * (after CUDA_VISIBLE_DEVICES) for GPU tensors; pending GPU work on t is
+ * waited for first, so any stream may read it. Shape and strides
+ * (compact row-major, in elements) are always given, byte_offset is 0,
+ * and the versioned form carries DLPACK_FLAG_BITMASK_READ_ONLY: tensors
+ * are immutable. dtypes: float16/32/64 (kDLFloat), bfloat16 (kDLBfloat),
+ * int32/64 (kDLInt), bool (kDLBool, 8 bits). */
+CT_API ct_status ct_tensor_to_dlpack(const ct_tensor *t, struct DLManagedTensorVersioned **out);
+/* The same as a pre-1.0 DLManagedTensor, for older consumers. */
+CT_API ct_status ct_tensor_to_dlpack_unversioned(const ct_tensor *t, struct DLManagedTensor **out);
+
+/* from_dlpack flag: refuse (INVALID_ARGUMENT) a tensor that would have to be
+ * copied, instead of copying it. */
+#define CT_DLPACK_NO_COPY 1u
+
+/* A tensor over a DLPack tensor's memory. On success ctensor owns `src`
+ * and calls its deleter once, when the new tensor and every view of it
+ * are released (or at once if the bytes were copied); on failure `src`
+ * stays the caller's. Compact row-major memory aligned to the element size
+ * is borrowed without a copy (the tensor's device is CPU:0, or the first
+ * logical GPU on driver ordinal device_id for kDLCUDA; kDLCUDAHost and
+ * kDLCUDAManaged memory is read as host memory). Other strides, a
+ * misaligned pointer, or bool bytes other than 0/1 are copied into a new
+ * CPU tensor — counted by ct_dlpack_copy_count() and logged as a warning
+ * — or refused with CT_DLPACK_NO_COPY; a CUDA tensor that would need a
+ * copy is UNIMPLEMENTED. ctensor never writes into the borrowed bytes, so
+ * a read-only producer is safe. Errors: a dtype ctensor lacks (complex,
+ * uint8, int8, int16, float8, lanes > 1) INVALID_ARGUMENT naming it; a
+ * device ctensor does not have (a CUDA ordinal without a logical GPU, or
+ * another device type) NOT_FOUND; a major version other than 1
+ * UNIMPLEMENTED. Initialises the context. */
+CT_API ct_status ct_tensor_from_dlpack(ct_context *ctx, struct DLManagedTensorVersioned *src, unsigned flags,
+                                       ct_tensor **out);
+CT_API ct_status ct_tensor_from_dlpack_unversioned(ct_context *ctx, struct DLManagedTensor *src, unsigned flags,
+                                                   ct_tensor **out);
+/* The DLPack device of t's bytes (kDLCPU = 1 and 0, or kDLCUDA = 2 and the
+ * driver ordinal), as Python's __dlpack_device__ returns it. */
+CT_API ct_status ct_tensor_dlpack_device(const ct_tensor *t, int32_t *device_type, int32_t *device_id);
+/* How many imports in this process had to copy (see above). */
+CT_API uint64_t ct_dlpack_copy_count(void);
+/* The stream a DLPack producer should make wait before ctensor reads its
+ * tensor on DLPack device (device_type, device_id): the CUstream of the
+ * logical GPU ct_tensor_from_dlpack would pick (Python passes it as
+ * __dlpack__(stream=...)); 0 for host memory. NOT_FOUND as from_dlpack. */
+CT_API ct_status ct_dlpack_consumer_stream(ct_context *ctx, int32_t device_type, int32_t device_id, uintptr_t *stream);
+
+/* ------------------------------------------------------------------------ */
 /* Ops                                                                       */
 /* ------------------------------------------------------------------------ */
 /* Every op places itself by the placement rules and returns a new tensor on
@@ -730,7 +786,8 @@ CT_API ct_status ct_optimizer_sgd_new(ct_context *ctx, double learning_rate, dou
  * iterations + 1: m += (g - m)*(1 - beta_1); v += (g*g - v)*(1 - beta_2);
  * with amsgrad vhat = max(vhat, v) is used for v; var -= m*alpha /
  * (sqrt(v) + epsilon), alpha = lr*sqrt(1 - beta_2^t)/(1 - beta_1^t)
- * (computed in float64 once per step). beta_1 and beta_2 must be in
+ * (computed in float64 once per step, from the betas rounded to float32,
+ * as Keras does). beta_1 and beta_2 must be in
  * [0, 1), epsilon finite and >= 0. */
 CT_API ct_status ct_optimizer_adam_new(ct_context *ctx, double learning_rate, double beta_1, double beta_2,
                                        double epsilon, bool amsgrad, ct_optimizer **out);
@@ -762,6 +819,99 @@ CT_API ct_status ct_optimizer_set_learning_rate(ct_optimizer *opt, double learni
  * INVALID_ARGUMENT for a slot name this optimizer does not have,
  * NOT_FOUND before v's first update. */
 CT_API ct_status ct_optimizer_get_slot(ct_optimizer *opt, ct_variable *v, const char *slot, ct_tensor **out);
+
+/* ------------------------------------------------------------------------ */
+/* Process groups and collectives (docs/distributed.md)                      */
+/* ------------------------------------------------------------------------ */
+
+/* The processes of one job launched together (mpirun, srun), each a task of
+ * a TensorFlow-style cluster: task `rank` of job "worker" (configurable).
+ * MPI is used through a plugin, libctensor_mpi.so, built against the MPI
+ * found at build time and loaded at run time from next to the library
+ * (or the path in $CT_MPI_PLUGIN); a build or a machine without it gets
+ * UNAVAILABLE naming what is missing. One process group per context, made
+ * before the context initialises: its devices are then named
+ * "/job:worker/replica:0/task:R/device:CPU:0". An op placed on another
+ * task's device fails with UNIMPLEMENTED ("remote execution is not
+ * supported; use collectives"), soft placement or not.
+ *
+ * Collectives are ops (placed on the input's device by the thread's scope,
+ * logged and counted), collective over every process of the group: each
+ * process must issue the same collectives in the same order with the same
+ * dtypes and shapes. Before moving data, the processes exchange a small
+ * description of the call; a call that differs fails on every process with
+ * INVALID_ARGUMENT naming the ranks and what each asked for. A collective
+ * that has not completed within the group's timeout fails with
+ * DEADLINE_EXCEEDED, or UNAVAILABLE when a process of the group is known to
+ * have died; after either the group is broken (FAILED_PRECONDITION for
+ * every later collective): make a new one. */
+typedef struct ct_process_group ct_process_group;
+
+typedef struct ct_process_group_options {
+  const char *job;        /* NULL: "worker" */
+  double timeout_seconds; /* 0: $CT_COLLECTIVE_TIMEOUT, else 300 */
+} ct_process_group_options;
+
+/* Initialises MPI if nobody did (MPI_Init_thread; a program or mpi4py may
+ * have done it first, and then finalises it too), and makes a group of
+ * every process of MPI_COMM_WORLD attached to ctx. Collective: every
+ * process calls it. FAILED_PRECONDITION if ctx is initialised already or
+ * has a group; UNAVAILABLE without the plugin or MPI. opts may be NULL. */
+CT_API ct_status ct_process_group_new(ct_context *ctx, const ct_process_group_options *opts,
+                                      ct_process_group **out);
+/* Detaches the group from its context (whose device names stay) and frees
+ * it. Not collective. MPI, if ctensor initialised it, is finalised at
+ * process exit. NULL is a no-op. */
+CT_API void ct_process_group_free(ct_process_group *pg);
+CT_API int ct_process_group_rank(const ct_process_group *pg);
+CT_API int ct_process_group_size(const ct_process_group *pg);
+/* Rank and size among the processes on this node (MPI's shared-memory
+ * split): for choosing a GPU per process. */
+CT_API int ct_process_group_local_rank(const ct_process_group *pg);
+CT_API int ct_process_group_local_size(const ct_process_group *pg);
+CT_API const char *ct_process_group_job(const ct_process_group *pg);
+/* The MPI library's own version text ("Open MPI v4.1.4, ..."). */
+CT_API const char *ct_process_group_mpi_version(const ct_process_group *pg);
+CT_API ct_status ct_process_group_set_timeout(ct_process_group *pg, double seconds);
+CT_API double ct_process_group_timeout(const ct_process_group *pg);
+/* Collectives issued on this group so far (every process counts alike). */
+CT_API uint64_t ct_process_group_collective_count(const ct_process_group *pg);
+
+/* The logical devices of every task, this one's first: the local ones as
+ * ct_logical_device_get names them, then the other tasks' (remote: ops
+ * cannot run there). The other tasks' devices are learnt in the group's
+ * first collective (ct_process_group_barrier will do); before it only the
+ * local devices are listed. */
+CT_API int ct_process_group_device_count(ct_process_group *pg);
+CT_API ct_status ct_process_group_device_get(ct_process_group *pg, int i, ct_logical_device_info *out,
+                                             bool *remote);
+
+typedef enum ct_reduce_op {
+  CT_REDUCE_SUM = 0,
+  CT_REDUCE_MEAN = 1, /* the sum divided by the group size (integers: truncated) */
+  CT_REDUCE_MAX = 2,
+  CT_REDUCE_MIN = 3,
+  CT_REDUCE_PROD = 4
+} ct_reduce_op;
+/* "sum", "mean", "max", "min", "prod"; "invalid" otherwise. */
+CT_API const char *ct_reduce_op_name(ct_reduce_op op);
+
+/* Every process gets the elementwise reduction of every process's x (same
+ * dtype and shape everywhere; numeric dtypes, not bool). */
+CT_API ct_status ct_process_group_all_reduce(ct_process_group *pg, const ct_tensor *x, ct_reduce_op op,
+                                             ct_tensor **out);
+/* Every process gets root's x (same dtype and shape everywhere; any dtype). */
+CT_API ct_status ct_process_group_broadcast(ct_process_group *pg, const ct_tensor *x, int root, ct_tensor **out);
+/* The processes' x concatenated along axis 0 in rank order; the first
+ * dimension may differ between processes, the rest may not (rank >= 1). */
+CT_API ct_status ct_process_group_all_gather(ct_process_group *pg, const ct_tensor *x, ct_tensor **out);
+/* all_reduce, then rank r keeps its share of axis 0: rows [r*q + min(r, m),
+ * ...) of the result, q = n / size, m = n % size, the first m ranks one
+ * row more (rank >= 1). */
+CT_API ct_status ct_process_group_reduce_scatter(ct_process_group *pg, const ct_tensor *x, ct_reduce_op op,
+                                                 ct_tensor **out);
+/* Returns when every process has called it. */
+CT_API ct_status ct_process_group_barrier(ct_process_group *pg);
 
 #ifdef __cplusplus
 }

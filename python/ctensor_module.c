@@ -1334,6 +1334,179 @@ static PyTypeObject Tape_Type = {
     .tp_new = tape_new,
 };
 
+/* ---- optimizers ------------------------------------------------------------------ */
+
+/* An Optimizer owns one ct_optimizer, freed in dealloc (which releases its
+ * slots and the variables it holds). Made through a table of constructors,
+ * one row per kind; the Python side (ctensor/optimizers.py) checks
+ * arguments as Keras does and passes numbers only. */
+typedef struct {
+  PyObject_HEAD
+  ct_optimizer *opt;
+} OptimizerObject;
+
+static PyTypeObject Optimizer_Type;
+
+typedef struct {
+  const char *kind;
+  /* (ctx, learning_rate, p[0..2], flag, out): each row maps the shared
+   * parameter list onto its constructor. */
+  ct_status (*make)(ct_context *, double, const double *, bool, ct_optimizer **);
+} optimizer_row;
+
+static ct_status make_sgd(ct_context *ctx, double lr, const double *p, bool flag, ct_optimizer **out) {
+  return ct_optimizer_sgd_new(ctx, lr, p[0], flag, out); /* momentum, nesterov */
+}
+static ct_status make_adam(ct_context *ctx, double lr, const double *p, bool flag, ct_optimizer **out) {
+  return ct_optimizer_adam_new(ctx, lr, p[0], p[1], p[2], flag, out); /* beta_1, beta_2, epsilon, amsgrad */
+}
+
+static const optimizer_row optimizer_rows[] = {{"sgd", make_sgd}, {"adam", make_adam}};
+
+/* Optimizer(kind, learning_rate, (p0, p1, p2), flag): kind names a row. */
+static PyObject *optimizer_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+  const char *kind;
+  double lr, p[3] = {0, 0, 0};
+  int flag;
+  if (!PyArg_ParseTuple(args, "sd(ddd)p", &kind, &lr, &p[0], &p[1], &p[2], &flag)) return NULL;
+  const optimizer_row *row = NULL;
+  for (size_t i = 0; i < sizeof optimizer_rows / sizeof optimizer_rows[0]; i++)
+    if (strcmp(optimizer_rows[i].kind, kind) == 0) row = &optimizer_rows[i];
+  if (!row) return PyErr_Format(PyExc_ValueError, "unknown optimizer kind %s", kind);
+  ct_context *ctx = ctx_or_raise();
+  if (!ctx) return NULL;
+  OptimizerObject *self = (OptimizerObject *)type->tp_alloc(type, 0);
+  if (!self) return NULL;
+  ct_status st;
+  OP_BEGIN;
+  st = row->make(ctx, lr, p, flag != 0, &self->opt);
+  OP_END;
+  if (st != CT_OK) {
+    Py_DECREF(self);
+    return raise_status(st);
+  }
+  return (PyObject *)self;
+}
+
+static void optimizer_dealloc(PyObject *o) {
+  OptimizerObject *self = (OptimizerObject *)o;
+  /* The optimizer holds a reference to the context, so this is safe
+   * after _shutdown too. */
+  ct_optimizer_free(self->opt);
+  Py_TYPE(o)->tp_free(o);
+}
+
+/* apply(variables, gradients): two sequences of one length; every
+ * gradient a tensor (None was filtered out in Python). */
+static PyObject *optimizer_apply(PyObject *o, PyObject *args) {
+  PyObject *vars_obj, *grads_obj;
+  if (!PyArg_ParseTuple(args, "OO", &vars_obj, &grads_obj)) return NULL;
+  /* Tuples (copies) hold every argument alive while the GIL is released. */
+  PyObject *vars = PySequence_Tuple(vars_obj);
+  PyObject *grads = vars ? PySequence_Tuple(grads_obj) : NULL;
+  PyObject *result = NULL;
+  ct_variable **vs = NULL;
+  const ct_tensor **gs = NULL;
+  if (!grads) goto done;
+  Py_ssize_t n = PyTuple_GET_SIZE(vars);
+  if (PyTuple_GET_SIZE(grads) != n || n > INT_MAX) {
+    PyErr_Format(PyExc_ValueError, "apply: %zd variables and %zd gradients", n, PyTuple_GET_SIZE(grads));
+    goto done;
+  }
+  vs = calloc((size_t)(n ? n : 1), sizeof *vs);
+  gs = calloc((size_t)(n ? n : 1), sizeof *gs);
+  if (!vs || !gs) {
+    PyErr_NoMemory();
+    goto done;
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyObject *v = PyTuple_GET_ITEM(vars, i);
+    if (!is_variable(v)) {
+      PyErr_Format(PyExc_TypeError, "apply_gradients: expected a ctensor.Variable, got %.100s", Py_TYPE(v)->tp_name);
+      goto done;
+    }
+    if (!(vs[i] = variable_of(v)) || !(gs[i] = tensor_of(PyTuple_GET_ITEM(grads, i), "apply_gradients"))) goto done;
+  }
+  if (!ctx_or_raise()) goto done;
+  ct_status st;
+  ct_optimizer *opt = ((OptimizerObject *)o)->opt;
+  OP_BEGIN;
+  st = ct_optimizer_apply_gradients(opt, vs, gs, (int)n);
+  OP_END;
+  if (st != CT_OK) {
+    raise_status(st);
+    goto done;
+  }
+  result = Py_None;
+  Py_INCREF(result);
+done:
+  free(vs);
+  free(gs);
+  Py_XDECREF(vars);
+  Py_XDECREF(grads);
+  return result;
+}
+
+/* get_slot(variable, name) -> a copy of the slot, on the variable's device */
+static PyObject *optimizer_get_slot(PyObject *o, PyObject *args) {
+  PyObject *vo;
+  const char *name;
+  if (!PyArg_ParseTuple(args, "O!s", &VariableBase_Type, &vo, &name)) return NULL;
+  ct_variable *v = variable_of(vo);
+  if (!v || !ctx_or_raise()) return NULL;
+  ct_tensor *t = NULL;
+  ct_status st;
+  ct_optimizer *opt = ((OptimizerObject *)o)->opt;
+  OP_BEGIN;
+  st = ct_optimizer_get_slot(opt, v, name, &t);
+  OP_END;
+  return wrap_result(st, t);
+}
+
+static PyObject *optimizer_get_iterations(PyObject *o, void *closure) {
+  return PyLong_FromLongLong((long long)ct_optimizer_iterations(((OptimizerObject *)o)->opt));
+}
+
+static PyObject *optimizer_get_learning_rate(PyObject *o, void *closure) {
+  return PyFloat_FromDouble(ct_optimizer_learning_rate(((OptimizerObject *)o)->opt));
+}
+
+static int optimizer_set_learning_rate(PyObject *o, PyObject *value, void *closure) {
+  if (!value) {
+    PyErr_SetString(PyExc_AttributeError, "the learning rate cannot be deleted");
+    return -1;
+  }
+  double lr = PyFloat_AsDouble(value);
+  if (lr == -1.0 && PyErr_Occurred()) return -1;
+  ct_status st = ct_optimizer_set_learning_rate(((OptimizerObject *)o)->opt, lr);
+  if (st != CT_OK) {
+    raise_status(st);
+    return -1;
+  }
+  return 0;
+}
+
+static PyMethodDef optimizer_methods[] = {
+    {"apply", optimizer_apply, METH_VARARGS, "apply(variables, gradients): one step (ct_optimizer_apply_gradients)."},
+    {"get_slot", optimizer_get_slot, METH_VARARGS, "get_slot(variable, name): a copy of a slot."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef optimizer_getset[] = {
+    {"iterations", optimizer_get_iterations, NULL, "completed steps", NULL},
+    {"learning_rate", optimizer_get_learning_rate, optimizer_set_learning_rate, "the next step's learning rate", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject Optimizer_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_ctensor.Optimizer",
+    .tp_basicsize = sizeof(OptimizerObject),
+    .tp_dealloc = optimizer_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A ct_optimizer: SGD or Adam (ctensor.keras.optimizers wraps it).",
+    .tp_methods = optimizer_methods,
+    .tp_getset = optimizer_getset,
+    .tp_new = optimizer_new,
+};
+
 /* ---- devices and configuration -------------------------------------------- */
 
 static const char *type_arg(PyObject *o, int *ok) {
@@ -1859,17 +2032,25 @@ static struct PyModuleDef ctensor_module = {
     module_methods,        NULL,       NULL,                                                           NULL,
     NULL};
 
+/* DLPack capsules: python/dlpack_glue.c, included at the end of this file. */
+static int add_dlpack(PyObject *m);
+
+/* ctensor.distribute: python/distribute_glue.c, included at the end. */
+static int add_distribute(PyObject *m);
+
 PyMODINIT_FUNC PyInit__ctensor(void);
 
 PyMODINIT_FUNC PyInit__ctensor(void) {
-  if (PyType_Ready(&TensorBase_Type) < 0 || PyType_Ready(&VariableBase_Type) < 0 || PyType_Ready(&Tape_Type) < 0)
+  if (PyType_Ready(&TensorBase_Type) < 0 || PyType_Ready(&VariableBase_Type) < 0 || PyType_Ready(&Tape_Type) < 0 ||
+      PyType_Ready(&Optimizer_Type) < 0)
     return NULL;
   PyObject *m = PyModule_Create(&ctensor_module);
   if (!m) return NULL;
   static const struct {
     const char *name;
     PyTypeObject *type;
-  } types[] = {{"TensorBase", &TensorBase_Type}, {"VariableBase", &VariableBase_Type}, {"Tape", &Tape_Type}};
+  } types[] = {{"TensorBase", &TensorBase_Type}, {"VariableBase", &VariableBase_Type}, {"Tape", &Tape_Type},
+               {"Optimizer", &Optimizer_Type}};
   for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
     Py_INCREF(types[i].type);
     if (PyModule_AddObject(m, types[i].name, (PyObject *)types[i].type) < 0) {
@@ -1877,6 +2058,14 @@ PyMODINIT_FUNC PyInit__ctensor(void) {
       Py_DECREF(m);
       return NULL;
     }
+  }
+  if (add_dlpack(m) < 0) {
+    Py_DECREF(m);
+    return NULL;
+  }
+  if (add_distribute(m) < 0) {
+    Py_DECREF(m);
+    return NULL;
   }
   if (add_op_rows(m) < 0) {
     Py_DECREF(m);
@@ -1894,3 +2083,6 @@ PyMODINIT_FUNC PyInit__ctensor(void) {
   }
   return m;
 }
+
+#include "dlpack_glue.c"
+#include "distribute_glue.c"

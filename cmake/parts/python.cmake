@@ -29,10 +29,11 @@ set_target_properties(_ctensor PROPERTIES
 
 # configure_file makes each .py a dependency of the build system, so an edit
 # is copied again by the next build.
-file(GLOB CT_PY_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/python/ctensor/*.py)
+# Subpackages (ctensor/keras/) keep their folder.
+file(GLOB_RECURSE CT_PY_SOURCES CONFIGURE_DEPENDS RELATIVE ${CMAKE_SOURCE_DIR}/python/ctensor
+     ${CMAKE_SOURCE_DIR}/python/ctensor/*.py)
 foreach(py ${CT_PY_SOURCES})
-  get_filename_component(name ${py} NAME)
-  configure_file(${py} ${CT_PY_DIR}/${name} COPYONLY)
+  configure_file(${CMAKE_SOURCE_DIR}/python/ctensor/${py} ${CT_PY_DIR}/${py} COPYONLY)
 endforeach()
 
 # The unit tests, plus python/tests/test_examples.py, which runs the seed
