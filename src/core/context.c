@@ -177,8 +177,14 @@ ct_status ct_context_new(ct_context **out) {
     free(ctx);
     return ct_error(CT_INTERNAL, "context_new: cannot create mutex");
   }
+  if (pthread_mutex_init(&ctx->check_lock, NULL) != 0) {
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+    return ct_error(CT_INTERNAL, "context_new: cannot create mutex");
+  }
   pthread_once(&key_once, key_create);
   if (key_error != 0) {
+    pthread_mutex_destroy(&ctx->check_lock);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
     return ct_error(CT_RESOURCE_EXHAUSTED, "context_new: no thread-local key left (error %d)", key_error);
@@ -194,6 +200,7 @@ ct_status ct_context_new(ct_context **out) {
   ct_core_register_kernels(&ctx->registry);
   ct_cpu_register_kernels(&ctx->registry);
   ct_cuda_register_kernels(&ctx->registry);
+  ct_dist_register_kernels(&ctx->registry);
   *out = ctx;
   ct_error_clear();
   return CT_OK;
@@ -218,8 +225,27 @@ static void context_destroy(ct_context *ctx) {
   free(ctx->fallbacks);
   for (int i = 0; i < ctx->n_logged_once; i++) free(ctx->logged_once[i]);
   free(ctx->logged_once);
+  pthread_mutex_destroy(&ctx->check_lock);
   pthread_mutex_destroy(&ctx->lock);
   free(ctx);
+}
+
+/* Opens the GPU kernels' libraries in `need` that were not tried yet (the
+ * platform records why one fails) and says whether all of `need` work. */
+bool ct_gpu_libraries_check(ct_context *ctx, unsigned need) {
+  if (atomic_load_explicit(&ctx->gpu_libs_bad, memory_order_acquire) & need) return false;
+  pthread_mutex_lock(&ctx->check_lock);
+  unsigned known = atomic_load(&ctx->gpu_libs_ok) | atomic_load(&ctx->gpu_libs_bad);
+  unsigned todo = need & ~known;
+  if (todo) {
+    unsigned bad = ct_cuda_platform_ptr && ct_cuda_platform_ptr->check_libraries
+                       ? ct_cuda_platform_ptr->check_libraries(ctx, todo) & todo
+                       : todo;
+    atomic_fetch_or(&ctx->gpu_libs_bad, bad);
+    atomic_fetch_or(&ctx->gpu_libs_ok, todo & ~bad);
+  }
+  pthread_mutex_unlock(&ctx->check_lock);
+  return (atomic_load(&ctx->gpu_libs_bad) & need) == 0;
 }
 
 void ct_context_retain(ct_context *ctx) { atomic_fetch_add_explicit(&ctx->refcount, 1, memory_order_relaxed); }
@@ -624,7 +650,8 @@ static ct_status add_device(ct_context *ctx, ct_devtype t, int phys, uint64_t li
   dev->index = ctx->n_by_type[t];
   dev->physical_index = phys;
   dev->memory_limit = limit;
-  snprintf(dev->name, sizeof dev->name, "/job:localhost/replica:0/task:0/device:%s:%d", ct_devtype_name(t), dev->index);
+  snprintf(dev->name, sizeof dev->name, "/job:%s/replica:0/task:%d/device:%s:%d", ctx->job[0] ? ctx->job : "localhost",
+           ctx->task, ct_devtype_name(t), dev->index);
   snprintf(dev->short_name, sizeof dev->short_name, "/device:%s:%d", ct_devtype_name(t), dev->index);
   ct_device_name_parse(dev->name, &dev->parsed);
   ct_status st = pf->device_init(ctx, dev);

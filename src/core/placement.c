@@ -101,8 +101,10 @@ ct_status ct_device_scope_current(ct_context *ctx, char *out, size_t out_size) {
 
 /* ---- choosing a device -------------------------------------------------- */
 
-static bool has_kernel(const ct_context *ctx, ct_op op, int t, ct_dtype d) {
-  return ctx->registry.kernels[op][t][d] != NULL;
+/* A GPU kernel whose library (NVRTC, cuBLAS) turned out unusable when it
+ * was opened counts as absent, like one pruned at discovery. */
+static bool has_kernel(ct_context *ctx, ct_op op, int t, ct_dtype d) {
+  return ctx->registry.kernels[op][t][d] != NULL && (t != CT_DEV_GPU || ct_gpu_kernel_ready(ctx, op, d));
 }
 
 static ct_device *select_device(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device_name *want) {
@@ -169,8 +171,9 @@ static const char *reason_sentence(ct_fallback_reason r) {
  * all, whatever the libraries). */
 static const char *gpu_limit(const ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device_name *want,
                              ct_fallback_reason reason) {
-  if (reason != CT_FALLBACK_NO_KERNEL || !want->has_type || strcmp(want->type, "GPU") != 0 ||
-      !ctx->registry.gpu_pruned[op][kdtype])
+  bool dropped = ctx->registry.gpu_pruned[op][kdtype] ||
+                 (ctx->registry.gpu_needs[op][kdtype] & atomic_load(&ctx->gpu_libs_bad)) != 0;
+  if (reason != CT_FALLBACK_NO_KERNEL || !want->has_type || strcmp(want->type, "GPU") != 0 || !dropped)
     return "";
   for (int i = 0; i < ctx->n_phys[CT_DEV_GPU]; i++) {
     const ct_physical_device_info *g = &ctx->phys[CT_DEV_GPU][i];
@@ -179,13 +182,14 @@ static const char *gpu_limit(const ct_context *ctx, ct_op op, ct_dtype kdtype, c
   return "";
 }
 
-/* The request as TensorFlow reports it: this process is always
- * /job:localhost/replica:0/task:0, so those fields are filled in when the
- * scope left them open; type and index stay as asked ("/device:GPU:*"). */
-static void complete_local(ct_device_name *n) {
+/* The request as TensorFlow reports it: this process's job, replica and
+ * task (/job:localhost/replica:0/task:0 without a process group) are
+ * filled in when the scope left them open; type and index stay as asked
+ * ("/device:GPU:*"). */
+static void complete_local(const ct_context *ctx, ct_device_name *n) {
   if (!n->has_job) {
     n->has_job = true;
-    memcpy(n->job, "localhost", sizeof "localhost");
+    snprintf(n->job, sizeof n->job, "%s", ctx->job[0] ? ctx->job : "localhost");
   }
   if (!n->has_replica) {
     n->has_replica = true;
@@ -193,13 +197,13 @@ static void complete_local(ct_device_name *n) {
   }
   if (!n->has_task) {
     n->has_task = true;
-    n->task = 0;
+    n->task = ctx->task;
   }
 }
 
-static void requested_name(const ct_device_name *want, char *buf, size_t size) {
+static void requested_name(const ct_context *ctx, const ct_device_name *want, char *buf, size_t size) {
   ct_device_name full = *want;
-  complete_local(&full);
+  complete_local(ctx, &full);
   if (ct_device_name_format(&full, buf, size) != CT_OK) snprintf(buf, size, "(unprintable)");
 }
 
@@ -216,7 +220,7 @@ static void record_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct
                             ct_fallback_reason reason) {
   /* "/GPU:0" and "/job:localhost/GPU:0" are one request. */
   ct_device_name full = *asked;
-  complete_local(&full);
+  complete_local(ctx, &full);
   const ct_device_name *want = &full;
   char requested[CT_DEVICE_NAME_MAX];
   bool log = atomic_load_explicit(&ctx->log_placement, memory_order_relaxed);
@@ -244,7 +248,7 @@ static void record_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct
     e->want = *want;
     e->reason = reason;
     e->placed = placed;
-    requested_name(want, e->requested, sizeof e->requested);
+    requested_name(ctx, want, e->requested, sizeof e->requested);
   }
   if (e) e->count++;
   pthread_mutex_unlock(&ctx->lock);
@@ -252,7 +256,7 @@ static void record_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct
   /* Once per (op, reason) while logging is on; the first fallback after
    * logging was switched on is the one shown. */
   if (log) {
-    requested_name(want, requested, sizeof requested);
+    requested_name(ctx, want, requested, sizeof requested);
     char key[64];
     snprintf(key, sizeof key, "fallback|%d|%d", (int)op, (int)reason);
     const char *limit = gpu_limit(ctx, op, kdtype, want, reason);
@@ -294,8 +298,18 @@ static ct_status no_kernel_anywhere(ct_context *ctx, ct_op op, ct_dtype kdtype) 
                   ct_op_name(op), ct_op_tf_name(op), ct_dtype_name(kdtype), list[0] ? list : "none");
 }
 
+/* The cached choice is a GPU whose kernel's library (NVRTC, cuBLAS) was
+ * opened and does not work: choose again as if that kernel were absent. */
+static __attribute__((noinline)) ct_device *place_auto_without_gpu(ct_context *ctx, ct_op op, ct_dtype kdtype) {
+  for (int t = CT_DEVTYPE_COUNT - 1; t >= 0; t--)
+    if (ctx->n_by_type[t] > 0 && has_kernel(ctx, op, t, kdtype)) return ctx->by_type[t][0];
+  return NULL;
+}
+
 static ct_status place_auto(ct_context *ctx, ct_op op, ct_dtype kdtype, ct_device **out) {
   ct_device *dev = ctx->auto_device[op][kdtype];
+  if (dev && dev->type == CT_DEV_GPU && !ct_gpu_kernel_ready(ctx, op, kdtype))
+    dev = place_auto_without_gpu(ctx, op, kdtype);
   if (!dev) return no_kernel_anywhere(ctx, op, kdtype);
   *out = dev;
   return CT_OK;
@@ -313,6 +327,18 @@ static ct_status place_requested(ct_context *ctx, ct_op op, ct_dtype kdtype, con
   for (int t = 0; t < CT_DEVTYPE_COUNT; t++) any_kernel |= has_kernel(ctx, op, t, kdtype) && ctx->n_by_type[t] > 0;
   if (!any_kernel) return no_kernel_anywhere(ctx, op, kdtype);
 
+  /* Another task of this process's cluster: its devices exist, but ops
+   * cannot be sent there. Soft placement must not turn that into a silent
+   * local run, so this comes before it. */
+  if (ctx->n_tasks > 1 && want->has_task && want->task != ctx->task && want->task >= 0 && want->task < ctx->n_tasks &&
+      (!want->has_job || strcmp(want->job, ctx->job) == 0)) {
+    char requested[CT_DEVICE_NAME_MAX];
+    requested_name(ctx, want, requested, sizeof requested);
+    return ct_error(CT_UNIMPLEMENTED,
+                    "%s (%s) on %s: remote execution is not supported; use collectives (this process is task %d of "
+                    "job '%s', %d tasks)",
+                    ct_op_name(op), ct_op_tf_name(op), requested, ctx->task, ctx->job, ctx->n_tasks);
+  }
   ct_fallback_reason reason = why_unplaced(ctx, want);
   bool soft = atomic_load_explicit(&ctx->soft_placement, memory_order_relaxed);
   if (soft && (want->has_type || want->has_id)) {
@@ -332,7 +358,7 @@ static ct_status place_requested(ct_context *ctx, ct_op op, ct_dtype kdtype, con
   /* TensorFlow's text first (tools grep for it), then what it leaves out:
    * the op, the dtype and why the request could not be met. */
   char requested[CT_DEVICE_NAME_MAX], types[64], devices[2048];
-  requested_name(want, requested, sizeof requested);
+  requested_name(ctx, want, requested, sizeof requested);
   supported_types(ctx, op, kdtype, types, sizeof types);
   ct_context_device_list(ctx, devices, sizeof devices);
   const char *limit = gpu_limit(ctx, op, kdtype, want, reason);

@@ -1,0 +1,370 @@
+/*
+ * The collectives as ops: argument checks and output shapes here, the
+ * agreement check (process_group.c), then the op runs through dispatch --
+ * placed by the thread's scope, logged, counted -- and its kernel moves the
+ * data with MPI. A process that fails before the data moves still takes
+ * part in the agreement check, as "failed", so that the others fail with
+ * it instead of waiting for it.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dist/dist_internal.h"
+
+/* ---- CPU kernels ------------------------------------------------------------ */
+
+static int elem_count(const ct_tensor *t) { return (int)t->numel; }
+
+/* mean = sum / size, in the output's dtype (integers truncate, as
+ * TensorFlow's integer division of a mean does). */
+static void divide_by(ct_tensor *t, int n) {
+  int64_t k = t->numel;
+  switch (t->dtype) {
+    case CT_FLOAT32: {
+      float *p = t->data;
+      for (int64_t i = 0; i < k; i++) p[i] /= (float)n;
+      break;
+    }
+    case CT_FLOAT64: {
+      double *p = t->data;
+      for (int64_t i = 0; i < k; i++) p[i] /= (double)n;
+      break;
+    }
+    case CT_FLOAT16: {
+      uint16_t *p = t->data;
+      for (int64_t i = 0; i < k; i++) p[i] = ct_float_to_half(ct_half_to_float(p[i]) / (float)n);
+      break;
+    }
+    case CT_BFLOAT16: {
+      uint16_t *p = t->data;
+      for (int64_t i = 0; i < k; i++) p[i] = ct_float_to_bfloat16(ct_bfloat16_to_float(p[i]) / (float)n);
+      break;
+    }
+    case CT_INT32: {
+      int32_t *p = t->data;
+      for (int64_t i = 0; i < k; i++) p[i] /= n;
+      break;
+    }
+    case CT_INT64: {
+      int64_t *p = t->data;
+      for (int64_t i = 0; i < k; i++) p[i] /= n;
+      break;
+    }
+    default: break;
+  }
+}
+
+static ct_status cpu_collective(const ct_kernel_args *args) {
+  const ct_collective_attrs *a = args->attrs;
+  ct_process_group *pg = a->pg;
+  const ct_tensor *x = args->in[0];
+  ct_tensor *out = args->out;
+  const char *what = ct_op_name(args->op);
+  void *req = NULL;
+  int rc = 0;
+  switch (args->op) {
+    case CT_OP_ALL_REDUCE:
+      if (x->numel == 0) return CT_OK;
+      rc = pg->mpi->iallreduce(pg->comm, x->data, out->data, elem_count(x), x->dtype, a->op, &req);
+      break;
+    case CT_OP_BROADCAST:
+      if (x->numel == 0) return CT_OK;
+      if (pg->rank == a->root) memcpy(out->data, x->data, x->nbytes);
+      rc = pg->mpi->ibcast(pg->comm, out->data, elem_count(x), x->dtype, a->root, &req);
+      break;
+    case CT_OP_ALL_GATHER:
+      if (out->numel == 0) return CT_OK;
+      rc = pg->mpi->iallgatherv(pg->comm, x->data, elem_count(x), out->data, a->counts, a->displs, x->dtype, &req);
+      break;
+    case CT_OP_REDUCE_SCATTER:
+      if (x->numel == 0) return CT_OK;
+      rc = pg->mpi->ireduce_scatter(pg->comm, x->data, out->data, a->counts, x->dtype, a->op, &req);
+      break;
+    default: return ct_error(CT_INTERNAL, "collective kernel called for op %s", what);
+  }
+  if (rc != 0) return ct_dist_mpi_error(pg, rc, what);
+  ct_status st = ct_dist_wait(pg, req, what);
+  if (st == CT_OK && a->op == CT_REDUCE_MEAN && (args->op == CT_OP_ALL_REDUCE || args->op == CT_OP_REDUCE_SCATTER))
+    divide_by(out, pg->size);
+  return st;
+}
+
+void ct_dist_register_kernels(ct_registry *r) {
+  for (int d = 0; d < CT_DTYPE_COUNT; d++) {
+    bool numeric = d != CT_BOOL;
+    if (numeric) ct_registry_add(r, CT_OP_ALL_REDUCE, CT_DEV_CPU, (ct_dtype)d, cpu_collective);
+    if (numeric) ct_registry_add(r, CT_OP_REDUCE_SCATTER, CT_DEV_CPU, (ct_dtype)d, cpu_collective);
+    ct_registry_add(r, CT_OP_BROADCAST, CT_DEV_CPU, (ct_dtype)d, cpu_collective);
+    ct_registry_add(r, CT_OP_ALL_GATHER, CT_DEV_CPU, (ct_dtype)d, cpu_collective);
+  }
+}
+
+/* ---- the remote devices: learnt in the first collective ------------------- */
+
+/* Every task says how many logical CPUs and GPUs it has; their names follow
+ * from the job and the task index. */
+static ct_status exchange_devices(ct_process_group *pg) {
+  ct_context *ctx = pg->ctx;
+  int64_t mine[2] = {ctx->n_by_type[CT_DEV_CPU], ctx->n_by_type[CT_DEV_GPU]};
+  int64_t *all = calloc((size_t)pg->size, 2 * sizeof(int64_t));
+  int *counts = malloc(2 * sizeof(int) * (size_t)pg->size);
+  if (!all || !counts) {
+    free(all);
+    free(counts);
+    return ct_error(CT_RESOURCE_EXHAUSTED, "process_group: out of memory listing devices");
+  }
+  for (int r = 0; r < pg->size; r++) {
+    counts[r] = 2;
+    counts[pg->size + r] = 2 * r;
+  }
+  void *req;
+  int rc = pg->mpi->iallgatherv(pg->comm, mine, 2, all, counts, counts + pg->size, CT_INT64, &req);
+  ct_status st = rc ? ct_dist_mpi_error(pg, rc, "process_group") : ct_dist_wait(pg, req, "process_group");
+  free(counts);
+  int total = 0;
+  for (int r = 0; st == CT_OK && r < pg->size; r++)
+    if (r != pg->rank) total += (int)(all[2 * r] + all[2 * r + 1]);
+  ct_logical_device_info *remote = st == CT_OK ? calloc((size_t)(total ? total : 1), sizeof *remote) : NULL;
+  if (st == CT_OK && !remote) st = ct_error(CT_RESOURCE_EXHAUSTED, "process_group: out of memory listing devices");
+  int n = 0;
+  for (int r = 0; st == CT_OK && r < pg->size; r++) {
+    if (r == pg->rank) continue;
+    for (int t = 0; t < 2; t++)
+      for (int i = 0; i < all[2 * r + t]; i++, n++) {
+        ct_logical_device_info *d = &remote[n];
+        const char *type = ct_devtype_name((ct_devtype)t);
+        snprintf(d->name, sizeof d->name, "/job:%s/replica:0/task:%d/device:%s:%d", pg->job, r, type, i);
+        snprintf(d->short_name, sizeof d->short_name, "/device:%s:%d", type, i);
+        snprintf(d->device_type, sizeof d->device_type, "%s", type);
+        d->index = i;
+        d->physical_index = -1; /* not known here */
+      }
+  }
+  free(all);
+  if (st == CT_OK) {
+    pg->remote = remote;
+    pg->n_remote = n;
+    pg->devices_known = true;
+  }
+  return st;
+}
+
+int ct_process_group_device_count(ct_process_group *pg) {
+  if (pg == NULL) return 0;
+  int local = ct_logical_device_count(pg->ctx, NULL);
+  pthread_mutex_lock(&pg->lock);
+  int n = local + pg->n_remote;
+  pthread_mutex_unlock(&pg->lock);
+  return n;
+}
+
+ct_status ct_process_group_device_get(ct_process_group *pg, int i, ct_logical_device_info *out, bool *remote) {
+  if (pg == NULL || out == NULL) return ct_error(CT_INVALID_ARGUMENT, "process_group_device_get: NULL argument");
+  int local = ct_logical_device_count(pg->ctx, NULL);
+  if (i >= 0 && i < local) {
+    if (remote) *remote = false;
+    return ct_logical_device_get(pg->ctx, NULL, i, out);
+  }
+  pthread_mutex_lock(&pg->lock);
+  int n_remote = pg->n_remote;
+  if (i >= local && i < local + n_remote) *out = pg->remote[i - local];
+  pthread_mutex_unlock(&pg->lock);
+  if (i < 0 || i >= local + n_remote)
+    return ct_error(CT_OUT_OF_RANGE, "process_group_device_get: index %d out of range: %d devices (%d local, %d remote)",
+                    i, local + n_remote, local, n_remote);
+  if (remote) *remote = true;
+  return CT_OK;
+}
+
+/* ---- the front ends ----------------------------------------------------------- */
+
+/* Checks that need no other process: the group, the tensor, the op. */
+static ct_status check_local(ct_process_group *pg, const char *what, const ct_tensor *x, bool numeric, bool axis0,
+                             ct_reduce_op op) {
+  if (x == NULL) return ct_error(CT_INVALID_ARGUMENT, "%s: tensor is NULL", what);
+  if (x->device->ctx != pg->ctx)
+    return ct_error(CT_INVALID_ARGUMENT, "%s: the tensor (on %s) belongs to another context than the process group",
+                    what, x->device->name);
+  if (numeric && x->dtype == CT_BOOL)
+    return ct_error(CT_INVALID_ARGUMENT, "%s: dtype bool cannot be reduced (numeric dtypes only)", what);
+  if (numeric && (unsigned)op > CT_REDUCE_PROD)
+    return ct_error(CT_INVALID_ARGUMENT, "%s: reduction %d is not one of sum, mean, max, min, prod (0..4)", what,
+                    (int)op);
+  if (axis0 && x->rank == 0)
+    return ct_error(CT_INVALID_ARGUMENT, "%s: a scalar has no axis 0 to split or concatenate (rank >= 1 needed)", what);
+  if (x->numel > INT_MAX)
+    return ct_error(CT_UNIMPLEMENTED, "%s: %lld elements, more than MPI's count limit of %d in one call", what,
+                    (long long)x->numel, INT_MAX);
+  return CT_OK;
+}
+
+typedef struct coll {
+  ct_process_group *pg;
+  ct_op op;
+  ct_collective_call call;
+  ct_device *dev;
+} coll;
+
+/* Local checks and placement, then the agreement check, in which a local
+ * failure is announced to the others. With pg->lock held on CT_OK. */
+static ct_status begin(coll *c, const ct_tensor *x, bool numeric, bool axis0, int64_t *dims0) {
+  ct_process_group *pg = c->pg;
+  const char *what = ct_op_name(c->op);
+  ct_status st = ct_dist_begin(pg, what);
+  if (st != CT_OK) return st;
+  ct_status local = check_local(pg, what, x, numeric, axis0, (ct_reduce_op)c->call.op);
+  if (local == CT_OK) local = ct_context_ensure(pg->ctx);
+  /* Every process's first collective lists devices, even a process whose
+   * call fails: the others are in that exchange too. */
+  if (!pg->devices_known) {
+    st = exchange_devices(pg);
+    if (st != CT_OK) {
+      ct_dist_end(pg);
+      return st;
+    }
+  }
+  if (local == CT_OK) local = ct_place(pg->ctx, c->op, x->dtype, &x, 1, &c->dev);
+  char local_error[1024] = "";
+  if (local != CT_OK) {
+    snprintf(local_error, sizeof local_error, "%s", ct_last_error());
+    c->call.kind = CT_COLL_ERROR;
+  } else {
+    c->call.dtype = x->dtype;
+    c->call.rank = x->rank;
+    memcpy(c->call.shape, x->shape, sizeof(int64_t) * (size_t)x->rank);
+  }
+  st = ct_dist_agree(pg, &c->call, local != CT_OK ? local_error : NULL, dims0);
+  if (st == CT_OK && local != CT_OK) st = ct_error(local, "%s", local_error);
+  if (st != CT_OK) ct_dist_end(pg);
+  return st;
+}
+
+static ct_status run(coll *c, const ct_tensor *x, const int64_t *shape, const ct_collective_attrs *attrs,
+                     ct_tensor **out) {
+  ct_status st = ct_op_run_on(c->pg->ctx, c->dev, c->op, x->dtype, &x, 1, shape, x->rank, x->dtype, attrs, out);
+  ct_dist_end(c->pg);
+  return st;
+}
+
+static coll coll_init(ct_process_group *pg, ct_op op, ct_collective_kind kind, int rop, int root) {
+  coll c;
+  memset(&c, 0, sizeof c);
+  c.pg = pg;
+  c.op = op;
+  c.call.kind = kind;
+  c.call.op = rop;
+  c.call.root = root;
+  return c;
+}
+
+ct_status ct_process_group_all_reduce(ct_process_group *pg, const ct_tensor *x, ct_reduce_op op, ct_tensor **out) {
+  if (pg == NULL || out == NULL) return ct_error(CT_INVALID_ARGUMENT, "all_reduce: NULL %s", pg ? "out" : "group");
+  coll c = coll_init(pg, CT_OP_ALL_REDUCE, CT_COLL_ALL_REDUCE, (int)op, -1);
+  ct_status st = begin(&c, x, true, false, NULL);
+  if (st != CT_OK) return st;
+  ct_collective_attrs attrs = {pg, op, -1, NULL, NULL};
+  return run(&c, x, x->shape, &attrs, out);
+}
+
+ct_status ct_process_group_broadcast(ct_process_group *pg, const ct_tensor *x, int root, ct_tensor **out) {
+  if (pg == NULL || out == NULL) return ct_error(CT_INVALID_ARGUMENT, "broadcast: NULL %s", pg ? "out" : "group");
+  if (root < 0 || root >= pg->size) {
+    /* Every process sees the same bad root: no need to tell the others. */
+    return ct_error(CT_INVALID_ARGUMENT, "broadcast: root %d is not a rank of the group (0..%d)", root, pg->size - 1);
+  }
+  coll c = coll_init(pg, CT_OP_BROADCAST, CT_COLL_BROADCAST, -1, root);
+  ct_status st = begin(&c, x, false, false, NULL);
+  if (st != CT_OK) return st;
+  ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, root, NULL, NULL};
+  return run(&c, x, x->shape, &attrs, out);
+}
+
+ct_status ct_process_group_all_gather(ct_process_group *pg, const ct_tensor *x, ct_tensor **out) {
+  if (pg == NULL || out == NULL) return ct_error(CT_INVALID_ARGUMENT, "all_gather: NULL %s", pg ? "out" : "group");
+  int64_t *dims0 = calloc((size_t)pg->size, sizeof(int64_t));
+  int *counts = calloc((size_t)pg->size, 2 * sizeof(int));
+  if (!dims0 || !counts) {
+    free(dims0);
+    free(counts);
+    return ct_error(CT_RESOURCE_EXHAUSTED, "all_gather: out of memory");
+  }
+  coll c = coll_init(pg, CT_OP_ALL_GATHER, CT_COLL_ALL_GATHER, -1, -1);
+  ct_status st = begin(&c, x, false, true, dims0);
+  if (st == CT_OK) {
+    int64_t inner = 1, total = 0;
+    for (int i = 1; i < x->rank; i++) inner *= x->shape[i];
+    for (int r = 0; r < pg->size; r++) {
+      if (dims0[r] * inner > INT_MAX - total) {
+        st = ct_error(CT_UNIMPLEMENTED, "all_gather: the result has more than %d elements, MPI's count limit", INT_MAX);
+        break;
+      }
+      counts[r] = (int)(dims0[r] * inner);
+      counts[pg->size + r] = (int)total;
+      total += counts[r];
+    }
+    if (st != CT_OK) {
+      /* Every process computed the same total from the same dims0. */
+      ct_dist_end(pg);
+    } else {
+      int64_t shape[CT_MAX_RANK];
+      memcpy(shape, x->shape, sizeof shape);
+      shape[0] = 0;
+      for (int r = 0; r < pg->size; r++) shape[0] += dims0[r];
+      ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, -1, counts, counts + pg->size};
+      st = run(&c, x, shape, &attrs, out);
+    }
+  }
+  free(dims0);
+  free(counts);
+  return st;
+}
+
+ct_status ct_process_group_reduce_scatter(ct_process_group *pg, const ct_tensor *x, ct_reduce_op op,
+                                          ct_tensor **out) {
+  if (pg == NULL || out == NULL) return ct_error(CT_INVALID_ARGUMENT, "reduce_scatter: NULL %s", pg ? "out" : "group");
+  int *counts = calloc((size_t)pg->size, sizeof(int));
+  if (!counts) return ct_error(CT_RESOURCE_EXHAUSTED, "reduce_scatter: out of memory");
+  coll c = coll_init(pg, CT_OP_REDUCE_SCATTER, CT_COLL_REDUCE_SCATTER, (int)op, -1);
+  ct_status st = begin(&c, x, true, true, NULL);
+  if (st == CT_OK) {
+    int64_t inner = 1, n = x->shape[0];
+    for (int i = 1; i < x->rank; i++) inner *= x->shape[i];
+    int64_t q = n / pg->size, m = n % pg->size;
+    for (int r = 0; r < pg->size; r++) counts[r] = (int)((q + (r < m)) * inner);
+    int64_t shape[CT_MAX_RANK];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[0] = q + (pg->rank < m);
+    ct_collective_attrs attrs = {pg, op, -1, counts, NULL};
+    st = run(&c, x, shape, &attrs, out);
+  }
+  free(counts);
+  return st;
+}
+
+ct_status ct_process_group_barrier(ct_process_group *pg) {
+  if (pg == NULL) return ct_error(CT_INVALID_ARGUMENT, "barrier: group is NULL");
+  ct_status st = ct_dist_begin(pg, "barrier");
+  if (st != CT_OK) return st;
+  ct_context *ctx = pg->ctx;
+  ct_status local = ct_context_ensure(ctx);
+  if (!pg->devices_known) st = exchange_devices(pg);
+  ct_collective_call call;
+  memset(&call, 0, sizeof call);
+  call.kind = local == CT_OK ? CT_COLL_BARRIER : CT_COLL_ERROR;
+  call.op = call.root = -1;
+  char local_error[1024] = "";
+  if (local != CT_OK) snprintf(local_error, sizeof local_error, "%s", ct_last_error());
+  /* The agreement check is itself an all-reduce: when it completes, every
+   * process has reached this barrier. */
+  if (st == CT_OK) st = ct_dist_agree(pg, &call, local != CT_OK ? local_error : NULL, NULL);
+  if (st == CT_OK && local != CT_OK) st = ct_error(local, "%s", local_error);
+  if (st == CT_OK) {
+    if (atomic_load_explicit(&ctx->log_placement, memory_order_relaxed))
+      ct_logf(ctx, CT_LOG_INFO, "Executing op CollectiveBarrier in device %s", ctx->host->name);
+    atomic_fetch_add_explicit(&ctx->host->op_count, 1, memory_order_relaxed);
+  }
+  ct_dist_end(pg);
+  return st;
+}

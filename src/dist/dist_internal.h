@@ -1,0 +1,74 @@
+/*
+ * Internals of the process group shared by process_group.c (the group,
+ * the plugin, waiting, the agreement check) and collectives.c (the ops).
+ */
+#ifndef CT_DIST_INTERNAL_H
+#define CT_DIST_INTERNAL_H
+
+#include "core/internal.h"
+#include "dist/mpi_plugin.h"
+
+/* A process of the group, as it introduced itself at creation: enough to
+ * tell, when a collective stalls, whether a process on this node died. */
+typedef struct ct_peer {
+  int64_t pid;
+  char host[64];
+} ct_peer;
+
+struct ct_process_group {
+  ct_context *ctx;               /* one reference */
+  const ct_mpi_plugin *mpi;
+  void *comm;
+  int rank, size, local_rank, local_size;
+  char job[CT_DEVICE_FIELD_MAX];
+  char mpi_version[256];
+  double timeout;                /* seconds */
+  pthread_mutex_t lock;          /* one collective at a time: they are ordered */
+  uint64_t seq;                  /* collectives issued */
+  bool broken;                   /* a collective timed out or failed in MPI */
+  char broken_why[512];
+  ct_peer *peers;                /* size entries */
+  bool devices_known;            /* the other tasks' devices were exchanged */
+  ct_logical_device_info *remote;
+  int n_remote;
+};
+
+/* What every process says about the collective it is about to run. */
+typedef enum ct_collective_kind {
+  CT_COLL_ERROR = 0, /* this process failed before it could take part */
+  CT_COLL_ALL_REDUCE, CT_COLL_BROADCAST, CT_COLL_ALL_GATHER, CT_COLL_REDUCE_SCATTER, CT_COLL_BARRIER
+} ct_collective_kind;
+
+typedef struct ct_collective_call {
+  ct_collective_kind kind;
+  int op;        /* ct_reduce_op, or -1 */
+  int root;      /* broadcast, or -1 */
+  ct_dtype dtype;
+  int rank;
+  int64_t shape[CT_MAX_RANK];
+} ct_collective_call;
+
+/* Attributes of the collective ops (ct_kernel_args.attrs). */
+typedef struct ct_collective_attrs {
+  ct_process_group *pg;
+  ct_reduce_op op;
+  int root;
+  const int *counts; /* all_gather, reduce_scatter: elements per process */
+  const int *displs; /* all_gather */
+} ct_collective_attrs;
+
+/* Takes pg->lock and fails if the group is broken. */
+ct_status ct_dist_begin(ct_process_group *pg, const char *what);
+void ct_dist_end(ct_process_group *pg);
+/* The agreement check (see process_group.c); call with pg->lock held. On
+ * a mismatch every process returns INVALID_ARGUMENT naming them all. With
+ * all_gather, dims0 (size entries) receives every process's first
+ * dimension. `local` is this process's failure, if any (kind ERROR). */
+ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, const char *local_error,
+                        int64_t *dims0);
+/* Waits for a request of the plugin within the group's timeout. */
+ct_status ct_dist_wait(ct_process_group *pg, void *req, const char *what);
+/* An MPI error code as a status (the group is broken afterwards). */
+ct_status ct_dist_mpi_error(ct_process_group *pg, int rc, const char *what);
+
+#endif /* CT_DIST_INTERNAL_H */

@@ -1,0 +1,421 @@
+/*
+ * The collective suite, run by CTest as `mpirun -np 3 dist_collectives`
+ * (cmake/parts/dist.cmake). Every process runs every test; a collective
+ * that every process must fail is checked on every process. The timeout
+ * case runs last: it leaves the group broken.
+ */
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static ct_context *ctx;
+static ct_process_group *pg;
+static int rank_, size_;
+
+static const ct_dtype numeric[] = {CT_FLOAT32, CT_FLOAT64, CT_FLOAT16, CT_BFLOAT16, CT_INT32, CT_INT64};
+#define N_NUMERIC ((int)(sizeof numeric / sizeof numeric[0]))
+
+/* A tensor of dtype d holding `v` (exact small values in every dtype). */
+static ct_tensor *make(ct_dtype d, const int64_t *shape, int rank, const double *v) {
+  ct_tensor *f = NULL, *t = NULL;
+  CHECK_OK(ct_tensor_from_host(ctx, CT_FLOAT64, shape, rank, v, &f));
+  CHECK_OK(ct_cast(ctx, f, d, &t));
+  ct_tensor_release(f);
+  return t;
+}
+
+/* The tensor's values as float64 (n at most). */
+static void values(const ct_tensor *t, double *out, int64_t n) {
+  ct_tensor *f = NULL;
+  CHECK_OK(ct_cast(ctx, t, CT_FLOAT64, &f));
+  CHECK_EQ_INT(ct_tensor_num_elements(f), n);
+  if (f && ct_tensor_num_elements(f) == n) CHECK_OK(ct_tensor_to_host(f, out, (size_t)n * sizeof(double)));
+  ct_tensor_release(f);
+}
+
+static double seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static char log_text[8192];
+static void capture(void *user, ct_log_level level, const char *msg) {
+  (void)user;
+  (void)level;
+  size_t n = strlen(log_text);
+  snprintf(log_text + n, sizeof log_text - n, "%s\n", msg);
+}
+
+TEST(names_and_sizes) {
+  CHECK_EQ_INT(ct_process_group_size(pg), 3);
+  CHECK(rank_ >= 0 && rank_ < 3);
+  CHECK_EQ_STR(ct_process_group_job(pg), "worker");
+  CHECK(ct_process_group_local_size(pg) >= 1);
+  CHECK(ct_process_group_local_rank(pg) >= 0 && ct_process_group_local_rank(pg) < ct_process_group_local_size(pg));
+  CHECK(strlen(ct_process_group_mpi_version(pg)) > 0);
+  char want[128];
+  snprintf(want, sizeof want, "/job:worker/replica:0/task:%d/device:CPU:0", rank_);
+  ct_logical_device_info info;
+  CHECK_OK(ct_logical_device_get(ctx, "CPU", 0, &info));
+  CHECK_EQ_STR(info.name, want);
+  ct_tensor *t = NULL;
+  int64_t shape[1] = {2};
+  CHECK_OK(ct_fill(ctx, CT_FLOAT32, shape, 1, 1.0, &t));
+  CHECK_EQ_STR(ct_tensor_device(t), want);
+  ct_tensor_release(t);
+  /* a second group on the same context is refused */
+  ct_process_group *again = NULL;
+  CHECK_ERR(ct_process_group_new(ctx, NULL, &again), CT_FAILED_PRECONDITION, "initialised already");
+}
+
+TEST(remote_devices_listed) {
+  CHECK_OK(ct_process_group_barrier(pg));
+  int local = ct_logical_device_count(ctx, NULL);
+  int n = ct_process_group_device_count(pg);
+  CHECK(n >= local + 2); /* at least the two other tasks' CPUs */
+  int remote_cpus = 0;
+  for (int i = 0; i < n; i++) {
+    ct_logical_device_info info;
+    bool remote = true;
+    CHECK_OK(ct_process_group_device_get(pg, i, &info, &remote));
+    CHECK(remote == (i >= local));
+    char task[32];
+    snprintf(task, sizeof task, "/task:%d/", rank_);
+    CHECK((strstr(info.name, task) != NULL) == !remote);
+    if (remote && strcmp(info.device_type, "CPU") == 0 && info.index == 0) remote_cpus++;
+  }
+  CHECK_EQ_INT(remote_cpus, 2);
+  ct_logical_device_info info;
+  CHECK_ERR(ct_process_group_device_get(pg, n, &info, NULL), CT_OUT_OF_RANGE, "out of range");
+}
+
+TEST(remote_placement_refused) {
+  ct_tensor *a = NULL, *out = NULL;
+  int64_t shape[1] = {2};
+  CHECK_OK(ct_ones(ctx, CT_FLOAT32, shape, 1, &a));
+  char spec[96];
+  snprintf(spec, sizeof spec, "/job:worker/replica:0/task:%d/device:CPU:0", (rank_ + 1) % 3);
+  const char *specs[] = {spec, NULL};
+  char short_spec[32];
+  snprintf(short_spec, sizeof short_spec, "/task:%d", (rank_ + 2) % 3);
+  specs[1] = short_spec;
+  for (int soft = 1; soft >= 0; soft--) {
+    CHECK_OK(ct_config_set_soft_placement(ctx, soft));
+    for (int i = 0; i < 2; i++) {
+      CHECK_OK(ct_device_scope_push(ctx, specs[i]));
+      CHECK_ERR(ct_add(ctx, a, a, &out), CT_UNIMPLEMENTED, "remote execution is not supported; use collectives");
+      CHECK_OK(ct_device_scope_pop(ctx));
+    }
+    CHECK_ERR(ct_tensor_copy_to(a, spec, &out), CT_UNIMPLEMENTED, "remote execution is not supported");
+  }
+  CHECK_OK(ct_config_set_soft_placement(ctx, true));
+  /* this task's own name, written out, is local */
+  snprintf(spec, sizeof spec, "/job:worker/task:%d/CPU:0", rank_);
+  CHECK_OK(ct_device_scope_push(ctx, spec));
+  CHECK_OK(ct_add(ctx, a, a, &out));
+  CHECK_OK(ct_device_scope_pop(ctx));
+  ct_tensor_release(out);
+  ct_tensor_release(a);
+}
+
+/* x[i] = (rank + 1) * (i % 3 + 1): sums, products, extremes and means
+ * of three ranks are exact in every dtype. */
+TEST(all_reduce_every_dtype_and_op) {
+  int64_t shape[2] = {2, 3};
+  double v[6], got[6];
+  for (int i = 0; i < 6; i++) v[i] = (rank_ + 1) * (i % 3 + 1);
+  for (int d = 0; d < N_NUMERIC; d++) {
+    ct_tensor *x = make(numeric[d], shape, 2, v);
+    for (int op = CT_REDUCE_SUM; op <= CT_REDUCE_PROD; op++) {
+      ct_tensor *y = NULL;
+      CHECK_OK(ct_process_group_all_reduce(pg, x, (ct_reduce_op)op, &y));
+      if (!y) continue;
+      CHECK_EQ_INT(ct_tensor_dtype(y), numeric[d]);
+      CHECK_EQ_INT(ct_tensor_rank(y), 2);
+      values(y, got, 6);
+      for (int i = 0; i < 6; i++) {
+        double k = i % 3 + 1;
+        double want = op == CT_REDUCE_SUM ? 6 * k : op == CT_REDUCE_MEAN ? 2 * k : op == CT_REDUCE_MAX ? 3 * k
+                    : op == CT_REDUCE_MIN ? k : 6 * k * k * k;
+        if (got[i] != want) {
+          fprintf(stderr, "rank %d: all_reduce %s %s [%d] = %g, want %g\n", rank_, ct_dtype_name(numeric[d]),
+                  ct_reduce_op_name((ct_reduce_op)op), i, got[i], want);
+          CHECK(got[i] == want);
+          break;
+        }
+      }
+      ct_tensor_release(y);
+    }
+    ct_tensor_release(x);
+  }
+  /* integer mean truncates: (1 + 2 + 3 + 1) / 3 is not a thing; 1+2+3 = 6 -> 2, 7/3 -> 2 */
+  int64_t one[1] = {1};
+  double w = rank_ == 0 ? 2 : rank_ + 1; /* 2 + 2 + 3 = 7 */
+  ct_tensor *x = make(CT_INT32, one, 1, &w), *y = NULL;
+  CHECK_OK(ct_process_group_all_reduce(pg, x, CT_REDUCE_MEAN, &y));
+  double g = 0;
+  if (y) values(y, &g, 1);
+  CHECK(g == 2);
+  ct_tensor_release(x);
+  ct_tensor_release(y);
+}
+
+TEST(broadcast_every_dtype_and_root) {
+  int64_t shape[1] = {5};
+  double v[5], got[5];
+  for (int root = 0; root < 3; root++) {
+    for (int d = 0; d < CT_DTYPE_COUNT; d++) {
+      for (int i = 0; i < 5; i++) v[i] = d == CT_BOOL ? (rank_ + i) % 2 : rank_ * 10 + i;
+      ct_tensor *x = make((ct_dtype)d, shape, 1, v), *y = NULL;
+      CHECK_OK(ct_process_group_broadcast(pg, x, root, &y));
+      if (y) {
+        CHECK_EQ_INT(ct_tensor_dtype(y), d);
+        values(y, got, 5);
+        for (int i = 0; i < 5; i++) CHECK(got[i] == (d == CT_BOOL ? (root + i) % 2 : root * 10 + i));
+      }
+      ct_tensor_release(x);
+      ct_tensor_release(y);
+    }
+  }
+  ct_tensor *x = make(CT_FLOAT32, shape, 1, v), *y = NULL;
+  CHECK_ERR(ct_process_group_broadcast(pg, x, 3, &y), CT_INVALID_ARGUMENT, "root 3 is not a rank");
+  ct_tensor_release(x);
+}
+
+/* Rank r sends r + 1 rows (rank 1: none in the second round): uneven. */
+TEST(all_gather_uneven_every_dtype) {
+  for (int round = 0; round < 2; round++) {
+    int rows[3] = {1, round ? 0 : 2, 3};
+    for (int d = 0; d < CT_DTYPE_COUNT; d++) {
+      int64_t shape[2] = {rows[rank_], 2};
+      double v[6], got[12];
+      for (int i = 0; i < rows[rank_] * 2; i++) v[i] = d == CT_BOOL ? (rank_ + i) % 2 : rank_ * 10 + i;
+      ct_tensor *x = make((ct_dtype)d, shape, 2, v), *y = NULL;
+      CHECK_OK(ct_process_group_all_gather(pg, x, &y));
+      int total = rows[0] + rows[1] + rows[2];
+      if (y) {
+        CHECK_EQ_INT(ct_tensor_dim(y, 0), total);
+        CHECK_EQ_INT(ct_tensor_dim(y, 1), 2);
+        values(y, got, total * 2);
+        int k = 0;
+        for (int r = 0; r < 3; r++)
+          for (int i = 0; i < rows[r] * 2; i++, k++) CHECK(got[k] == (d == CT_BOOL ? (r + i) % 2 : r * 10 + i));
+      }
+      ct_tensor_release(x);
+      ct_tensor_release(y);
+    }
+  }
+}
+
+/* 7 rows over 3 ranks: 3, 2, 2. */
+TEST(reduce_scatter_uneven_every_dtype_and_op) {
+  int64_t shape[2] = {7, 2};
+  double v[14], got[6];
+  for (int i = 0; i < 14; i++) v[i] = (rank_ + 1) * (i % 3 + 1);
+  int first = rank_ == 0 ? 0 : rank_ == 1 ? 3 : 5, mine = rank_ == 0 ? 3 : 2;
+  for (int d = 0; d < N_NUMERIC; d++) {
+    ct_tensor *x = make(numeric[d], shape, 2, v);
+    for (int op = CT_REDUCE_SUM; op <= CT_REDUCE_PROD; op++) {
+      ct_tensor *y = NULL;
+      CHECK_OK(ct_process_group_reduce_scatter(pg, x, (ct_reduce_op)op, &y));
+      if (!y) continue;
+      CHECK_EQ_INT(ct_tensor_dim(y, 0), mine);
+      values(y, got, mine * 2);
+      for (int i = 0; i < mine * 2; i++) {
+        double k = (first * 2 + i) % 3 + 1;
+        double want = op == CT_REDUCE_SUM ? 6 * k : op == CT_REDUCE_MEAN ? 2 * k : op == CT_REDUCE_MAX ? 3 * k
+                    : op == CT_REDUCE_MIN ? k : 6 * k * k * k;
+        CHECK(got[i] == want);
+      }
+      ct_tensor_release(y);
+    }
+    ct_tensor_release(x);
+  }
+}
+
+TEST(zero_size_tensors) {
+  int64_t shape[2] = {0, 3};
+  for (int d = 0; d < N_NUMERIC; d++) {
+    ct_tensor *x = NULL, *y = NULL;
+    CHECK_OK(ct_zeros(ctx, numeric[d], shape, 2, &x));
+    CHECK_OK(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y));
+    if (y) CHECK_EQ_INT(ct_tensor_num_elements(y), 0);
+    ct_tensor_release(y);
+    y = NULL;
+    CHECK_OK(ct_process_group_broadcast(pg, x, 1, &y));
+    ct_tensor_release(y);
+    y = NULL;
+    CHECK_OK(ct_process_group_all_gather(pg, x, &y));
+    if (y) CHECK_EQ_INT(ct_tensor_dim(y, 0), 0);
+    ct_tensor_release(y);
+    y = NULL;
+    CHECK_OK(ct_process_group_reduce_scatter(pg, x, CT_REDUCE_MAX, &y));
+    if (y) CHECK_EQ_INT(ct_tensor_dim(y, 0), 0);
+    ct_tensor_release(y);
+    ct_tensor_release(x);
+  }
+  /* a scalar all-reduce is fine; a scalar cannot be gathered along axis 0 */
+  ct_tensor *s = NULL, *y = NULL;
+  double one = 1;
+  CHECK_OK(ct_tensor_from_host(ctx, CT_FLOAT64, NULL, 0, &one, &s));
+  CHECK_OK(ct_process_group_all_reduce(pg, s, CT_REDUCE_SUM, &y));
+  double g = 0;
+  if (y) values(y, &g, 1);
+  CHECK(g == 3);
+  ct_tensor_release(y);
+  CHECK_ERR(ct_process_group_all_gather(pg, s, &y), CT_INVALID_ARGUMENT, "scalar");
+  ct_tensor_release(s);
+}
+
+TEST(placed_logged_counted) {
+  int64_t shape[1] = {3};
+  double v[3] = {1, 2, 3};
+  ct_tensor *x = make(CT_FLOAT32, shape, 1, v), *y = NULL;
+  uint64_t before = 0, after = 0;
+  CHECK_OK(ct_device_op_count(ctx, "CPU:0", &before));
+  log_text[0] = '\0';
+  ct_context_set_log_callback(ctx, capture, NULL);
+  CHECK_OK(ct_config_set_log_placement(ctx, true));
+  CHECK_OK(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y));
+  CHECK_OK(ct_process_group_barrier(pg));
+  CHECK_OK(ct_config_set_log_placement(ctx, false));
+  ct_context_set_log_callback(ctx, NULL, NULL);
+  CHECK_OK(ct_device_op_count(ctx, "CPU:0", &after));
+  CHECK_EQ_INT(after - before, 2);
+  char want[160];
+  snprintf(want, sizeof want, "Executing op CollectiveReduceV2 in device /job:worker/replica:0/task:%d/device:CPU:0",
+           rank_);
+  CHECK(strstr(log_text, want) != NULL);
+  CHECK(strstr(log_text, "Executing op CollectiveBarrier") != NULL);
+  if (y) CHECK_EQ_STR(ct_tensor_device(y), want + strlen("Executing op CollectiveReduceV2 in device "));
+  ct_tensor_release(x);
+  ct_tensor_release(y);
+}
+
+/* Every process must fail, naming the ranks and what each asked for; the
+ * group stays usable. */
+TEST(mismatched_shapes_fail_everywhere) {
+  int64_t shape[1] = {rank_ == 1 ? 4 : 3};
+  double v[4] = {1, 2, 3, 4};
+  ct_tensor *x = make(CT_FLOAT32, shape, 1, v), *y = NULL;
+  CHECK_ERR(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y), CT_INVALID_ARGUMENT,
+            "ranks 0,2: #");
+  CHECK(strstr(ct_last_error(), "rank 1: #") && strstr(ct_last_error(), "all_reduce(sum) float32 [4]") &&
+        strstr(ct_last_error(), "all_reduce(sum) float32 [3]"));
+  ct_tensor_release(x);
+  /* still usable */
+  shape[0] = 3;
+  x = make(CT_FLOAT32, shape, 1, v);
+  CHECK_OK(ct_process_group_all_reduce(pg, x, CT_REDUCE_MAX, &y));
+  ct_tensor_release(y);
+  ct_tensor_release(x);
+}
+
+TEST(mismatched_order_and_dtype_fail_everywhere) {
+  int64_t shape[1] = {3};
+  double v[3] = {1, 2, 3};
+  ct_tensor *x = make(rank_ == 2 ? CT_FLOAT64 : CT_FLOAT32, shape, 1, v), *y = NULL;
+  CHECK_ERR(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y), CT_INVALID_ARGUMENT, "rank 2: #");
+  CHECK(strstr(ct_last_error(), "float64 [3]") != NULL);
+  ct_tensor_release(x);
+  x = make(CT_FLOAT32, shape, 1, v);
+  /* rank 0 broadcasts while the others all-reduce, then the other way round */
+  ct_status st = rank_ == 0 ? ct_process_group_broadcast(pg, x, 0, &y) : ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y);
+  CHECK_EQ_INT(st, CT_INVALID_ARGUMENT);
+  CHECK(strstr(ct_last_error(), "rank 0: #") && strstr(ct_last_error(), "broadcast(root 0)") &&
+        strstr(ct_last_error(), "ranks 1,2: #"));
+  st = rank_ == 0 ? ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y) : ct_process_group_barrier(pg);
+  CHECK_EQ_INT(st, CT_INVALID_ARGUMENT);
+  CHECK(strstr(ct_last_error(), "barrier") != NULL);
+  ct_tensor_release(x);
+}
+
+/* A process whose call is wrong locally fails with its own message; the
+ * others are told it failed instead of waiting for it. */
+TEST(local_failure_reaches_everyone) {
+  int64_t shape[1] = {2};
+  double v[2] = {1, 0};
+  ct_tensor *x = make(rank_ == 2 ? CT_BOOL : CT_INT32, shape, 1, v), *y = NULL;
+  if (rank_ == 2) {
+    CHECK_ERR(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y), CT_INVALID_ARGUMENT, "bool cannot be reduced");
+  } else {
+    CHECK_ERR(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y), CT_INVALID_ARGUMENT,
+              "rank 2: #");
+    CHECK(strstr(ct_last_error(), "failed before the collective") != NULL);
+  }
+  ct_tensor_release(x);
+  CHECK_OK(ct_process_group_barrier(pg));
+}
+
+/* Last: rank 2 skips a collective; 0 and 1 give up after the timeout. */
+TEST(stuck_collective_times_out) {
+  CHECK_OK(ct_process_group_set_timeout(pg, 1.0));
+  CHECK_ERR(ct_process_group_set_timeout(pg, -1), CT_INVALID_ARGUMENT, "-1 seconds");
+  CHECK(ct_process_group_timeout(pg) == 1.0);
+  int64_t shape[1] = {3};
+  double v[3] = {1, 2, 3};
+  ct_tensor *x = make(CT_FLOAT32, shape, 1, v), *y = NULL;
+  if (rank_ != 2) {
+    double t0 = seconds();
+    CHECK_ERR(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y), CT_DEADLINE_EXCEEDED, "did not complete within 1 s");
+    double took = seconds() - t0;
+    CHECK(took >= 0.9 && took < 5);
+    CHECK_ERR(ct_process_group_barrier(pg), CT_FAILED_PRECONDITION, "broken by an earlier failure");
+  } else {
+    sleep(2); /* past the others' deadline; then leave without taking part */
+  }
+  ct_tensor_release(x);
+}
+
+/* A process that dies: the others fail with UNAVAILABLE naming it, well
+ * within the timeout (run as its own test: the group is gone after it). */
+static int rank_death(void) {
+  int64_t shape[1] = {3};
+  double v[3] = {1, 2, 3};
+  ct_tensor *x = make(CT_FLOAT32, shape, 1, v), *y = NULL;
+  CHECK_OK(ct_process_group_barrier(pg));
+  if (rank_ == 2) _exit(0); /* no MPI_Finalize: a crash, as the others see it */
+  double t0 = seconds();
+  CHECK_ERR(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y), CT_UNAVAILABLE, "rank 2 (pid");
+  CHECK(seconds() - t0 < 5);
+  printf("rank %d: %s (%.2f s)\n", rank_, ct_last_error(), seconds() - t0);
+  ct_tensor_release(x);
+  TEST_MAIN_END();
+}
+
+int main(int argc, char **argv) {
+  CHECK_OK(ct_context_new(&ctx));
+  ct_process_group_options opts = {NULL, 10.0};
+  ct_status st = ct_process_group_new(ctx, &opts, &pg);
+  if (st != CT_OK) {
+    fprintf(stderr, "dist_collectives: %s: %s\n", ct_status_name(st), ct_last_error());
+    return 1;
+  }
+  rank_ = ct_process_group_rank(pg);
+  size_ = ct_process_group_size(pg);
+  if (size_ != 3) {
+    fprintf(stderr, "dist_collectives: run it with 3 processes (mpirun -np 3), not %d\n", size_);
+    return 1;
+  }
+  if (argc > 1 && strcmp(argv[1], "--rank-death") == 0) return rank_death();
+  double t0 = seconds();
+  RUN(names_and_sizes);
+  RUN(remote_devices_listed);
+  RUN(remote_placement_refused);
+  RUN(all_reduce_every_dtype_and_op);
+  RUN(broadcast_every_dtype_and_root);
+  RUN(all_gather_uneven_every_dtype);
+  RUN(reduce_scatter_uneven_every_dtype_and_op);
+  RUN(zero_size_tensors);
+  RUN(placed_logged_counted);
+  RUN(mismatched_shapes_fail_everywhere);
+  RUN(mismatched_order_and_dtype_fail_everywhere);
+  RUN(local_failure_reaches_everyone);
+  RUN(stuck_collective_times_out);
+  printf("rank %d: %.2f s\n", rank_, seconds() - t0);
+  ct_process_group_free(pg);
+  ct_context_free(ctx);
+  TEST_MAIN_END();
+}
