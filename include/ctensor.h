@@ -913,6 +913,99 @@ CT_API ct_status ct_process_group_reduce_scatter(ct_process_group *pg, const ct_
 /* Returns when every process has called it. */
 CT_API ct_status ct_process_group_barrier(ct_process_group *pg);
 
+/* ------------------------------------------------------------------------ */
+/* Process groups and collectives (docs/distributed.md)                      */
+/* ------------------------------------------------------------------------ */
+
+/* The processes of one job launched together (mpirun, srun), each a task of
+ * a TensorFlow-style cluster: task `rank` of job "worker" (configurable).
+ * MPI is used through a plugin, libctensor_mpi.so, built against the MPI
+ * found at build time and loaded at run time from next to the library
+ * (or the path in $CT_MPI_PLUGIN); a build or a machine without it gets
+ * UNAVAILABLE naming what is missing. One process group per context, made
+ * before the context initialises: its devices are then named
+ * "/job:worker/replica:0/task:R/device:CPU:0". An op placed on another
+ * task's device fails with UNIMPLEMENTED ("remote execution is not
+ * supported; use collectives"), soft placement or not.
+ *
+ * Collectives are ops (placed on the input's device by the thread's scope,
+ * logged and counted), collective over every process of the group: each
+ * process must issue the same collectives in the same order with the same
+ * dtypes and shapes. Before moving data, the processes exchange a small
+ * description of the call; a call that differs fails on every process with
+ * INVALID_ARGUMENT naming the ranks and what each asked for. A collective
+ * that has not completed within the group's timeout fails with
+ * DEADLINE_EXCEEDED, or UNAVAILABLE when a process of the group is known to
+ * have died; after either the group is broken (FAILED_PRECONDITION for
+ * every later collective): make a new one. */
+typedef struct ct_process_group ct_process_group;
+
+typedef struct ct_process_group_options {
+  const char *job;        /* NULL: "worker" */
+  double timeout_seconds; /* 0: $CT_COLLECTIVE_TIMEOUT, else 300 */
+} ct_process_group_options;
+
+/* Initialises MPI if nobody did (MPI_Init_thread; a program or mpi4py may
+ * have done it first, and then finalises it too), and makes a group of
+ * every process of MPI_COMM_WORLD attached to ctx. Collective: every
+ * process calls it. FAILED_PRECONDITION if ctx is initialised already or
+ * has a group; UNAVAILABLE without the plugin or MPI. opts may be NULL. */
+CT_API ct_status ct_process_group_new(ct_context *ctx, const ct_process_group_options *opts,
+                                      ct_process_group **out);
+/* Detaches the group from its context (whose device names stay) and frees
+ * it. Not collective. MPI, if ctensor initialised it, is finalised at
+ * process exit. NULL is a no-op. */
+CT_API void ct_process_group_free(ct_process_group *pg);
+CT_API int ct_process_group_rank(const ct_process_group *pg);
+CT_API int ct_process_group_size(const ct_process_group *pg);
+/* Rank and size among the processes on this node (MPI's shared-memory
+ * split): for choosing a GPU per process. */
+CT_API int ct_process_group_local_rank(const ct_process_group *pg);
+CT_API int ct_process_group_local_size(const ct_process_group *pg);
+CT_API const char *ct_process_group_job(const ct_process_group *pg);
+/* The MPI library's own version text ("Open MPI v4.1.4, ..."). */
+CT_API const char *ct_process_group_mpi_version(const ct_process_group *pg);
+CT_API ct_status ct_process_group_set_timeout(ct_process_group *pg, double seconds);
+CT_API double ct_process_group_timeout(const ct_process_group *pg);
+/* Collectives issued on this group so far (every process counts alike). */
+CT_API uint64_t ct_process_group_collective_count(const ct_process_group *pg);
+
+/* The logical devices of every task, this one's first: the local ones as
+ * ct_logical_device_get names them, then the other tasks' (remote: ops
+ * cannot run there). The other tasks' devices are learnt in the group's
+ * first collective (ct_process_group_barrier will do); before it only the
+ * local devices are listed. */
+CT_API int ct_process_group_device_count(ct_process_group *pg);
+CT_API ct_status ct_process_group_device_get(ct_process_group *pg, int i, ct_logical_device_info *out,
+                                             bool *remote);
+
+typedef enum ct_reduce_op {
+  CT_REDUCE_SUM = 0,
+  CT_REDUCE_MEAN = 1, /* the sum divided by the group size (integers: truncated) */
+  CT_REDUCE_MAX = 2,
+  CT_REDUCE_MIN = 3,
+  CT_REDUCE_PROD = 4
+} ct_reduce_op;
+/* "sum", "mean", "max", "min", "prod"; "invalid" otherwise. */
+CT_API const char *ct_reduce_op_name(ct_reduce_op op);
+
+/* Every process gets the elementwise reduction of every process's x (same
+ * dtype and shape everywhere; numeric dtypes, not bool). */
+CT_API ct_status ct_process_group_all_reduce(ct_process_group *pg, const ct_tensor *x, ct_reduce_op op,
+                                             ct_tensor **out);
+/* Every process gets root's x (same dtype and shape everywhere; any dtype). */
+CT_API ct_status ct_process_group_broadcast(ct_process_group *pg, const ct_tensor *x, int root, ct_tensor **out);
+/* The processes' x concatenated along axis 0 in rank order; the first
+ * dimension may differ between processes, the rest may not (rank >= 1). */
+CT_API ct_status ct_process_group_all_gather(ct_process_group *pg, const ct_tensor *x, ct_tensor **out);
+/* all_reduce, then rank r keeps its share of axis 0: rows [r*q + min(r, m),
+ * ...) of the result, q = n / size, m = n % size, the first m ranks one
+ * row more (rank >= 1). */
+CT_API ct_status ct_process_group_reduce_scatter(ct_process_group *pg, const ct_tensor *x, ct_reduce_op op,
+                                                 ct_tensor **out);
+/* Returns when every process has called it. */
+CT_API ct_status ct_process_group_barrier(ct_process_group *pg);
+
 #ifdef __cplusplus
 }
 #endif

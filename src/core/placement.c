@@ -101,10 +101,8 @@ ct_status ct_device_scope_current(ct_context *ctx, char *out, size_t out_size) {
 
 /* ---- choosing a device -------------------------------------------------- */
 
-/* A GPU kernel whose library (NVRTC, cuBLAS) turned out unusable when it
- * was opened counts as absent, like one pruned at discovery. */
-static bool has_kernel(ct_context *ctx, ct_op op, int t, ct_dtype d) {
-  return ctx->registry.kernels[op][t][d] != NULL && (t != CT_DEV_GPU || ct_gpu_kernel_ready(ctx, op, d));
+static bool has_kernel(const ct_context *ctx, ct_op op, int t, ct_dtype d) {
+  return ctx->registry.kernels[op][t][d] != NULL;
 }
 
 static ct_device *select_device(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device_name *want) {
@@ -171,9 +169,8 @@ static const char *reason_sentence(ct_fallback_reason r) {
  * all, whatever the libraries). */
 static const char *gpu_limit(const ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device_name *want,
                              ct_fallback_reason reason) {
-  bool dropped = ctx->registry.gpu_pruned[op][kdtype] ||
-                 (ctx->registry.gpu_needs[op][kdtype] & atomic_load(&ctx->gpu_libs_bad)) != 0;
-  if (reason != CT_FALLBACK_NO_KERNEL || !want->has_type || strcmp(want->type, "GPU") != 0 || !dropped)
+  if (reason != CT_FALLBACK_NO_KERNEL || !want->has_type || strcmp(want->type, "GPU") != 0 ||
+      !ctx->registry.gpu_pruned[op][kdtype])
     return "";
   for (int i = 0; i < ctx->n_phys[CT_DEV_GPU]; i++) {
     const ct_physical_device_info *g = &ctx->phys[CT_DEV_GPU][i];
@@ -298,18 +295,8 @@ static ct_status no_kernel_anywhere(ct_context *ctx, ct_op op, ct_dtype kdtype) 
                   ct_op_name(op), ct_op_tf_name(op), ct_dtype_name(kdtype), list[0] ? list : "none");
 }
 
-/* The cached choice is a GPU whose kernel's library (NVRTC, cuBLAS) was
- * opened and does not work: choose again as if that kernel were absent. */
-static __attribute__((noinline)) ct_device *place_auto_without_gpu(ct_context *ctx, ct_op op, ct_dtype kdtype) {
-  for (int t = CT_DEVTYPE_COUNT - 1; t >= 0; t--)
-    if (ctx->n_by_type[t] > 0 && has_kernel(ctx, op, t, kdtype)) return ctx->by_type[t][0];
-  return NULL;
-}
-
 static ct_status place_auto(ct_context *ctx, ct_op op, ct_dtype kdtype, ct_device **out) {
   ct_device *dev = ctx->auto_device[op][kdtype];
-  if (dev && dev->type == CT_DEV_GPU && !ct_gpu_kernel_ready(ctx, op, kdtype))
-    dev = place_auto_without_gpu(ctx, op, kdtype);
   if (!dev) return no_kernel_anywhere(ctx, op, kdtype);
   *out = dev;
   return CT_OK;
