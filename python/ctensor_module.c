@@ -2038,9 +2038,6 @@ static int add_dlpack(PyObject *m);
 /* ctensor.distribute: python/distribute_glue.c, included at the end. */
 static int add_distribute(PyObject *m);
 
-/* ctensor.distribute: python/distribute_glue.c, included at the end. */
-static int add_distribute(PyObject *m);
-
 PyMODINIT_FUNC PyInit__ctensor(void);
 
 PyMODINIT_FUNC PyInit__ctensor(void) {
