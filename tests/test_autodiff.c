@@ -432,6 +432,47 @@ TEST(gradient_ops_run_on_the_forward_device) {
   ct_context_free(c2);
 }
 
+/* A matmul input the tape does not track gets no gradient product: y = x w
+ * with only w watched runs one matmul backwards (x^T dy), with both
+ * watched two -- and w's gradient is the same either way. */
+TEST(matmul_gradient_skips_an_untracked_input) {
+  double xv[6] = {1, 2, 3, 4, 5, 6}, wv[6] = {0.5, -1, 2, 0.25, -3, 1};
+  int64_t xs[2] = {2, 3}, ws[2] = {3, 2};
+  ct_tensor *x = oh_make(ctx, CT_FLOAT64, xs, 2, xv), *w = oh_make(ctx, CT_FLOAT64, ws, 2, wv);
+  uint64_t ops[2] = {0, 0};
+  for (int both = 0; both < 2; both++) {
+    ct_tensor *y = NULL, *s = NULL, *g[2] = {NULL, NULL};
+    ct_tape *tape = NULL;
+    CHECK_OK(ct_tape_new(ctx, false, true, &tape));
+    CHECK_OK(ct_tape_watch(tape, w));
+    if (both) CHECK_OK(ct_tape_watch(tape, x));
+    CHECK_OK(ct_matmul(ctx, x, w, false, false, &y));
+    CHECK_OK(ct_reduce_sum(ctx, y, NULL, 0, false, &s));
+    CHECK_OK(ct_tape_stop_recording(tape));
+    uint64_t before = 0, after = 0;
+    CHECK_OK(ct_device_op_count(ctx, "CPU:0", &before));
+    ct_gradient_source src[2] = {src_t(w), src_t(x)};
+    CHECK_OK(ct_tape_gradient(tape, (const ct_tensor *const *)&s, 1, NULL, src, 2, CT_UNCONNECTED_NONE, g));
+    CHECK_OK(ct_device_op_count(ctx, "CPU:0", &after));
+    ops[both] = after - before;
+    /* d sum(x w) / dw[k][n] = sum over rows of x[.][k] */
+    double want_w[6] = {5, 5, 7, 7, 9, 9};
+    check_values(g[0], want_w, 6, 0);
+    if (both) {
+      double want_x[6] = {-0.5, 2.25, -2, -0.5, 2.25, -2};
+      check_values(g[1], want_x, 6, 0);
+    } else {
+      CHECK(g[1] == NULL);
+    }
+    ct_tape_free(tape);
+    ct_tensor *vals[] = {y, s, g[0], g[1]};
+    for (size_t i = 0; i < LEN(vals); i++) ct_tensor_release(vals[i]);
+  }
+  CHECK_EQ_INT((int64_t)ops[1], (int64_t)ops[0] + 1);
+  ct_tensor_release(x);
+  ct_tensor_release(w);
+}
+
 /* Variables are placed like ops: the scope's device. */
 TEST(variable_placed_by_scope) {
   ct_context *c2 = NULL;
@@ -592,6 +633,7 @@ int main(void) {
   RUN(variables_read_assign_and_errors);
   RUN(variables_on_the_tape);
   RUN(gradient_ops_run_on_the_forward_device);
+  RUN(matmul_gradient_skips_an_untracked_input);
   RUN(variable_placed_by_scope);
   RUN(long_training_loop_has_flat_memory);
   RUN(tapes_are_per_thread);

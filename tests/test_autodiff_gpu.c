@@ -53,7 +53,7 @@ TEST(matmul_gradient_placed_on_its_forward_gpu) {
   CHECK_OK(ct_device_op_count(ctx, "GPU:0", &gpu_before));
   CHECK_OK(ct_tape_gradient(tape, (const ct_tensor *const *)&loss, 1, NULL, &s, 1, CT_UNCONNECTED_NONE, &g));
   CHECK_OK(ct_device_op_count(ctx, "GPU:0", &gpu_after));
-  CHECK(gpu_after >= gpu_before + 2); /* the two gradient matmuls ran on the GPU */
+  CHECK(gpu_after >= gpu_before + 1); /* w's gradient matmul ran on the GPU (x is no source: none for it) */
   bool sum_fell_back = false;
   for (int i = 0; i < ct_fallback_count(ctx); i++) {
     ct_fallback_record r;

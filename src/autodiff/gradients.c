@@ -312,24 +312,28 @@ GRAD(grad_identity) {
  * the broadcast batch axes summed away. */
 GRAD(grad_matmul) {
   scratch s = {0};
-  ct_tensor *a = op->saved_in[0], *b = op->saved_in[1], *g = dy[0], *ga, *gb;
+  ct_tensor *a = op->saved_in[0], *b = op->saved_in[1], *g = dy[0], *ga = NULL, *gb = NULL;
   bool ta = op->attrs.matmul.transpose_a, tb = op->attrs.matmul.transpose_b;
-  ct_status st;
+  /* A product the backward pass would drop is not computed (a layer's
+   * input batch is no source: its gradient is a third of the layer's
+   * backward work). */
+  bool want_a = !(op->skip_in & 1u), want_b = !(op->skip_in & 2u);
+  ct_status st = CT_OK;
   if (!ta && !tb) {
-    TMP(ga, ct_matmul(ctx, g, b, false, true, &_r));
-    TMP(gb, ct_matmul(ctx, a, g, true, false, &_r));
+    if (want_a) TMP(ga, ct_matmul(ctx, g, b, false, true, &_r));
+    if (want_b) TMP(gb, ct_matmul(ctx, a, g, true, false, &_r));
   } else if (!ta && tb) {
-    TMP(ga, ct_matmul(ctx, g, b, false, false, &_r));
-    TMP(gb, ct_matmul(ctx, g, a, true, false, &_r));
+    if (want_a) TMP(ga, ct_matmul(ctx, g, b, false, false, &_r));
+    if (want_b) TMP(gb, ct_matmul(ctx, g, a, true, false, &_r));
   } else if (ta && !tb) {
-    TMP(ga, ct_matmul(ctx, b, g, false, true, &_r));
-    TMP(gb, ct_matmul(ctx, a, g, false, false, &_r));
+    if (want_a) TMP(ga, ct_matmul(ctx, b, g, false, true, &_r));
+    if (want_b) TMP(gb, ct_matmul(ctx, a, g, false, false, &_r));
   } else {
-    TMP(ga, ct_matmul(ctx, b, g, true, true, &_r));
-    TMP(gb, ct_matmul(ctx, g, a, true, true, &_r));
+    if (want_a) TMP(ga, ct_matmul(ctx, b, g, true, true, &_r));
+    if (want_b) TMP(gb, ct_matmul(ctx, g, a, true, true, &_r));
   }
-  TRY(unbroadcast(ctx, ga, &op->in[0], &dx[0]));
-  TRY(unbroadcast(ctx, gb, &op->in[1], &dx[1]));
+  if (want_a) TRY(unbroadcast(ctx, ga, &op->in[0], &dx[0]));
+  if (want_b) TRY(unbroadcast(ctx, gb, &op->in[1], &dx[1]));
 done:
   scratch_free(&s);
   return st;

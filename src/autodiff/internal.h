@@ -44,6 +44,11 @@ typedef struct ct_tape_op {
   ct_tape_meta out[CT_TAPE_MAX_OUT];
   ct_tensor *saved_out[CT_TAPE_MAX_OUT];
   ct_tape_attrs attrs;
+  /* Bit i (inputs 0..31): the backward pass drops input i's gradient (the
+   * input is not tracked, or not a float), so its gradient function may
+   * skip computing it -- TensorFlow's skip_input_indices. Set before each
+   * call of the gradient function; a function may ignore it. */
+  unsigned skip_in;
 } ct_tape_op;
 
 /* dy[k]: the gradient of output k (NULL: none reached it). dx[i] receives

@@ -518,7 +518,7 @@ static bool same_shape(const ct_tensor *t, const ct_tape_meta *m) {
 }
 
 /* One recorded op, backwards: its output gradients are complete. */
-static ct_status backprop_op(ct_tape *tape, grad_map *m, const id_set *keep, const ct_tape_op *o) {
+static ct_status backprop_op(ct_tape *tape, grad_map *m, const id_set *keep, ct_tape_op *o) {
   ct_context *ctx = tape->ctx;
   ct_tensor *dy[CT_TAPE_MAX_OUT] = {NULL, NULL};
   bool any = false;
@@ -531,6 +531,12 @@ static ct_status backprop_op(ct_tape *tape, grad_map *m, const id_set *keep, con
   ct_tensor *dx_small[8] = {NULL};
   ct_tensor **dx = o->n_in <= 8 ? dx_small : calloc((size_t)o->n_in, sizeof *dx);
   if (!dx) return ct_error(CT_RESOURCE_EXHAUSTED, "gradient of %s: out of memory", ct_op_tf_name(o->op));
+  /* The gradients dropped below need not be computed at all (a matmul of
+   * a constant input batch by a weight: the batch's gradient is one of the
+   * layer's three products). */
+  o->skip_in = 0;
+  for (int i = 0; i < o->n_in && i < 32; i++)
+    if (!set_has(&tape->tracked, o->in[i].id) || !ct_dtype_is_float(o->in[i].dtype)) o->skip_in |= 1u << i;
   ct_status st = scope_on(ctx, o->device);
   if (st == CT_OK) {
     st = g->fn(ctx, o, dy, dx);
