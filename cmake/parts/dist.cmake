@@ -73,3 +73,10 @@ if(Python3_Interpreter_FOUND AND NOT CT_SANITIZE)
   set_tests_properties(dist_python PROPERTIES
     ENVIRONMENT "${CT_MPI_ENV};PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1" TIMEOUT 120)
 endif()
+
+# bench/dist_allreduce.c: ctensor's all_reduce against raw MPI_Allreduce
+# (docs/PERFORMANCE.md); run by hand: mpirun -np 2 <build>/bench_dist_allreduce
+add_executable(bench_dist_allreduce EXCLUDE_FROM_ALL ${CMAKE_SOURCE_DIR}/bench/dist_allreduce.c)
+target_compile_options(bench_dist_allreduce PRIVATE ${CT_WARN})
+target_link_libraries(bench_dist_allreduce PRIVATE ctensor_static MPI::MPI_C)
+add_dependencies(bench_dist_allreduce ctensor_mpi)

@@ -1,0 +1,67 @@
+/*
+ * All-reduce of float32 from 4 B to 64 MiB: ctensor's all_reduce against a
+ * raw MPI_Allreduce on the same buffers, in one MPI job (mpirun -np 2).
+ * Prints, per size, the median time of each and ctensor's ratio; bus
+ * bandwidth as nccl-tests defines it, 2(n-1)/n x bytes / time.
+ */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctensor.h"
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(void) {
+  MPI_Init(NULL, NULL);
+  ct_context *ctx;
+  ct_process_group *pg;
+  ct_context_new(&ctx);
+  if (ct_process_group_new(ctx, NULL, &pg) != CT_OK) {
+    fprintf(stderr, "%s\n", ct_last_error());
+    return 1;
+  }
+  int rank = ct_process_group_rank(pg), n = ct_process_group_size(pg);
+  if (rank == 0) printf("%10s %12s %12s %8s %10s %10s\n", "bytes", "mpi_us", "ctensor_us", "ratio", "mpi_GB/s", "ct_GB/s");
+  for (int64_t bytes = 4; bytes <= (64 << 20); bytes *= 4) {
+    int64_t count = bytes / 4;
+    float *buf = malloc((size_t)bytes), *out = malloc((size_t)bytes);
+    for (int64_t i = 0; i < count; i++) buf[i] = (float)i;
+    ct_tensor *x = NULL;
+    ct_tensor_from_host(ctx, CT_FLOAT32, &count, 1, buf, &x);
+    int reps = bytes < (1 << 20) ? 200 : bytes < (16 << 20) ? 20 : 6;
+    double t_mpi[200], t_ct[200];
+    for (int r = 0; r < reps + 3; r++) { /* interleaved, 3 warm-ups */
+      MPI_Barrier(MPI_COMM_WORLD);
+      double t0 = MPI_Wtime();
+      MPI_Allreduce(buf, out, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+      double t1 = MPI_Wtime();
+      MPI_Barrier(MPI_COMM_WORLD);
+      double t2 = MPI_Wtime();
+      ct_tensor *y = NULL;
+      ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y);
+      double t3 = MPI_Wtime();
+      ct_tensor_release(y);
+      if (r >= 3) {
+        t_mpi[r - 3] = t1 - t0;
+        t_ct[r - 3] = t3 - t2;
+      }
+    }
+    qsort(t_mpi, (size_t)reps, sizeof(double), cmp);
+    qsort(t_ct, (size_t)reps, sizeof(double), cmp);
+    double m = t_mpi[reps / 2], c = t_ct[reps / 2], f = 2.0 * (n - 1) / n * (double)bytes / 1e9;
+    if (rank == 0)
+      printf("%10lld %12.2f %12.2f %8.2f %10.3f %10.3f\n", (long long)bytes, m * 1e6, c * 1e6, c / m, f / m, f / c);
+    ct_tensor_release(x);
+    free(buf);
+    free(out);
+  }
+  ct_process_group_free(pg);
+  ct_context_free(ctx);
+  MPI_Finalize();
+  return 0;
+}
