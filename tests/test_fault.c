@@ -7,8 +7,8 @@
  *    succeeded (a log line or a cache entry that was not kept);
  *  - the out-parameter of the failed call was not written;
  *  - the context still runs an op and gives the right answer;
- *  - after everything is released the heap holds exactly what it held
- *    before the run (and LeakSanitizer, in the sanitizer tree, agrees).
+ *  - in the sanitizer tree, after everything is released the heap holds
+ *    exactly what it held before the run, and LeakSanitizer agrees.
  * The allocation hook is tests/fault_inject.c, linked into this program
  * only (cmake/parts/fault.cmake).
  *
@@ -20,7 +20,6 @@
  * the allocation points and how many distinct call sites were failed.
  */
 #include <dlfcn.h>
-#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +50,11 @@ static const char *site_name(const void *pc, char *buf, size_t size) {
   return buf;
 }
 #else
-static size_t heap_now(void) { return mallinfo2().uordblks; }
+/* glibc's mallinfo counts chunks parked in its per-thread caches as in
+ * use, so it drifts without a leak: outside the sanitizer tree the heap
+ * is not compared (the ASan tree's LeakSanitizer and byte count are the
+ * leak check). */
+static size_t heap_now(void) { return 0; }
 static const char *site_name(const void *pc, char *buf, size_t size) {
   snprintf(buf, size, "%p", pc);
   return buf;
