@@ -113,6 +113,17 @@ case "$out" in
   *) fail "python -m ctensor version printed '$out', expected ctensor $want" ;;
 esac
 
+# DLPack and typing ship in the wheel.
+out=$("$venv/bin/python" -c '
+import os, ctensor as tf
+from ctensor.experimental import dlpack
+t = tf.constant([1.0, 2.0])
+assert dlpack.from_dlpack(dlpack.to_dlpack(t)).tolist() == [1.0, 2.0]
+here = os.path.dirname(tf.__file__)
+assert os.path.exists(os.path.join(here, "py.typed")) and os.path.exists(os.path.join(here, "_ctensor.pyi"))
+print("ok")' 2>&1) && [ "$out" = ok ] && echo "ok   DLPack round trip, py.typed and _ctensor.pyi" ||
+  fail "DLPack or typing files in the installed package: $out"
+
 # NVIDIA's wheels in the same environment: a stand-in for nvidia-cublas-cu12
 # (an empty libcublas.so.13 and its dist-info; located by stat, never opened)
 # must be found by the loader's pip stage and listed by the doctor.
