@@ -75,5 +75,17 @@ conformance: build
 wheel: deps
 	./tests/wheel/manylinux.sh $(BUILD)/wheel-release . wheelhouse
 
+# libFuzzer over every parser of outside input (docs/reliability.md): a
+# clang tree whose library carries coverage instrumentation, then each target
+# for FUZZ_SECONDS. Needs clang and libclang-rt-14-dev (tools/install-deps.sh).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCT_SANITIZE=ON -DCT_FUZZ=ON $(CMAKE_FLAGS)
+
+fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./tools/fuzz.sh $(FUZZ_BUILD)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -473,4 +473,31 @@ int ct_doctor_lowest_sm(const char *kernels);
 bool ct_doctor_lib_wrong_cuda(const ct_doctor_lib *l, const char *cuda, char *why, size_t size);
 const ct_doctor_pkg *ct_doctor_find_pkg(const ct_doctor_report *r, int site, const char *name);
 
+/* ---- readers of files found on the machine ------------------------------ */
+
+/* Each takes the bytes as read (NUL-terminated where the probe reads text)
+ * and never trusts them: tests/fuzz/ runs every one of these under libFuzzer
+ * (docs/reliability.md). */
+
+/* Calls fn(ctx, dir) for the directory of every cached library whose name
+ * starts with one of ours, in the ld.so cache image buf[0..n). */
+void ct_dr_parse_ld_cache(const unsigned char *buf, size_t n, void (*fn)(void *ctx, const char *dir), void *ctx);
+/* "Name:", "Version:" and the nvidia runtime / cuDNN "Requires-Dist:" pins of
+ * a METADATA or PKG-INFO file, up to the first blank line. */
+void ct_dr_parse_metadata(FILE *f, char *name, size_t nsize, char *version, size_t vsize, char *cuda_dep,
+                          char *cudnn_dep, size_t dsize);
+/* "<name>-<version>-<build>.json" (a conda-meta file name) split in three;
+ * false when it is not of that form. */
+bool ct_dr_conda_meta_name(const char *file, char *name, size_t nsize, char *version, size_t vsize, char *build,
+                           size_t bsize);
+/* The release in /proc/driver/nvidia/version ("550.54.15"); "" if none. */
+void ct_dr_parse_module_version(const char *text, char *out, size_t size);
+/* The user-space driver release in a library's file name
+ * ("/usr/lib/libcuda.so.550.54.15" -> "550.54.15"); "" if none. */
+void ct_dr_release_from_name(const char *path, char *out, size_t size);
+/* PRETTY_NAME of an os-release file; out untouched when absent. */
+void ct_dr_parse_os_release(const char *text, char *out, size_t size);
+/* The model name and the instruction-set flags of /proc/cpuinfo into m. */
+void ct_dr_parse_cpuinfo(const char *text, ct_doctor_machine *m);
+
 #endif /* CT_DOCTOR_H */

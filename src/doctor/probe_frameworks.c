@@ -85,10 +85,8 @@ static ct_doctor_pkg *add_pkg(ct_doctor_report *r, int site, const char *name, c
 
 /* Reads "Name:", "Version:" and the nvidia runtime/cuDNN "Requires-Dist:"
  * lines of a METADATA / PKG-INFO file (headers end at the first blank line). */
-static void read_metadata(const char *file, char *name, size_t nsize, char *version, size_t vsize, char *cuda_dep,
+void ct_dr_parse_metadata(FILE *f, char *name, size_t nsize, char *version, size_t vsize, char *cuda_dep,
                           char *cudnn_dep, size_t dsize) {
-  FILE *f = fopen(file, "r");
-  if (!f) return;
   char line[512];
   while (fgets(line, sizeof line, f)) {
     if (line[0] == '\n' || line[0] == '\r') break;
@@ -111,6 +109,13 @@ static void read_metadata(const char *file, char *name, size_t nsize, char *vers
       if (strncmp(norm, "nvidia-cudnn-cu", 15) == 0 && !cudnn_dep[0]) ct_dr_strlcpy(cudnn_dep, norm, dsize);
     }
   }
+}
+
+static void read_metadata(const char *file, char *name, size_t nsize, char *version, size_t vsize, char *cuda_dep,
+                          char *cudnn_dep, size_t dsize) {
+  FILE *f = fopen(file, "r");
+  if (!f) return;
+  ct_dr_parse_metadata(f, name, nsize, version, vsize, cuda_dep, cudnn_dep, dsize);
   fclose(f);
 }
 
@@ -301,6 +306,26 @@ static void scan_path_pythons(ct_doctor_report *r) {
 
 /* conda-meta/<name>-<version>-<build>.json: the name may hold '-', the
  * version and build never do. */
+bool ct_dr_conda_meta_name(const char *file, char *name, size_t nsize, char *version, size_t vsize, char *build,
+                           size_t bsize) {
+  size_t n = strlen(file);
+  if (n < 6 || strcmp(file + n - 5, ".json") != 0) return false;
+  char stem[256];
+  if (n - 5 >= sizeof stem) return false;
+  memcpy(stem, file, n - 5);
+  stem[n - 5] = '\0';
+  char *b = strrchr(stem, '-');
+  if (!b) return false;
+  *b = '\0';
+  char *v = strrchr(stem, '-');
+  if (!v) return false;
+  *v = '\0';
+  ct_dr_strlcpy(name, stem, nsize);
+  ct_dr_strlcpy(version, v + 1, vsize);
+  ct_dr_strlcpy(build, b + 1, bsize);
+  return true;
+}
+
 static void scan_conda_env(ct_doctor_report *r, const char *prefix) {
   char meta[CT_DR_PATH + 16];
   snprintf(meta, sizeof meta, "%s/conda-meta", prefix);
@@ -319,23 +344,13 @@ static void scan_conda_env(ct_doctor_report *r, const char *prefix) {
   }
   struct dirent *e;
   while (site >= 0 && (e = readdir(d)) != NULL) {
-    size_t n = strlen(e->d_name);
-    if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0) continue;
-    char stem[256];
-    if (n - 5 >= sizeof stem) continue;
-    memcpy(stem, e->d_name, n - 5);
-    stem[n - 5] = '\0';
-    char *b = strrchr(stem, '-');
-    if (!b) continue;
-    *b = '\0';
-    char *v = strrchr(stem, '-');
-    if (!v) continue;
-    *v = '\0';
+    char name[256], version[64], build[64];
+    if (!ct_dr_conda_meta_name(e->d_name, name, sizeof name, version, sizeof version, build, sizeof build)) continue;
     char norm[64];
-    normalise(stem, norm, sizeof norm);
+    normalise(name, norm, sizeof norm);
     if (!interesting(norm)) continue;
-    ct_doctor_pkg *p = add_pkg(r, site, norm, v + 1, "conda-meta");
-    if (p) ct_dr_strlcpy(p->build, b + 1, sizeof p->build);
+    ct_doctor_pkg *p = add_pkg(r, site, norm, version, "conda-meta");
+    if (p) ct_dr_strlcpy(p->build, build, sizeof p->build);
   }
   closedir(d);
   if (site >= 0) scan_site(r, site);

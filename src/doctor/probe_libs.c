@@ -38,7 +38,47 @@ static void add_dir(ct_doctor_report *r, const char *dir, const char *where, boo
 /* The directories the ld.so cache points at for our libraries. The cache
  * ("glibc-ld.so.cache1.1", possibly after an old "ld.so-1.7.0" table) is a
  * header, fixed-size entries and a string table; offsets are relative to
- * the new header. Parsing it avoids running `ldconfig -p`. */
+ * the new header. Parsing it avoids running `ldconfig -p`. Every offset and
+ * count comes from the file, so each is checked against n before use. */
+void ct_dr_parse_ld_cache(const unsigned char *buf, size_t n, void (*fn)(void *ctx, const char *dir), void *ctx) {
+  static const char magic[] = "glibc-ld.so.cache1.1";
+  const size_t mlen = sizeof magic - 1;
+  const size_t header = 48, entry = 24;
+  const unsigned char *base = NULL;
+  for (size_t i = 0; i + mlen <= n && i < 1u << 20; i += 4)
+    if (memcmp(buf + i, magic, mlen) == 0) {
+      base = buf + i;
+      break;
+    }
+  if (!base) return;
+  size_t off = (size_t)(base - buf);
+  if (n - off < header) return; /* the count sits right after the magic */
+  uint32_t nlibs;
+  memcpy(&nlibs, base + mlen, 4);
+  for (uint32_t k = 0; k < nlibs && off + header + ((size_t)k + 1) * entry <= n; k++) {
+    const unsigned char *e = base + header + (size_t)k * entry;
+    uint32_t key, value;
+    memcpy(&key, e + 4, 4);
+    memcpy(&value, e + 8, 4);
+    if (off + key >= n || off + value >= n) continue;
+    const char *name = (const char *)base + key;
+    const char *full = (const char *)base + value;
+    if (!memchr(name, '\0', n - off - key) || !memchr(full, '\0', n - off - value)) continue;
+    bool ours = false;
+    for (int kind = 0; kind < CT_LIB_KIND_COUNT; kind++)
+      if (strncmp(name, lib_prefix[kind], strlen(lib_prefix[kind])) == 0) ours = true;
+    if (!ours) continue;
+    char dir[CT_DR_PATH];
+    ct_dr_strlcpy(dir, full, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (!slash) continue;
+    *slash = '\0';
+    fn(ctx, dir);
+  }
+}
+
+static void add_ld_cache_dir(void *ctx, const char *dir) { add_dir(ctx, dir, "ld.so cache", true); }
+
 static void add_ld_cache_dirs(ct_doctor_report *r) {
   char path[CT_DR_PATH];
   ct_dr_rooted(r, "/etc/ld.so.cache", path, sizeof path);
@@ -52,40 +92,7 @@ static void add_ld_cache_dirs(ct_doctor_report *r) {
   }
   n = fread(buf, 1, cap, f);
   fclose(f);
-  static const char magic[] = "glibc-ld.so.cache1.1";
-  const size_t mlen = sizeof magic - 1;
-  unsigned char *base = NULL;
-  for (size_t i = 0; i + mlen <= n && i < 1u << 20; i += 4)
-    if (memcmp(buf + i, magic, mlen) == 0) {
-      base = buf + i;
-      break;
-    }
-  if (base) {
-    size_t off = (size_t)(base - buf);
-    uint32_t nlibs;
-    memcpy(&nlibs, base + mlen, 4);
-    const size_t header = 48, entry = 24;
-    for (uint32_t k = 0; k < nlibs && off + header + (size_t)(k + 1) * entry <= n; k++) {
-      const unsigned char *e = base + header + (size_t)k * entry;
-      uint32_t key, value;
-      memcpy(&key, e + 4, 4);
-      memcpy(&value, e + 8, 4);
-      if (off + key >= n || off + value >= n) continue;
-      const char *name = (const char *)base + key;
-      const char *full = (const char *)base + value;
-      if (!memchr(name, '\0', n - off - key) || !memchr(full, '\0', n - off - value)) continue;
-      bool ours = false;
-      for (int kind = 0; kind < CT_LIB_KIND_COUNT; kind++)
-        if (strncmp(name, lib_prefix[kind], strlen(lib_prefix[kind])) == 0) ours = true;
-      if (!ours) continue;
-      char dir[CT_DR_PATH];
-      ct_dr_strlcpy(dir, full, sizeof dir);
-      char *slash = strrchr(dir, '/');
-      if (!slash) continue;
-      *slash = '\0';
-      add_dir(r, dir, "ld.so cache", true);
-    }
-  }
+  ct_dr_parse_ld_cache(buf, n, add_ld_cache_dir, r);
   free(buf);
 }
 

@@ -55,23 +55,35 @@ static bool has_flag(const char *flags, const char *flag) {
   return false;
 }
 
+void ct_dr_parse_os_release(const char *text, char *out, size_t size) {
+  const char *p = strstr(text, "PRETTY_NAME=");
+  if (!p || size == 0) return;
+  p += 12;
+  if (*p == '"') p++;
+  size_t n = strcspn(p, "\"\n");
+  if (n >= size) n = size - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+void ct_dr_parse_cpuinfo(const char *text, ct_doctor_machine *m) {
+  char flags[4096];
+  cpuinfo_field(text, "model name", m->cpu_model, sizeof m->cpu_model);
+  cpuinfo_field(text, "flags", flags, sizeof flags);
+  m->has_sse42 = has_flag(flags, "sse4_2");
+  m->has_avx = has_flag(flags, "avx");
+  m->has_avx2 = has_flag(flags, "avx2");
+  m->has_fma = has_flag(flags, "fma");
+  m->has_avx512f = has_flag(flags, "avx512f");
+}
+
 void ct_doctor_probe_machine(ct_doctor_report *r) {
   ct_doctor_machine *m = &r->machine;
   char path[CT_DR_PATH];
   char local[8192];
 
   ct_dr_rooted(r, "/etc/os-release", path, sizeof path);
-  if (ct_dr_read_file(path, local, sizeof local)) {
-    const char *p = strstr(local, "PRETTY_NAME=");
-    if (p) {
-      p += 12;
-      if (*p == '"') p++;
-      size_t n = strcspn(p, "\"\n");
-      if (n >= sizeof m->os) n = sizeof m->os - 1;
-      memcpy(m->os, p, n);
-      m->os[n] = '\0';
-    }
-  }
+  if (ct_dr_read_file(path, local, sizeof local)) ct_dr_parse_os_release(local, m->os, sizeof m->os);
   struct utsname u;
   if (uname(&u) == 0) {
     snprintf(m->kernel, sizeof m->kernel, "%s %s", u.sysname, u.release);
@@ -83,16 +95,7 @@ void ct_doctor_probe_machine(ct_doctor_report *r) {
    * the model and the flags. */
   char *cpu = local;
   ct_dr_rooted(r, "/proc/cpuinfo", path, sizeof path);
-  if (ct_dr_read_file(path, cpu, sizeof local)) {
-    char flags[4096];
-    cpuinfo_field(cpu, "model name", m->cpu_model, sizeof m->cpu_model);
-    cpuinfo_field(cpu, "flags", flags, sizeof flags);
-    m->has_sse42 = has_flag(flags, "sse4_2");
-    m->has_avx = has_flag(flags, "avx");
-    m->has_avx2 = has_flag(flags, "avx2");
-    m->has_fma = has_flag(flags, "fma");
-    m->has_avx512f = has_flag(flags, "avx512f");
-  }
+  if (ct_dr_read_file(path, cpu, sizeof local)) ct_dr_parse_cpuinfo(cpu, m);
   if (r->opt.root[0] == '\0') {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     m->cores = n > 0 ? (int)n : 0;
