@@ -127,9 +127,19 @@ static int poison(const char *dir) {
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     static const char junk[] = "neither ELF nor PTX";
     ct_sha256_hex(junk, sizeof junk, sum);
-    FILE *f = fopen(path, "wb");
+    /* keep the header's format and what the entry was built for (the
+     * fields after the checksum): only the driver may refuse it */
+    char head[1024] = "", format[64] = "";
+    FILE *f = fopen(path, "rb");
     if (!f) continue;
-    fprintf(f, "ctensor-kernel-cache-2 %s %zu %s\n", key, sizeof junk, sum);
+    bool got = fgets(head, sizeof head, f) != NULL;
+    fclose(f);
+    const char *tail = head;
+    for (int field = 0; got && field < 4 && tail; field++) tail = strchr(tail, ' ') ? strchr(tail, ' ') + 1 : NULL;
+    if (!got || !tail || sscanf(head, "%63s", format) != 1) continue;
+    f = fopen(path, "wb");
+    if (!f) continue;
+    fprintf(f, "%s %s %zu %s %s", format, key, sizeof junk, sum, tail);
     fwrite(junk, 1, sizeof junk, f);
     fclose(f);
     n++;

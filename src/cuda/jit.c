@@ -114,7 +114,17 @@ static ct_status build(ct_cuda_jit *j, ct_cuda_device *cd, const ct_cuda_kref *k
   ct_kernel_cache_key_of(&in, key);
   void *image = NULL;
   size_t size = 0;
+  ct_kernel_cache_set_target(&j->cache, j->target.arch, cd->state ? cd->state->driver_version : 0,
+                             j->nvrtc.build_id);
   bool cached = ct_kernel_cache_load(&j->cache, key, &image, &size);
+  if (!cached && j->cache.why[0]) {
+    /* an unsafe directory stays so for the process: said once; a bad entry
+     * is said each time, as it names the kernel */
+    if (j->cache.dir_refused)
+      ct_logf_once(cd->ctx, "kernel-cache-dir", CT_LOG_WARNING, "%s", j->cache.why);
+    else
+      ct_logf(cd->ctx, CT_LOG_WARNING, "%s (%s)", j->cache.why, k->name[0]);
+  }
   for (int attempt = 0; attempt < 2; attempt++) {
     if (!cached) {
       s = ct_nvrtc_compile(&j->nvrtc, &j->target, k->name[0], src, opts + 1, k->option ? 1 : 0, &image, &size);

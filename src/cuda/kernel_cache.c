@@ -107,11 +107,32 @@ void ct_sha256_hex(const void *data, size_t size, char out[CT_KCACHE_KEY_HEX]) {
 
 /* ---- cache ------------------------------------------------------------------ */
 
-/* Bump when the file layout or the meaning of a key changes. */
-#define CACHE_FORMAT "ctensor-kernel-cache-2"
+/* Bump when the file layout or the meaning of a key changes. 3: the header
+ * names the architecture, driver and NVRTC build the entry was made for. */
+#define CACHE_FORMAT "ctensor-kernel-cache-3"
+/* Compiled images are a few MiB at most; a larger file is not ours. */
+#define CACHE_MAX_PAYLOAD (1u << 30)
+
+/* The header's last field runs to the end of the line, so a build id with a
+ * line break in it (a library path can hold one) is written flattened. */
+static void flatten(const char *in, char *out, size_t size) {
+  size_t j = 0;
+  for (size_t i = 0; in && in[i] && j + 1 < size; i++) out[j++] = (in[i] == '\n' || in[i] == '\r') ? '?' : in[i];
+  out[j] = '\0';
+}
+
+void ct_kernel_cache_set_target(ct_kernel_cache *c, const char *arch, int driver_version, const char *nvrtc) {
+  flatten(arch && arch[0] ? arch : "-", c->arch, sizeof c->arch);
+  /* the arch is one space-separated token of the header */
+  for (char *p = c->arch; *p; p++)
+    if (*p == ' ' || *p == '\t') *p = '_';
+  c->driver_version = driver_version;
+  flatten(nvrtc && nvrtc[0] ? nvrtc : "-", c->nvrtc, sizeof c->nvrtc);
+}
 
 void ct_kernel_cache_init(ct_kernel_cache *c, const char *dir_override) {
   memset(c, 0, sizeof *c);
+  ct_kernel_cache_set_target(c, NULL, 0, NULL);
   if (dir_override) {
     snprintf(c->dir, sizeof c->dir, "%s", dir_override);
     c->enabled = c->dir[0] != '\0';
@@ -183,55 +204,216 @@ void ct_kernel_cache_path(const ct_kernel_cache *c, const char *key, char *out, 
   snprintf(out, size, "%s/%s.bin", c->dir, key);
 }
 
-/* File: "<format> <key> <size> <sha256 of payload>\n" then the payload. */
+/* Why a directory or file may not be trusted: someone else could have put
+ * code there. NULL when it is ours alone. */
+static const char *unsafe_owner(const struct stat *sb, char *buf, size_t size) {
+  if (sb->st_uid != geteuid()) {
+    snprintf(buf, size, "owned by uid %u, not by this user (uid %u)", (unsigned)sb->st_uid, (unsigned)geteuid());
+    return buf;
+  }
+  if (sb->st_mode & (S_IWGRP | S_IWOTH)) {
+    snprintf(buf, size, "writable by %s (mode %03o)", (sb->st_mode & S_IWOTH) ? "other users" : "its group",
+             (unsigned)(sb->st_mode & 0777));
+    return buf;
+  }
+  return NULL;
+}
+
+/* The cache directory is usable: ours, a directory, not writable by others.
+ * false with c->why set otherwise (a missing directory is not an error:
+ * `missing` tells). */
+static bool dir_trusted(ct_kernel_cache *c, bool *missing) {
+  struct stat sb;
+  char detail[128];
+  *missing = false;
+  if (stat(c->dir, &sb) != 0) {
+    *missing = errno == ENOENT;
+    if (!*missing)
+      snprintf(c->why, sizeof c->why, "kernel cache: cannot use %s: %s; compiling in memory", c->dir, strerror(errno));
+    return false;
+  }
+  const char *bad = !S_ISDIR(sb.st_mode) ? "not a directory" : unsafe_owner(&sb, detail, sizeof detail);
+  if (bad) {
+    c->dir_refused++;
+    snprintf(c->why, sizeof c->why, "kernel cache: refusing directory %s: %s; compiling in memory", c->dir, bad);
+    return false;
+  }
+  return true;
+}
+
+/* Fixed-width hex token of exactly 64 digits. */
+static bool is_hex64(const char *s, size_t n) {
+  if (n != 64) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+  return true;
+}
+
+/* Splits the next space-delimited token off [*p, end). */
+static bool next_token(const char **p, const char *end, const char **tok, size_t *len) {
+  const char *q = *p;
+  const char *sp = memchr(q, ' ', (size_t)(end - q));
+  if (sp == NULL || sp == q) return false;
+  *tok = q;
+  *len = (size_t)(sp - q);
+  *p = sp + 1;
+  return true;
+}
+
+static bool token_is(const char *tok, size_t len, const char *want) {
+  return strlen(want) == len && memcmp(tok, want, len) == 0;
+}
+
+/* File: "<format> <key> <size> <sha256 of payload> <arch> <driver> <nvrtc build>\n"
+ * then exactly <size> payload bytes. */
+bool ct_kernel_cache_check(const ct_kernel_cache *c, const char *key, const unsigned char *file, size_t n,
+                           size_t *payload_off, size_t *payload_size, char *why, size_t why_size) {
+  const char *text = (const char *)file;
+  const char *nl = n ? memchr(text, '\n', n < 1024 ? n : 1024) : NULL;
+  const char *tok, *p = text;
+  size_t len;
+  if (nl == NULL) {
+    snprintf(why, why_size, "no header line (truncated or not a cache entry, %zu bytes)", n);
+    return false;
+  }
+  if (!next_token(&p, nl, &tok, &len) || !token_is(tok, len, CACHE_FORMAT)) {
+    snprintf(why, why_size, "not a %s entry (header starts '%.*s')", CACHE_FORMAT,
+             (int)((size_t)(nl - text) < 40 ? (size_t)(nl - text) : 40), text);
+    return false;
+  }
+  if (!next_token(&p, nl, &tok, &len) || !is_hex64(tok, len) || (key && !token_is(tok, len, key))) {
+    snprintf(why, why_size, "the header names another key");
+    return false;
+  }
+  unsigned long long size = 0;
+  if (!next_token(&p, nl, &tok, &len) || len > 10) {
+    snprintf(why, why_size, "the header has no payload size");
+    return false;
+  }
+  for (size_t i = 0; i < len; i++) {
+    if (tok[i] < '0' || tok[i] > '9') {
+      snprintf(why, why_size, "bad payload size '%.*s'", (int)len, tok);
+      return false;
+    }
+    size = size * 10 + (unsigned)(tok[i] - '0');
+  }
+  if (size == 0 || size > CACHE_MAX_PAYLOAD) {
+    snprintf(why, why_size, "payload size %llu out of range", size);
+    return false;
+  }
+  const char *sum;
+  if (!next_token(&p, nl, &sum, &len) || !is_hex64(sum, len)) {
+    snprintf(why, why_size, "the header has no payload checksum");
+    return false;
+  }
+  if (!next_token(&p, nl, &tok, &len)) {
+    snprintf(why, why_size, "the header has no architecture");
+    return false;
+  }
+  if (c && !token_is(tok, len, c->arch)) {
+    snprintf(why, why_size, "built for %.*s, this GPU needs %s", (int)(len < 32 ? len : 32), tok, c->arch);
+    return false;
+  }
+  char drv[16];
+  if (!next_token(&p, nl, &tok, &len) || len >= sizeof drv) {
+    snprintf(why, why_size, "the header has no driver version");
+    return false;
+  }
+  memcpy(drv, tok, len);
+  drv[len] = '\0';
+  char mine[16];
+  snprintf(mine, sizeof mine, "%d", c ? c->driver_version : 0);
+  if (c && strcmp(drv, mine) != 0) {
+    snprintf(why, why_size, "built under driver %s, this driver is %s", drv, mine);
+    return false;
+  }
+  size_t nv_len = (size_t)(nl - p);
+  if (c && !token_is(p, nv_len, c->nvrtc)) {
+    snprintf(why, why_size, "built by NVRTC '%.*s', this one is '%s'", (int)(nv_len < 120 ? nv_len : 120), p,
+             c->nvrtc);
+    return false;
+  }
+  size_t off = (size_t)(nl - text) + 1;
+  if (n - off != size) {
+    snprintf(why, why_size, "%s: the header promises %llu payload bytes, the file holds %zu",
+             n - off < size ? "truncated" : "trailing bytes", size, n - off);
+    return false;
+  }
+  char actual[CT_KCACHE_KEY_HEX];
+  ct_sha256_hex(file + off, (size_t)size, actual);
+  if (memcmp(actual, sum, 64) != 0) {
+    snprintf(why, why_size, "payload checksum mismatch (corrupt)");
+    return false;
+  }
+  *payload_off = off;
+  *payload_size = (size_t)size;
+  return true;
+}
+
 bool ct_kernel_cache_load(ct_kernel_cache *c, const char *key, void **data, size_t *size) {
   if (!c->enabled) return false;
-  char path[600];
-  ct_kernel_cache_path(c, key, path, sizeof path);
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
+  c->why[0] = '\0';
+  bool missing;
+  if (!dir_trusted(c, &missing)) {
     c->misses++;
     return false;
   }
-  char line[256], fkey[CT_KCACHE_KEY_HEX + 1], sum[CT_KCACHE_KEY_HEX + 1], format[64];
-  unsigned long long n = 0;
-  bool ok = fgets(line, sizeof line, f) != NULL &&
-            sscanf(line, "%63s %65s %llu %65s", format, fkey, &n, sum) == 4 && strcmp(format, CACHE_FORMAT) == 0 &&
-            strcmp(fkey, key) == 0 && n > 0 && n < (1ull << 31);
-  void *buf = NULL;
-  if (ok) {
-    buf = malloc((size_t)n + 1);
-    ok = buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n && fgetc(f) == EOF;
+  char path[600], detail[128];
+  ct_kernel_cache_path(c, key, path, sizeof path);
+  /* O_NOFOLLOW: a link planted in place of an entry is not followed;
+   * O_NONBLOCK: a FIFO planted there does not hang the open. */
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    c->misses++;
+    if (errno != ENOENT) {
+      c->rejected++;
+      snprintf(c->why, sizeof c->why, "kernel cache: cannot read %s: %s; compiling it again", path, strerror(errno));
+    }
+    return false;
   }
-  if (ok) {
-    char actual[CT_KCACHE_KEY_HEX];
-    ct_sha256_hex(buf, (size_t)n, actual);
-    ok = strcmp(actual, sum) == 0;
+  struct stat sb;
+  unsigned char *buf = NULL;
+  const char *bad = NULL;
+  size_t n = 0;
+  if (fstat(fd, &sb) != 0) bad = strerror(errno);
+  else if (!S_ISREG(sb.st_mode)) bad = "not a regular file";
+  else if ((bad = unsafe_owner(&sb, detail, sizeof detail)) != NULL) c->file_refused++;
+  else if (sb.st_size <= 0 || (unsigned long long)sb.st_size > CACHE_MAX_PAYLOAD + 1024ull) bad = "size out of range";
+  else if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) bad = "out of memory";
+  else {
+    ssize_t got;
+    while (n < (size_t)sb.st_size && (got = read(fd, buf + n, (size_t)sb.st_size - n)) > 0) n += (size_t)got;
   }
-  fclose(f);
-  if (!ok) {
+  close(fd);
+  size_t off = 0, len = 0;
+  char why[256];
+  if (bad == NULL && !ct_kernel_cache_check(c, key, buf, n, &off, &len, why, sizeof why)) bad = why;
+  if (bad) {
     free(buf);
     c->rejected++;
     c->misses++;
+    snprintf(c->why, sizeof c->why, "kernel cache: not loading %s: %s; compiling it again", path, bad);
     return false;
   }
-  ((char *)buf)[n] = '\0'; /* PTX images are text */
+  memmove(buf, buf + off, len);
+  buf[len] = '\0'; /* PTX images are text */
   *data = buf;
-  *size = (size_t)n;
+  *size = len;
   c->hits++;
   return true;
 }
 
+/* Creates missing directories 0700: the cache holds code this user runs. */
 static int mkdir_p(const char *dir) {
   char tmp[512];
   snprintf(tmp, sizeof tmp, "%s", dir);
   for (char *p = tmp + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -1;
     *p = '/';
   }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+  if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -1;
   return 0;
 }
 
@@ -239,9 +421,21 @@ ct_status ct_kernel_cache_store(ct_kernel_cache *c, const char *key, const void 
   if (!c->enabled) return CT_OK;
   char path[600], tmp[640], sum[CT_KCACHE_KEY_HEX];
   ct_kernel_cache_path(c, key, path, sizeof path);
-  if (mkdir_p(c->dir) != 0) {
+  bool missing;
+  if (!dir_trusted(c, &missing)) {
+    if (!missing || mkdir_p(c->dir) != 0) {
+      c->store_failures++;
+      if (missing) return ct_error(CT_UNAVAILABLE, "kernel cache: cannot create %s: %s", c->dir, strerror(errno));
+      return ct_error(CT_UNAVAILABLE, "%s", c->why);
+    }
+    if (!dir_trusted(c, &missing)) { /* made by someone else meanwhile, or under a umask we cannot trust */
+      c->store_failures++;
+      return ct_error(CT_UNAVAILABLE, "%s", c->why);
+    }
+  }
+  if (size == 0 || size > CACHE_MAX_PAYLOAD) {
     c->store_failures++;
-    return ct_error(CT_UNAVAILABLE, "kernel cache: cannot create %s: %s", c->dir, strerror(errno));
+    return ct_error(CT_INVALID_ARGUMENT, "kernel cache: not storing a %zu-byte image", size);
   }
   snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
   int fd = mkstemp(tmp);
@@ -253,13 +447,17 @@ ct_status ct_kernel_cache_store(ct_kernel_cache *c, const char *key, const void 
   FILE *f = fdopen(fd, "wb");
   bool ok = f != NULL;
   if (ok) {
-    ok = fprintf(f, "%s %s %zu %s\n", CACHE_FORMAT, key, size, sum) > 0 && fwrite(data, 1, size, f) == size;
+    ok = fprintf(f, "%s %s %zu %s %s %d %s\n", CACHE_FORMAT, key, size, sum, c->arch[0] ? c->arch : "-",
+                 c->driver_version, c->nvrtc[0] ? c->nvrtc : "-") > 0 &&
+         fwrite(data, 1, size, f) == size;
+    /* a full disk shows up at the flush at the latest */
     ok = (fclose(f) == 0) && ok;
   } else {
     close(fd);
   }
-  /* rename() is atomic within a file system: readers never see a partial file */
-  if (!ok || chmod(tmp, 0644) != 0 || rename(tmp, path) != 0) {
+  /* rename() is atomic within a file system: readers never see a partial
+   * file, and it replaces a rejected entry in one step */
+  if (!ok || chmod(tmp, 0600) != 0 || rename(tmp, path) != 0) {
     int e = errno;
     unlink(tmp);
     c->store_failures++;

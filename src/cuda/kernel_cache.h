@@ -7,9 +7,13 @@
  * the full kernel source, every header NVRTC may include (common.cuh,
  * philox.h, ...), the target architecture, every option and the NVRTC
  * library (version, file, size, mtime). An entry the driver refuses to
- * load is evicted and compiled again. The file repeats the key and carries the SHA-256 of its
- * payload; a file whose key, size or checksum does not match is ignored
- * (and replaced by the next store). Stores write a temporary file in the
+ * load is evicted and compiled again. The file repeats the key, names the
+ * architecture, driver and NVRTC build it was made for and carries the
+ * SHA-256 of its payload; a file whose header, size or checksum does not
+ * match is never loaded (and is replaced by the next store). Loading an
+ * entry runs code from disk, so the directory is created 0700 and a
+ * directory or file owned by another user or writable by group or others
+ * is refused: the kernel is then compiled in memory. Stores write a temporary file in the
  * same directory and rename() it into place, so readers in other
  * processes see the old entry, the new entry or none — never half of one.
  */
@@ -29,6 +33,16 @@ typedef struct ct_kernel_cache {
   char dir[512];
   /* counters, for tests and `doctor` */
   uint64_t hits, misses, rejected, stores, store_failures, evicted;
+  /* What entries must have been built for (ct_kernel_cache_set_target). */
+  char arch[32];
+  int driver_version;
+  char nvrtc[400];
+  /* Refusals: a directory or an entry file someone else could have written
+   * (another owner, group- or world-writable). */
+  uint64_t dir_refused, file_refused;
+  /* Why the last load found nothing usable ("" for a plain miss): for the
+   * caller to log. */
+  char why[700];
 } ct_kernel_cache;
 
 /* Reads the environment (once, when the cache is set up). dir_override
@@ -56,6 +70,17 @@ void ct_kernel_cache_key_of(const ct_kernel_cache_inputs *in, char key[CT_KCACHE
 void ct_kernel_cache_key(const char *arch, const char *options, int nvrtc_major, int nvrtc_minor,
                          const char *source, char key[CT_KCACHE_KEY_HEX]);
 
+/* Sets what every entry must have been built for: loads refuse an entry
+ * made for another architecture, driver version or NVRTC build, and
+ * stores record them in the header. */
+void ct_kernel_cache_set_target(ct_kernel_cache *c, const char *arch, int driver_version, const char *nvrtc);
+
+/* Checks an entry file's bytes against `key` (NULL: any) and c's target
+ * (c NULL: any): header, size, checksum. true with the payload's place;
+ * false with the reason in why. Exposed for tests and the fuzz harness. */
+bool ct_kernel_cache_check(const ct_kernel_cache *c, const char *key, const unsigned char *file, size_t n,
+                           size_t *payload_off, size_t *payload_size, char *why, size_t why_size);
+
 /* Removes an entry (one the driver refused to load); counted in evicted. */
 void ct_kernel_cache_evict(ct_kernel_cache *c, const char *key);
 
@@ -63,7 +88,8 @@ void ct_kernel_cache_evict(ct_kernel_cache *c, const char *key);
 void ct_kernel_cache_path(const ct_kernel_cache *c, const char *key, char *out, size_t size);
 
 /* true and a malloc'ed copy on a valid hit; false on a miss or a rejected
- * (corrupt, truncated, foreign) file. */
+ * (corrupt, truncated, foreign, unreadable) file, or when the directory or
+ * the file could have been written by another user (c->why says which). */
 bool ct_kernel_cache_load(ct_kernel_cache *c, const char *key, void **data, size_t *size);
 
 /* Stores atomically (creates the directory). Failure is reported but
