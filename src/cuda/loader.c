@@ -3,9 +3,11 @@
  *
  * Search order for every library (the first that opens wins):
  *   1. override   CT_CUDA_DRIVER_PATH / CT_CUBLAS_PATH / CT_CUBLASLT_PATH /
- *                 CT_NVRTC_PATH: a file, or a directory holding the usual
- *                 names. When set it is the only candidate, so that a wrong
- *                 override is reported instead of hidden by a fallback.
+ *                 CT_NVRTC_PATH: the absolute path of a file, or of a
+ *                 directory holding the usual names (anything else is
+ *                 refused, not loaded). When set it is the only candidate,
+ *                 so that a wrong override is reported instead of hidden by
+ *                 a fallback.
  *   2. system     the dynamic loader's own search for the bare versioned
  *                 name (LD_LIBRARY_PATH, RUNPATH, ld.so.cache, /lib, /usr/lib)
  *   3. libdir     the directory holding libctensor.so (dladdr)
@@ -15,6 +17,11 @@
  *                 newest first
  * The driver is only ever opened as libcuda.so.1: the unversioned
  * libcuda.so is the toolkit's development link or its stub.
+ *
+ * Nothing is ever opened from the current directory or a relative path:
+ * every dlopen gets an absolute path, except the bare names of stage 2, and
+ * those are skipped when LD_LIBRARY_PATH holds a relative or empty entry
+ * (docs/reliability.md, "Loading libraries").
  */
 #include "cuda/loader.h"
 
@@ -250,7 +257,10 @@ static bool is_file(const char *path) {
 }
 
 static void add_dir(ct_cuda_state *st, const char *stage, const char *dir) {
-  if (!dir[0] || st->n_dirs >= CT_CUDA_MAX_DIRS || !is_dir(dir)) return;
+  /* A relative directory (from a relative CUDA_PATH, VIRTUAL_ENV, ... or
+   * LD_LIBRARY_PATH entry) would be looked up from the current directory:
+   * never searched. */
+  if (dir[0] != '/' || st->n_dirs >= CT_CUDA_MAX_DIRS || !is_dir(dir)) return;
   for (int i = 0; i < st->n_dirs; i++)
     if (strcmp(st->dirs[i].dir, dir) == 0) return;
   search_dir *d = &st->dirs[st->n_dirs++];
@@ -337,6 +347,42 @@ static void build_dirs(ct_cuda_state *st) {
   add_glob(st, "usr_local", "/usr/local/cuda-*/lib64", true);
 }
 
+/* An override must name the library by absolute path: a relative one would
+ * be resolved from the current directory, a bare name searched by the
+ * dynamic loader, so that code from wherever the process runs could be
+ * loaded. NULL when usable, else why not. */
+static const char *override_problem(const char *ov) {
+  struct stat sb;
+  if (ov[0] != '/') return "not an absolute path";
+  if (stat(ov, &sb) != 0) return "no such file or directory";
+  if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) return "neither a regular file nor a directory";
+  return NULL;
+}
+
+static void refuse_override(ct_cuda_state *st, ct_cuda_lib lib, const char *ov, const char *why) {
+  ct_cuda_load_record *r = add_record(st, lib, "override", "", ov);
+  if (r)
+    snprintf(r->error, sizeof r->error,
+             "%s='%s': %s (it must be the absolute path of the library file or of its directory); not loaded",
+             override_vars[lib], ov, why);
+}
+
+/* The dynamic loader resolves a relative LD_LIBRARY_PATH entry (an empty
+ * one: the current directory) from wherever the process runs; with such an
+ * entry a bare-name dlopen is not made (first such entry into bad). */
+static bool ld_path_is_relative(const char *ld, char *bad, size_t size) {
+  if (!ld[0]) return false;
+  for (const char *p = ld;;) {
+    size_t n = strcspn(p, ":;");
+    if (n == 0 || p[0] != '/') {
+      snprintf(bad, size, "%.*s", (int)n, p);
+      return true;
+    }
+    if (!p[n]) return false;
+    p += n + 1;
+  }
+}
+
 /* ---- locating (stat only) ----------------------------------------------- */
 
 static int driver_major(const ct_cuda_state *st) { return st->driver_version > 0 ? st->driver_version / 1000 : 0; }
@@ -400,6 +446,11 @@ static bool locate_in(ct_cuda_state *st, ct_cuda_lib lib, const search_dir *dirs
 static void locate_one(ct_cuda_state *st, ct_cuda_lib lib) {
   const char *ov = lib_override(&st->env, lib);
   if (ov[0]) {
+    const char *why = override_problem(ov);
+    if (why) {
+      refuse_override(st, lib, ov, why);
+      return;
+    }
     /* An override names a file, or a directory holding the usual names. */
     if (is_file(ov)) {
       const char *base = strrchr(ov, '/');
@@ -471,7 +522,10 @@ static void *open_search(ct_cuda_state *st, ct_cuda_lib lib, int max_major, cons
   const char *ov = lib_override(&st->env, lib);
   char path[1024];
   void *h = NULL;
-  if (ov[0]) {
+  const char *why = ov[0] ? override_problem(ov) : NULL;
+  if (why) {
+    refuse_override(st, lib, ov, why);
+  } else if (ov[0]) {
     if (is_dir(ov)) {
       bool any = false;
       for (const char *const *f = lib_files(lib); *f && !h; f++) {
@@ -494,6 +548,17 @@ static void *open_search(ct_cuda_state *st, ct_cuda_lib lib, int max_major, cons
   } else {
     build_dirs(st);
     const search_dir *dirs = st->dirs;
+    char bad[256];
+    bool relative = ld_path_is_relative(st->env.ld_library_path, bad, sizeof bad);
+    if (relative) {
+      ct_cuda_load_record *r = add_record(st, lib, "system", "", "");
+      if (r)
+        snprintf(r->error, sizeof r->error,
+                 "LD_LIBRARY_PATH entry '%.100s' is relative (an empty one is the current directory): the dynamic "
+                 "loader's own search is skipped, its absolute entries and the system directories are opened by "
+                 "full path",
+                 bad);
+    }
     for (const char *const *f = lib_files(lib); *f && !h; f++) {
       int maj, min;
       ct_cuda_version_from_name(*f, &maj, &min);
@@ -502,11 +567,11 @@ static void *open_search(ct_cuda_state *st, ct_cuda_lib lib, int max_major, cons
         if (r) snprintf(r->error, sizeof r->error, "skipped: needs a driver for CUDA %d.x", maj);
         continue;
       }
-      h = try_open(st, lib, "system", *f, *f);
+      if (!relative) h = try_open(st, lib, "system", *f, *f);
       snprintf(path, sizeof path, "%s", *f);
       for (int i = 0; !h && dirs && i < st->n_dirs; i++) {
         /* system directories were covered by the bare-name attempt */
-        if (strcmp(dirs[i].stage, "system") == 0) continue;
+        if (!relative && strcmp(dirs[i].stage, "system") == 0) continue;
         if (dir_has(dirs[i].dir, *f, path, sizeof path)) h = try_open(st, lib, dirs[i].stage, *f, path);
       }
     }
@@ -660,7 +725,10 @@ ct_status ct_cuda_load_driver(ct_cuda_state *st) {
   L->tried = true;
   void *h = NULL;
   const char *ov = st->env.driver_path;
-  if (ov[0]) {
+  const char *why = ov[0] ? override_problem(ov) : NULL;
+  if (why) {
+    refuse_override(st, CT_CUDA_LIB_DRIVER, ov, why);
+  } else if (ov[0]) {
     char path[1024];
     if (is_dir(ov)) {
       snprintf(path, sizeof path, "%s/libcuda.so.1", ov);
@@ -668,7 +736,12 @@ ct_status ct_cuda_load_driver(ct_cuda_state *st) {
       snprintf(path, sizeof path, "%s", ov);
     }
     const char *base = strrchr(path, '/');
-    h = try_open(st, CT_CUDA_LIB_DRIVER, "override", base ? base + 1 : path, path);
+    if (is_file(path)) {
+      h = try_open(st, CT_CUDA_LIB_DRIVER, "override", base ? base + 1 : path, path);
+    } else {
+      ct_cuda_load_record *r = add_record(st, CT_CUDA_LIB_DRIVER, "override", base ? base + 1 : path, path);
+      if (r) snprintf(r->error, sizeof r->error, "%s=%s: no libcuda.so.1 in that directory", override_vars[0], ov);
+    }
     if (h) resolved_path(h, "cuInit", L->path, sizeof L->path, path);
   } else {
     h = open_search(st, CT_CUDA_LIB_DRIVER, 0, "cuInit");

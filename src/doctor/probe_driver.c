@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ typedef int (*nvml_version_fn)(char *, unsigned int);
 /* "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar ..."
  * or "... Open Kernel Module for x86_64  560.35.03  Release Build ...":
  * the first token after "Kernel Module" that looks like a release. */
-static void parse_module_version(const char *text, char *out, size_t size) {
+void ct_dr_parse_module_version(const char *text, char *out, size_t size) {
   const char *p = strstr(text, "Kernel Module");
   out[0] = '\0';
   if (!p) return;
@@ -51,7 +52,7 @@ static bool is_stub_dir(const char *dir) {
 }
 
 /* libcuda.so.550.54.15 -> "550.54.15" (the user-space driver release). */
-static void release_from_name(const char *path, char *out, size_t size) {
+void ct_dr_release_from_name(const char *path, char *out, size_t size) {
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
   out[0] = '\0';
@@ -114,15 +115,37 @@ static void probe_devices(ct_doctor_report *r) {
   }
 }
 
-/* Finds libcuda.so.1 as the loader would. Sets libcuda_path/how. */
+/* Whether this process's LD_LIBRARY_PATH has a relative or empty entry,
+ * which the dynamic loader resolves from the current directory: then no
+ * bare-name dlopen is made (the loader in src/cuda/loader.c does the same),
+ * and the system directories are looked at by full path instead. */
+static bool process_ld_path_relative(void) {
+  const char *ld = getenv("LD_LIBRARY_PATH");
+  if (!ld || !*ld) return false;
+  for (const char *p = ld;;) {
+    size_t n = strcspn(p, ":;");
+    if (n == 0 || p[0] != '/') return true;
+    if (!p[n]) return false;
+    p += n + 1;
+  }
+}
+
+static bool is_regular(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Finds libcuda.so.1 as the loader would. Sets libcuda_path/how. Only
+ * absolute paths are taken: whatever is found here is opened. */
 static void locate_libcuda(ct_doctor_report *r) {
   ct_doctor_driver *d = &r->driver;
   char path[CT_DR_PATH];
   const char *override = ct_dr_getenv(r, "CT_CUDA_DRIVER_PATH");
   if (override && *override) {
-    /* An explicit file, never taken relative to --root. */
+    /* An explicit file, never taken relative to --root; as for the loader,
+     * only an absolute path to a regular file. */
     ct_dr_strlcpy(path, override, sizeof path);
-    if (ct_dr_exists(path)) {
+    if (path[0] == '/' && is_regular(path)) {
       ct_dr_strlcpy(d->libcuda_path, path, sizeof d->libcuda_path);
       ct_dr_strlcpy(d->libcuda_how, "CT_CUDA_DRIVER_PATH", sizeof d->libcuda_how);
       d->libcuda_found = true;
@@ -139,7 +162,7 @@ static void locate_libcuda(ct_doctor_report *r) {
         if (d->stub_dirs_on_ld_path[0]) ct_dr_appendf(d->stub_dirs_on_ld_path, sizeof d->stub_dirs_on_ld_path, ":");
         ct_dr_appendf(d->stub_dirs_on_ld_path, sizeof d->stub_dirs_on_ld_path, "%s", dir);
       }
-      if (d->libcuda_found) continue;
+      if (d->libcuda_found || dir[0] != '/') continue;
       char rel[CT_DR_PATH];
       snprintf(rel, sizeof rel, "%s/libcuda.so.1", dir);
       ct_dr_rooted(r, rel, path, sizeof path);
@@ -151,7 +174,7 @@ static void locate_libcuda(ct_doctor_report *r) {
     }
     if (d->libcuda_found) return;
   }
-  if (r->opt.root[0] == '\0') {
+  if (r->opt.root[0] == '\0' && !process_ld_path_relative()) {
     /* The loader's own search (ld.so.cache, default dirs). */
     void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
     if (h) {
@@ -191,10 +214,15 @@ static void query_libcuda(ct_doctor_report *r) {
   char real[PATH_MAX];
   /* WSL's libcuda.so.1 -> libcuda.so.1.1 names no driver release. */
   if (realpath(d->libcuda_path, real) && !strstr(real, "/usr/lib/wsl/")) {
-    release_from_name(real, d->libcuda_userspace_version, sizeof d->libcuda_userspace_version);
+    ct_dr_release_from_name(real, d->libcuda_userspace_version, sizeof d->libcuda_userspace_version);
     if (strstr(real, "/stubs/")) d->libcuda_is_stub = true;
   }
   if (strstr(d->libcuda_path, "/stubs/")) d->libcuda_is_stub = true;
+  if (strchr(d->libcuda_path, '/') && d->libcuda_path[0] != '/') {
+    /* a relative --root: never opened from the current directory */
+    snprintf(d->dlopen_error, sizeof d->dlopen_error, "%.200s: not an absolute path; not opened", d->libcuda_path);
+    return;
+  }
   void *h = dlopen(d->libcuda_path, RTLD_LAZY | RTLD_LOCAL);
   if (!h) {
     const char *e = dlerror();
@@ -217,7 +245,7 @@ static void query_libcuda(ct_doctor_report *r) {
 static void probe_nvml(ct_doctor_report *r) {
   ct_doctor_driver *d = &r->driver;
   void *h = NULL;
-  if (r->opt.root[0] == '\0') {
+  if (r->opt.root[0] == '\0' && !process_ld_path_relative()) {
     h = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
     if (h) ct_dr_strlcpy(d->nvml_path, "libnvidia-ml.so.1", sizeof d->nvml_path);
   } else {
@@ -229,7 +257,7 @@ static void probe_nvml(ct_doctor_report *r) {
       if (ct_dr_exists(path)) {
         d->nvml_found = true;
         ct_dr_strlcpy(d->nvml_path, path, sizeof d->nvml_path);
-        h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+        if (path[0] == '/') h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
       }
     }
   }
@@ -365,7 +393,7 @@ void ct_doctor_probe_driver(ct_doctor_report *r) {
   ct_dr_rooted(r, "/proc/driver/nvidia/version", path, sizeof path);
   if (ct_dr_read_file(path, text, sizeof text)) {
     d->proc_present = true;
-    parse_module_version(text, d->kernel_module_version, sizeof d->kernel_module_version);
+    ct_dr_parse_module_version(text, d->kernel_module_version, sizeof d->kernel_module_version);
     size_t n = strcspn(text, "\n");
     if (n >= sizeof d->proc_text) n = sizeof d->proc_text - 1;
     memcpy(d->proc_text, text, n);
