@@ -15,6 +15,13 @@ every case of every round runs in two programs, back to back:
 Then it times whole processes: `BUILD/ctensor devices` against
 `/usr/bin/python3 -c "import torch; print(torch.cuda.is_available())"`.
 
+Training (issue 11), for each T: bench/train.py serves one framework per
+process (ctensor from BUILD/python, TensorFlow eager, TensorFlow
+tf.function, PyTorch), and every round runs one timed batch of steps of
+each case in each of them, the order rotating from round to round. Then
+fresh processes train 1,000 steps each, ctensor and torch alternately, for
+the peak-memory rows.
+
 Every ratio is the median over rounds of the ratio measured in that round,
 and is written so that the target reads the way the issue states it
 (throughput ratios ctensor/peer, except per-call and per-process times,
@@ -77,6 +84,82 @@ def merge(recs):
 def case_names(quick):
     sizes = [512, 1024] if quick else [512, 1024, 2048, 4096]
     return ["matmul%d" % n for n in sizes] + ["add_tiny", "add_big", "sum_big", "random_normal"]
+
+
+TRAIN_CASES = ("train_digits", "train_wide")
+TRAIN_FRAMEWORKS = ("ctensor", "tf_eager", "tf_function", "torch")
+
+
+def train_env(args, env):
+    """ctensor's Python module is the one built in BUILD/python."""
+    path = os.path.join(os.path.abspath(args.build), "python")
+    return dict(env, PYTHONPATH=path + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""))
+
+
+def train_interleaved(args, t, env):
+    """Every framework in its own long-lived bench/train.py process; each
+    round asks each of them, in an order that rotates from round to round,
+    for one timed batch of steps of a case, so that all four see the same
+    machine within a few seconds."""
+    env = train_env(args, env)
+    quick = ["--quick"] if args.quick else []
+    print("bench: %d thread(s): training: starting %s ..." % (t, ", ".join(TRAIN_FRAMEWORKS)),
+          file=sys.stderr, flush=True)
+    procs = {}
+    for fw in TRAIN_FRAMEWORKS:
+        cmd = [args.python, os.path.join(HERE, "train.py"), "--framework", fw, "--threads", str(t),
+               "--serve"] + quick
+        procs[fw] = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    recs, alive = [], {}
+
+    def read_until(fw, word):
+        for line in procs[fw].stdout:
+            if not line.startswith("{"):
+                continue
+            rec = json.loads(line)
+            if rec["bench"] == word:
+                return True
+            recs.append(rec)
+        return False
+
+    for fw in TRAIN_FRAMEWORKS:
+        alive[fw] = read_until(fw, "ready")
+    for r in range(args.rounds):
+        print("bench: %d thread(s): training round %d/%d" % (t, r + 1, args.rounds), file=sys.stderr, flush=True)
+        for case in TRAIN_CASES:
+            k = r % len(TRAIN_FRAMEWORKS)
+            for fw in TRAIN_FRAMEWORKS[k:] + TRAIN_FRAMEWORKS[:k]:
+                if not alive[fw]:
+                    continue
+                procs[fw].stdin.write("round %s\n" % case)
+                procs[fw].stdin.flush()
+                alive[fw] = read_until(fw, "end")
+    for fw in TRAIN_FRAMEWORKS:
+        procs[fw].stdin.close()
+        if procs[fw].wait() != 0 or not alive[fw]:
+            recs.append({"bench": "error", "impl": "train.py " + fw, "threads": t,
+                         "note": "train.py --framework %s exited %s" % (fw, procs[fw].returncode)})
+    return merge(recs)
+
+
+def train_memory(args, t, env):
+    """Peak memory of a fresh 1,000-step run, ctensor and torch alternately
+    (the order swapping per case)."""
+    env = train_env(args, env)
+    recs = []
+    steps = "100" if args.quick else "1000"
+    for i, case in enumerate(TRAIN_CASES):
+        order = ("ctensor", "torch") if i % 2 == 0 else ("torch", "ctensor")
+        for fw in order:
+            print("bench: training memory: %s, %s steps, %s" % (case, steps, fw), file=sys.stderr, flush=True)
+            cmd = [args.python, os.path.join(HERE, "train.py"), "--framework", fw, "--threads", str(t),
+                   "--memory", case, "--steps", steps]
+            got = run_lines(cmd, env)
+            if not any(r.get("bench") == "mem_" + case for r in got):
+                got.append({"bench": "mem_" + case, "impl": fw, "threads": t,
+                            "note": "no result from %s" % " ".join(cmd[1:])})
+            recs += got
+    return recs
 
 
 def interleaved(args, t, env):
@@ -198,12 +281,89 @@ def ratio_cell(a, b, digits=3):
     return "%.*fx (%.*f-%.*f)" % (digits, statistics.median(rs), digits, min(rs), digits, max(rs))
 
 
+PEER_NAMES = {"tf_eager": "TF eager", "tf_function": "TF tf.function", "torch": "torch"}
+
+
+def train_rows(recs, find, table, judge):
+    """Issue 11's rows: time per step of the digits MLP against TensorFlow
+    eager (<= 0.25x) and PyTorch (<= 1.00x), throughput of the wide MLP
+    against PyTorch (>= 0.95x), each at every thread count; the other
+    peers as information; then the peak RSS of a 1,000-step run against
+    PyTorch's (<= 1.00x)."""
+    threads = sorted({r["threads"] for r in recs if r.get("bench") in TRAIN_CASES})
+
+    def step_ms(rec):
+        if not rec or not rec.get("times"):
+            return "missing"
+        return "%.3f ms" % (statistics.median(rec["times"]) * 1e3)
+
+    def wide_cell(rec):
+        if not rec or not rec.get("times"):
+            return "missing"
+        return "%.0f samples/s" % rate(rec)
+
+    for t in threads:
+        ct = find("train_digits", 32, "ctensor", t)
+        label = "train digits MLP b32 t%d (time/step)" % t
+        for peer, target in (("tf_eager", 0.25), ("torch", 1.0), ("tf_function", None)):
+            pr = find("train_digits", 32, peer, t)
+            r = paired_ratio(pr, ct)  # time ratio ctensor/peer
+            if target is None:
+                if pr and pr.get("times"):
+                    table.add(label, step_ms(ct), "%s %s" % (PEER_NAMES[peer], step_ms(pr)),
+                              ratio_cell(pr, ct), "-", "info")
+                continue
+            table.add(label, step_ms(ct), "%s %s" % (PEER_NAMES[peer], step_ms(pr)), ratio_cell(pr, ct),
+                      "<= %.2fx" % target, judge(r, "<=", target))
+        ct = find("train_wide", 256, "ctensor", t)
+        label = "train wide MLP b256 t%d" % t
+        for peer, target in (("torch", 0.95), ("tf_eager", None), ("tf_function", None)):
+            pr = find("train_wide", 256, peer, t)
+            r = paired_ratio(ct, pr)  # throughput ratio ctensor/peer
+            if target is None:
+                if pr and pr.get("times"):
+                    table.add(label, wide_cell(ct), "%s %s" % (PEER_NAMES[peer], wide_cell(pr)),
+                              ratio_cell(ct, pr), "-", "info")
+                continue
+            table.add(label, wide_cell(ct), "%s %s" % (PEER_NAMES[peer], wide_cell(pr)), ratio_cell(ct, pr),
+                      ">= %.2fx" % target, judge(r, ">=", target))
+
+    def mib(n):
+        return "%.1f MiB" % (n / 1048576.0)
+
+    for case, what in (("train_digits", "digits MLP"), ("train_wide", "wide MLP")):
+        mem = [r for r in recs if r.get("bench") == "mem_" + case]
+        if not mem:
+            continue
+        ct = next((r for r in mem if r.get("impl") == "ctensor"), {})
+        th = next((r for r in mem if r.get("impl") == "torch"), {})
+        steps = ct.get("work") or th.get("work") or 0
+        label = "train %s %d steps t%s (peak RSS)" % (what, steps, ct.get("threads", th.get("threads", "?")))
+        have = ct.get("peak_rss") and th.get("peak_rss")
+        r = ct["peak_rss"] / th["peak_rss"] if have else None
+        table.add(label, mib(ct["peak_rss"]) if ct.get("peak_rss") else "missing",
+                  "torch %s" % (mib(th["peak_rss"]) if th.get("peak_rss") else "missing"),
+                  "%.3fx" % r if r is not None else "-", "<= 1.00x", judge(r, "<=", 1.0))
+        if have and ct.get("rss_before") and th.get("rss_before"):
+            grow_ct, grow_th = ct["peak_rss"] - ct["rss_before"], th["peak_rss"] - th["rss_before"]
+            table.add("train %s: peak RSS - RSS before step 1" % what, mib(grow_ct), "torch %s" % mib(grow_th),
+                      "%.3fx" % (grow_ct / grow_th) if grow_th > 0 else "-", "-", "info")
+        if ct.get("ct_peak") is not None:
+            table.add("train %s: ctensor's counters (CPU:0)" % what,
+                      "peak %s" % mib(ct["ct_peak"]),
+                      "in use at the end %s, reserved %s" % (mib(ct.get("ct_current", 0)),
+                                                             mib(ct.get("ct_reserved") or 0)),
+                      "-", "-", "info")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--suite", default="ops,train",
+                    help="comma-separated: ops (issues 3 and 4), train (issue 11)")
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--torch-python", default="/usr/bin/python3")
     ap.add_argument("--json", help="also write every record here")
@@ -223,10 +383,21 @@ def measure(args):
     threads = [int(t) for t in args.threads.split(",")]
     load_start = loadavg()
     recs = []
+    suites = set(args.suite.split(","))
     for t in threads:
         env = dict(os.environ, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t),
                    TF_CPP_MIN_LOG_LEVEL="3")
-        recs += interleaved(args, t, env)
+        if "ops" in suites:
+            recs += interleaved(args, t, env)
+        if "train" in suites:
+            recs += train_interleaved(args, t, env)
+    if "train" in suites:
+        t = max(threads)
+        env = dict(os.environ, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t), TF_CPP_MIN_LOG_LEVEL="3")
+        recs += train_memory(args, t, env)
+    if "ops" not in suites:
+        recs.append(load_record(load_start))
+        return recs
 
     # issue 4: whole-process start-up cost of device discovery
     print("bench: process start-up: ctensor devices vs import torch ...", file=sys.stderr, flush=True)
@@ -248,11 +419,15 @@ def measure(args):
                  "unit": "process", "times": ct_times, "note": ct_err})
     recs.append({"bench": "devices", "impl": "torch", "size": 0, "threads": 0, "work": 1,
                  "unit": "process", "times": th_times, "note": th_err})
-    recs.append({"bench": "load", "impl": "", "size": 0, "threads": 0, "work": 0, "unit": "",
-                 "note": "load average (1 min) %s at the start, %s at the end; anything else "
-                         "running on the %d CPU(s) lowers and scatters the numbers"
-                         % (load_start, loadavg(), os.cpu_count())})
+    recs.append(load_record(load_start))
     return recs
+
+
+def load_record(load_start):
+    return {"bench": "load", "impl": "", "size": 0, "threads": 0, "work": 0, "unit": "",
+            "note": "load average (1 min) %s at the start, %s at the end; anything else "
+                    "running on the %d CPU(s) lowers and scatters the numbers"
+                    % (load_start, loadavg(), os.cpu_count())}
 
 
 def render(args, recs):
@@ -343,8 +518,11 @@ def render(args, recs):
 
     def ms(rec):
         return "%.1f ms" % (statistics.median(rec["times"]) * 1e3) if rec.get("times") else "missing"
-    table.add("process: ctensor devices", ms(ct), "import torch; cuda.is_available() %s" % ms(th),
-              ratio_cell(th, ct, 4), "<= 0.02x", judge(r, "<=", 0.02))
+    if ct or th:
+        table.add("process: ctensor devices", ms(ct), "import torch; cuda.is_available() %s" % ms(th),
+                  ratio_cell(th, ct, 4), "<= 0.02x", judge(r, "<=", 0.02))
+
+    train_rows(recs, find, table, judge)
 
     print()
     for rec in recs:
@@ -356,7 +534,7 @@ def render(args, recs):
     print()
     print(table.text())
     print()
-    print("targets met: %d of %d (median of %d rounds; targets from issues 3 and 4)"
+    print("targets met: %d of %d (median of %d rounds; targets from issues 3, 4 and 11)"
           % (n_pass, n_pass + n_fail, rounds))
     if args.json:
         with open(args.json, "w") as f:
