@@ -282,12 +282,12 @@ done:
  * leak into the zeros. */
 GRAD(grad_relu) {
   scratch s = {0};
-  ct_tensor *y = op->saved_out[0], *zero, *mask, *zeros;
+  ct_tensor *y = op->saved_out[0], *zero, *mask;
   ct_status st;
   TMP(zero, scalar(ctx, y->dtype, 0.0, &_r));
   TMP(mask, ct_greater(ctx, y, zero, &_r));
-  TMP(zeros, zeros_of(ctx, dy[0], &_r));
-  TRY(ct_where(ctx, mask, dy[0], zeros, &dx[0]));
+  /* the scalar broadcasts: no tensor of zeros to fill per step */
+  TRY(ct_where(ctx, mask, dy[0], zero, &dx[0]));
 done:
   scratch_free(&s);
   return st;

@@ -256,12 +256,22 @@ typedef struct walk_job {
  * broadcast_to copies (memcpy for a contiguous input, a fill for a
  * broadcast one). off[] are the operands' element offsets, s[] their
  * strides along the run. */
+/* Two common runs get loops without strides, which vectorise: all three
+ * operands contiguous, and a contiguous condition and x with a scalar y
+ * (a ReLU's gradient, where(y > 0, dy, 0), every training step). */
 #define SELECT_RUN(T)                                                                         \
   do {                                                                                       \
     const T *x = (const T *)j->a + off[1], *y = (const T *)j->b + off[2];                    \
     const unsigned char *c = j->cond + off[0];                                               \
     T *o = (T *)j->o + pos;                                                                  \
-    for (int64_t i = 0; i < n; i++) o[i] = c[i * s[0]] ? x[i * s[1]] : y[i * s[2]];          \
+    if (s[0] == 1 && s[1] == 1 && s[2] == 0) {                                               \
+      const T y0 = *y;                                                                       \
+      for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y0;                               \
+    } else if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                        \
+      for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y[i];                             \
+    } else {                                                                                 \
+      for (int64_t i = 0; i < n; i++) o[i] = c[i * s[0]] ? x[i * s[1]] : y[i * s[2]];        \
+    }                                                                                        \
   } while (0)
 
 static void run_segment(const walk_job *j, const int64_t *off, const int64_t *s, int64_t pos, int64_t n) {
