@@ -12,6 +12,10 @@
  *                        compiled again (the op still works)
  *   gpu_robust hostcopy  a host-to-device copy has read its source when
  *                        ct_tensor_from_host returns
+ *   gpu_robust libs      NVRTC and cuBLAS are used when they work; a file
+ *                        that exists but cannot be dlopen'ed in their place
+ *                        makes their ops fall back to the CPU (NO_NVRTC /
+ *                        NO_CUBLAS with the dlopen error), not fail
  *
  * Exit status: 0 all good, 1 a check failed, 2 no usable GPU.
  */
@@ -205,6 +209,93 @@ static int hostcopy(void) {
   return failures ? 1 : 0;
 }
 
+/* Where an unscoped (or `spec`-scoped) add or matmul of small float32
+ * tensors ran; "" when it failed. */
+static const char *op_device(ct_context *ctx, const char *spec, bool matmul, char *where, size_t size) {
+  float v[4] = {1, 2, 3, 4}, r[4] = {0};
+  int64_t shape[2] = {2, 2};
+  ct_tensor *a = NULL, *c = NULL;
+  where[0] = '\0';
+  if (spec) ct_device_scope_push(ctx, spec);
+  ct_status s = ct_tensor_from_host(ctx, CT_FLOAT32, shape, 2, v, &a);
+  if (s == CT_OK) s = matmul ? ct_matmul(ctx, a, a, false, false, &c) : ct_add(ctx, a, a, &c);
+  if (spec) ct_device_scope_pop(ctx);
+  float want0 = matmul ? 7.0f : 2.0f;
+  if (s == CT_OK && ct_tensor_to_host(c, r, sizeof r) == CT_OK && r[0] == want0)
+    snprintf(where, size, "%s", ct_tensor_device(c));
+  ct_tensor_release(a);
+  ct_tensor_release(c);
+  return where;
+}
+
+static void gpu0_reason(ct_context *ctx, ct_gpu_reason *reason, char *detail, size_t size) {
+  ct_physical_device_info p;
+  *reason = CT_GPU_USABLE;
+  detail[0] = '\0';
+  if (ct_physical_device_get(ctx, "GPU", 0, &p) == CT_OK) {
+    *reason = p.reason;
+    snprintf(detail, size, "%s", p.reason_detail);
+  }
+}
+
+/* One library replaced by a file dlopen refuses: its op falls back. */
+static void unopenable(const char *var, const char *var2, const char *file, bool matmul, ct_gpu_reason want) {
+  char *old = getenv(var) ? strdup(getenv(var)) : NULL, *old2 = var2 && getenv(var2) ? strdup(getenv(var2)) : NULL;
+  setenv(var, file, 1);
+  if (var2) setenv(var2, file, 1);
+  ct_context *ctx = NULL;
+  char where[256], scoped[256], detail[CT_INFO_TEXT_MAX];
+  ct_gpu_reason reason;
+  if (ct_context_new(&ctx) == CT_OK) {
+    op_device(ctx, NULL, matmul, where, sizeof where);
+    op_device(ctx, "/GPU:0", matmul, scoped, sizeof scoped);
+    gpu0_reason(ctx, &reason, detail, sizeof detail);
+    printf("libs: %s=<not a library>: %s unscoped on %s, on /GPU:0 soft-placed on %s; GPU:0 %s: %s\n", var,
+           matmul ? "matmul" : "add", where[0] ? where : "(failed)", scoped[0] ? scoped : "(failed)",
+           ct_gpu_reason_name(reason), detail);
+    if (!strstr(where, "CPU:0") || !strstr(scoped, "CPU:0")) FAIL("%s: the op did not fall back to the CPU", var);
+    if (reason != want || !strstr(detail, file)) FAIL("%s: GPU:0's reason lacks %s and the dlopen error", var, ct_gpu_reason_name(want));
+  } else {
+    FAIL("context");
+  }
+  ct_context_free(ctx);
+  if (old) setenv(var, old, 1); else unsetenv(var);
+  if (var2) {
+    if (old2) setenv(var2, old2, 1); else unsetenv(var2);
+  }
+  free(old);
+  free(old2);
+}
+
+static int libs(void) {
+  ct_context *ctx = NULL;
+  char add_on[256], mm_on[256], detail[CT_INFO_TEXT_MAX];
+  ct_gpu_reason reason;
+  if (ct_context_new(&ctx) != CT_OK) return 1;
+  op_device(ctx, NULL, false, add_on, sizeof add_on);
+  op_device(ctx, NULL, true, mm_on, sizeof mm_on);
+  gpu0_reason(ctx, &reason, detail, sizeof detail);
+  printf("libs: as installed: add on %s, matmul on %s; GPU:0 %s%s%s\n", add_on[0] ? add_on : "(failed)",
+         mm_on[0] ? mm_on : "(failed)", ct_gpu_reason_name(reason), detail[0] ? ": " : "", detail);
+  if (reason == CT_GPU_USABLE && (!strstr(add_on, "GPU:0") || !strstr(mm_on, "GPU:0")))
+    FAIL("both libraries usable, yet an op did not run on the GPU");
+  if (!add_on[0] || !mm_on[0]) FAIL("an op failed instead of falling back");
+  ct_context_free(ctx);
+  char dir[] = "/tmp/ct_robust_libs_XXXXXX", file[600];
+  if (!mkdtemp(dir)) return 1;
+  snprintf(file, sizeof file, "%s/libbogus.so", dir);
+  FILE *f = fopen(file, "w");
+  if (!f) return 1;
+  fputs("not a shared library\n", f);
+  fclose(f);
+  unopenable("CT_NVRTC_PATH", NULL, file, false, CT_GPU_NO_NVRTC);
+  unopenable("CT_CUBLAS_PATH", "CT_CUBLASLT_PATH", file, true, CT_GPU_NO_CUBLAS);
+  unlink(file);
+  rmdir(dir);
+  printf("libs: %s\n", failures ? "FAILED" : "ok");
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "devices") == 0) return devices();
@@ -219,7 +310,8 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "alloc") == 0) return alloc();
   if (strcmp(mode, "cache") == 0) return cache();
   if (strcmp(mode, "hostcopy") == 0) return hostcopy();
-  fprintf(stderr, "gpu_robust: unknown mode '%s' (devices, alloc, cache, hostcopy)\n", mode);
+  if (strcmp(mode, "libs") == 0) return libs();
+  fprintf(stderr, "gpu_robust: unknown mode '%s' (devices, alloc, cache, hostcopy, libs)\n", mode);
   return 1;
 }
 

@@ -177,8 +177,14 @@ ct_status ct_context_new(ct_context **out) {
     free(ctx);
     return ct_error(CT_INTERNAL, "context_new: cannot create mutex");
   }
+  if (pthread_mutex_init(&ctx->check_lock, NULL) != 0) {
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+    return ct_error(CT_INTERNAL, "context_new: cannot create mutex");
+  }
   pthread_once(&key_once, key_create);
   if (key_error != 0) {
+    pthread_mutex_destroy(&ctx->check_lock);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
     return ct_error(CT_RESOURCE_EXHAUSTED, "context_new: no thread-local key left (error %d)", key_error);
@@ -219,8 +225,27 @@ static void context_destroy(ct_context *ctx) {
   free(ctx->fallbacks);
   for (int i = 0; i < ctx->n_logged_once; i++) free(ctx->logged_once[i]);
   free(ctx->logged_once);
+  pthread_mutex_destroy(&ctx->check_lock);
   pthread_mutex_destroy(&ctx->lock);
   free(ctx);
+}
+
+/* Opens the GPU kernels' libraries in `need` that were not tried yet (the
+ * platform records why one fails) and says whether all of `need` work. */
+bool ct_gpu_libraries_check(ct_context *ctx, unsigned need) {
+  if (atomic_load_explicit(&ctx->gpu_libs_bad, memory_order_acquire) & need) return false;
+  pthread_mutex_lock(&ctx->check_lock);
+  unsigned known = atomic_load(&ctx->gpu_libs_ok) | atomic_load(&ctx->gpu_libs_bad);
+  unsigned todo = need & ~known;
+  if (todo) {
+    unsigned bad = ct_cuda_platform_ptr && ct_cuda_platform_ptr->check_libraries
+                       ? ct_cuda_platform_ptr->check_libraries(ctx, todo) & todo
+                       : todo;
+    atomic_fetch_or(&ctx->gpu_libs_bad, bad);
+    atomic_fetch_or(&ctx->gpu_libs_ok, todo & ~bad);
+  }
+  pthread_mutex_unlock(&ctx->check_lock);
+  return (atomic_load(&ctx->gpu_libs_bad) & need) == 0;
 }
 
 void ct_context_retain(ct_context *ctx) { atomic_fetch_add_explicit(&ctx->refcount, 1, memory_order_relaxed); }

@@ -230,6 +230,8 @@ static ct_status run_on(ct_context *ctx, ct_device *dev, ct_op op, ct_dtype kdty
                         int n_in, const int64_t *out_shape, int out_rank, ct_dtype out_dtype, const void *attrs,
                         ct_tensor **out) {
   ct_kernel_fn kernel = ct_registry_find(&ctx->registry, op, dev->type, kdtype);
+  /* A GPU kernel whose library (NVRTC, cuBLAS) does not work is absent. */
+  if (kernel && dev->type == CT_DEV_GPU && !ct_gpu_kernel_ready(ctx, op, kdtype)) kernel = NULL;
   if (!kernel) return ct_no_kernel_error(ctx, op, kdtype, dev);
   if (n_in > CT_MAX_INPUTS)
     return ct_error(CT_INVALID_ARGUMENT, "%s: %d inputs, at most %d supported", ct_op_name(op), n_in, CT_MAX_INPUTS);

@@ -102,6 +102,11 @@ typedef struct ct_platform {
   /* Frees per-context platform state (ctx->cuda for CUDA); called once at
    * context teardown, after every device_destroy. May be NULL. */
   void (*context_release)(ct_context *ctx);
+  /* Opens and tries the libraries in `need` (CT_GPU_NEEDS_*) and returns
+   * those that cannot be used, having recorded why (the GPUs' NO_NVRTC /
+   * NO_CUBLAS reason). Called at most once per library and context, by
+   * ct_gpu_kernel_ready. May be NULL. */
+  unsigned (*check_libraries)(ct_context *ctx, unsigned need);
 } ct_platform;
 
 /* Provided by src/cpu and src/cuda. The CUDA platform pointer is NULL in a
@@ -191,7 +196,14 @@ typedef struct ct_registry {
   /* GPU kernels dropped because a library is missing (NVRTC, cuBLAS): the
    * reason a GPU request then finds no kernel, as errors and logs say */
   bool gpu_pruned[CT_OP_COUNT][CT_DTYPE_COUNT];
+  /* Libraries a GPU kernel needs that were located but not yet opened
+   * (CT_GPU_NEEDS_*): placement opens them, once, before it relies on the
+   * kernel (ct_gpu_kernel_ready). */
+  unsigned char gpu_needs[CT_OP_COUNT][CT_DTYPE_COUNT];
 } ct_registry;
+
+#define CT_GPU_NEEDS_NVRTC 1u
+#define CT_GPU_NEEDS_CUBLAS 2u
 
 void ct_registry_add(ct_registry *r, ct_op op, ct_devtype dev, ct_dtype dtype, ct_kernel_fn fn);
 static inline ct_kernel_fn ct_registry_find(const ct_registry *r, ct_op op, ct_devtype dev, ct_dtype dtype) {
@@ -202,6 +214,11 @@ void ct_core_register_kernels(ct_registry *r); /* Const, Identity: every device 
 void ct_cpu_register_kernels(ct_registry *r);
 void ct_cuda_register_kernels(ct_registry *r); /* no-op without CUDA */
 void ct_dist_register_kernels(ct_registry *r); /* collectives (src/dist) */
+/* Counts (and logs, when placement is logged) a fallback that a kernel
+ * decided on rather than placement: a GPU collective that moved its data
+ * through the host (`ran_on`) because NCCL could not (src/dist). */
+void ct_placement_note_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device *asked, ct_device *ran_on,
+                                ct_fallback_reason reason);
 
 /* ---- tensors ------------------------------------------------------------ */
 
@@ -302,6 +319,11 @@ struct ct_context {
 
   _Atomic uint64_t next_tape_id;   /* the last tensor id tapes handed out */
 
+  /* Libraries of GPU kernels (CT_GPU_NEEDS_*) found usable / unusable by
+   * opening them (ct_gpu_kernel_ready); check_lock serialises the check. */
+  _Atomic unsigned gpu_libs_ok, gpu_libs_bad;
+  pthread_mutex_t check_lock;
+
   void *doctor_cache;              /* unused by the core; reserved */
   void *cuda;                      /* src/cuda state (loader, driver table); freed by
                                       ct_cuda_platform_ptr->context_release */
@@ -324,6 +346,18 @@ static inline ct_status ct_context_ensure(ct_context *ctx) {
 }
 void ct_context_retain(ct_context *ctx);
 void ct_context_release(ct_context *ctx);
+
+/* Whether the GPU kernel of (op, kdtype) can be relied on: a kernel that
+ * needs NVRTC or cuBLAS is usable only once that library has been opened
+ * and tried (lazily, once per context: ct_gpu_libraries_check). One load
+ * and a compare once the libraries are known good. */
+bool ct_gpu_libraries_check(ct_context *ctx, unsigned need);
+static inline bool ct_gpu_kernel_ready(ct_context *ctx, ct_op op, ct_dtype kdtype) {
+  unsigned need = ctx->registry.gpu_needs[op][kdtype];
+  if (__builtin_expect(need == 0, 1)) return true;
+  if ((atomic_load_explicit(&ctx->gpu_libs_ok, memory_order_acquire) & need) == need) return true;
+  return ct_gpu_libraries_check(ctx, need);
+}
 
 /* Logging through the context's callback. */
 void ct_logf(ct_context *ctx, ct_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

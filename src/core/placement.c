@@ -101,8 +101,10 @@ ct_status ct_device_scope_current(ct_context *ctx, char *out, size_t out_size) {
 
 /* ---- choosing a device -------------------------------------------------- */
 
-static bool has_kernel(const ct_context *ctx, ct_op op, int t, ct_dtype d) {
-  return ctx->registry.kernels[op][t][d] != NULL;
+/* A GPU kernel whose library (NVRTC, cuBLAS) turned out unusable when it
+ * was opened counts as absent, like one pruned at discovery. */
+static bool has_kernel(ct_context *ctx, ct_op op, int t, ct_dtype d) {
+  return ctx->registry.kernels[op][t][d] != NULL && (t != CT_DEV_GPU || ct_gpu_kernel_ready(ctx, op, d));
 }
 
 static ct_device *select_device(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device_name *want) {
@@ -149,6 +151,7 @@ const char *ct_fallback_reason_name(ct_fallback_reason reason) {
     case CT_FALLBACK_NO_KERNEL: return "NO_KERNEL";
     case CT_FALLBACK_DEVICE_HIDDEN: return "DEVICE_HIDDEN";
     case CT_FALLBACK_UNKNOWN_TYPE: return "UNKNOWN_TYPE";
+    case CT_FALLBACK_NO_NCCL: return "NO_NCCL";
   }
   return "UNKNOWN_REASON";
 }
@@ -159,6 +162,7 @@ static const char *reason_sentence(ct_fallback_reason r) {
     case CT_FALLBACK_NO_KERNEL: return "the requested device has no kernel for this op and dtype";
     case CT_FALLBACK_DEVICE_HIDDEN: return "the requested device exists but is not visible";
     case CT_FALLBACK_UNKNOWN_TYPE: return "the requested device type is unknown";
+    case CT_FALLBACK_NO_NCCL: return "NCCL cannot run this GPU collective, so it went through host memory over MPI";
   }
   return "unknown reason";
 }
@@ -169,8 +173,9 @@ static const char *reason_sentence(ct_fallback_reason r) {
  * all, whatever the libraries). */
 static const char *gpu_limit(const ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device_name *want,
                              ct_fallback_reason reason) {
-  if (reason != CT_FALLBACK_NO_KERNEL || !want->has_type || strcmp(want->type, "GPU") != 0 ||
-      !ctx->registry.gpu_pruned[op][kdtype])
+  bool dropped = ctx->registry.gpu_pruned[op][kdtype] ||
+                 (ctx->registry.gpu_needs[op][kdtype] & atomic_load(&ctx->gpu_libs_bad)) != 0;
+  if (reason != CT_FALLBACK_NO_KERNEL || !want->has_type || strcmp(want->type, "GPU") != 0 || !dropped)
     return "";
   for (int i = 0; i < ctx->n_phys[CT_DEV_GPU]; i++) {
     const ct_physical_device_info *g = &ctx->phys[CT_DEV_GPU][i];
@@ -264,6 +269,11 @@ static void record_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct
   }
 }
 
+void ct_placement_note_fallback(ct_context *ctx, ct_op op, ct_dtype kdtype, const ct_device *asked, ct_device *ran_on,
+                                ct_fallback_reason reason) {
+  record_fallback(ctx, op, kdtype, &asked->parsed, ran_on, reason);
+}
+
 /* The device types TensorFlow would list as supported: those with a kernel
  * for (op, dtype) and at least one device in this context. */
 static void supported_types(ct_context *ctx, ct_op op, ct_dtype kdtype, char *buf, size_t size) {
@@ -295,8 +305,18 @@ static ct_status no_kernel_anywhere(ct_context *ctx, ct_op op, ct_dtype kdtype) 
                   ct_op_name(op), ct_op_tf_name(op), ct_dtype_name(kdtype), list[0] ? list : "none");
 }
 
+/* The cached choice is a GPU whose kernel's library (NVRTC, cuBLAS) was
+ * opened and does not work: choose again as if that kernel were absent. */
+static __attribute__((noinline)) ct_device *place_auto_without_gpu(ct_context *ctx, ct_op op, ct_dtype kdtype) {
+  for (int t = CT_DEVTYPE_COUNT - 1; t >= 0; t--)
+    if (ctx->n_by_type[t] > 0 && has_kernel(ctx, op, t, kdtype)) return ctx->by_type[t][0];
+  return NULL;
+}
+
 static ct_status place_auto(ct_context *ctx, ct_op op, ct_dtype kdtype, ct_device **out) {
   ct_device *dev = ctx->auto_device[op][kdtype];
+  if (dev && dev->type == CT_DEV_GPU && !ct_gpu_kernel_ready(ctx, op, kdtype))
+    dev = place_auto_without_gpu(ctx, op, kdtype);
   if (!dev) return no_kernel_anywhere(ctx, op, kdtype);
   *out = dev;
   return CT_OK;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cuda/cuda_device.h"
+#include "cuda/cuda_kernels.h"
 
 static CUdeviceptr dptr(const void *p) { return (CUdeviceptr)(uintptr_t)p; }
 
@@ -224,6 +225,7 @@ static const ct_platform cuda_platform = {
     .device_init = ct_cuda_device_init,
     .backend = &ct_cuda_backend,
     .context_release = ct_cuda_state_free,
+    .check_libraries = ct_cuda_check_libraries,
 };
 
 const ct_platform *const ct_cuda_platform_ptr = &cuda_platform;

@@ -15,6 +15,14 @@ ct_status ct_cuda_matmul_kernel(const ct_kernel_args *args);
  * when at least one GPU is usable; the registry is the context's. */
 void ct_cuda_prune_kernels(ct_registry *r, bool have_nvrtc, bool have_cublas);
 
+/* Found is not usable: the kernels kept by ct_cuda_prune_kernels are marked
+ * with the library they need (registry gpu_needs), and placement has the
+ * library opened and tried before it relies on one (library_check.c):
+ * returns the libraries of `need` (CT_GPU_NEEDS_*) that cannot be used,
+ * recorded as the GPUs' NO_NVRTC / NO_CUBLAS reason. The platform's
+ * check_libraries. */
+unsigned ct_cuda_check_libraries(ct_context *ctx, unsigned need);
+
 /* The ops for gradients and training (kernels_nn_register.c): registers
  * their GPU kernels; whether fn is one of them (all need NVRTC). */
 void ct_cuda_register_nn_kernels(ct_registry *r);

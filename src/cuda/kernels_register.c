@@ -534,9 +534,13 @@ void ct_cuda_prune_kernels(ct_registry *r, bool have_nvrtc, bool have_cublas) {
     for (int d = 0; d < CT_DTYPE_COUNT; d++) {
       ct_kernel_fn *fn = &r->kernels[op][CT_DEV_GPU][d];
       if (*fn == NULL) continue;
-      if ((*fn == ct_cuda_matmul_kernel && !have_cublas) || (!have_nvrtc && needs_jit(*fn))) {
+      bool blas = *fn == ct_cuda_matmul_kernel, jit = !blas && needs_jit(*fn);
+      if ((blas && !have_cublas) || (jit && !have_nvrtc)) {
         *fn = NULL;
         r->gpu_pruned[op][d] = true;
+      } else {
+        /* located, not yet opened: placement opens it before relying on it */
+        r->gpu_needs[op][d] = blas ? CT_GPU_NEEDS_CUBLAS : jit ? CT_GPU_NEEDS_NVRTC : 0;
       }
     }
 }

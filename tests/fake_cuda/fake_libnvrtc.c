@@ -56,6 +56,7 @@ enum {
   NV_INVALID_PROGRAM = 4,
   NV_INVALID_OPTION = 5,
   NV_COMPILATION = 6,
+  NV_BUILTIN_OPERATION_FAILURE = 7,
   NV_INTERNAL_ERROR = 11
 };
 
@@ -84,6 +85,7 @@ EXPORT const char *nvrtcGetErrorString(int r) {
   case NV_INVALID_PROGRAM: return "NVRTC_ERROR_INVALID_PROGRAM";
   case NV_INVALID_OPTION: return "NVRTC_ERROR_INVALID_OPTION";
   case NV_COMPILATION: return "NVRTC_ERROR_COMPILATION";
+  case NV_BUILTIN_OPERATION_FAILURE: return "NVRTC_ERROR_BUILTIN_OPERATION_FAILURE";
   case NV_INTERNAL_ERROR: return "NVRTC_ERROR_INTERNAL_ERROR";
   default: return "NVRTC_ERROR unknown";
   }
@@ -305,6 +307,13 @@ EXPORT int nvrtcCompileProgram(fake_prog *p, int n_options, const char *const *o
       set_log(p, "nvrtc: error: unrecognized option %s%s\n", o, NULL);
       return NV_INVALID_OPTION;
     }
+  }
+  /* CT_FAKE_NVRTC_NO_BUILTINS=1: as NVRTC without its libnvrtc-builtins,
+   * which it only opens when it compiles (the library itself loads). */
+  if (getenv("CT_FAKE_NVRTC_NO_BUILTINS") && atoi(getenv("CT_FAKE_NVRTC_NO_BUILTINS"))) {
+    set_log(p, "nvrtc: error: failed to open libnvrtc-builtins.so.13.0.\n  Make sure that libnvrtc-builtins.so.13.0 "
+            "is installed correctly.\n%s%s", NULL, NULL);
+    return NV_BUILTIN_OPERATION_FAILURE;
   }
   const char *tmp = getenv("TMPDIR");
   char dir[4096];
