@@ -33,7 +33,11 @@ if [ -n "$prebuilt" ]; then
 else
 if [ ! -x "$tools/bin/python" ] || ! "$tools/bin/python" -c 'import scikit_build_core' 2>/dev/null; then
   rm -rf "$tools"
-  "$python" -m venv "$tools"
+  if ! "$python" -m venv "$tools" >"$work/venv.log" 2>&1; then
+    cat "$work/venv.log"
+    echo "SKIP: $python -m venv does not work (Debian: apt-get install python3-venv)"
+    exit 77
+  fi
   if ! "$tools/bin/python" -m pip install -q --disable-pip-version-check "$backend" >"$work/tools.log" 2>&1; then
     cat "$work/tools.log"
     rm -rf "$tools"
