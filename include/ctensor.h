@@ -378,7 +378,9 @@ typedef enum ct_fallback_reason {
   CT_FALLBACK_NO_SUCH_DEVICE = 0,  /* requested device does not exist */
   CT_FALLBACK_NO_KERNEL = 1,       /* device exists, no kernel for op/dtype */
   CT_FALLBACK_DEVICE_HIDDEN = 2,   /* device exists but is not visible */
-  CT_FALLBACK_UNKNOWN_TYPE = 3     /* device type unknown to ctensor */
+  CT_FALLBACK_UNKNOWN_TYPE = 3,    /* device type unknown to ctensor */
+  CT_FALLBACK_NO_NCCL = 4          /* a GPU collective staged through host memory over
+                                      MPI: NCCL not loaded, or no NCCL type for the dtype */
 } ct_fallback_reason;
 CT_API const char *ct_fallback_reason_name(ct_fallback_reason reason);
 
@@ -835,16 +837,23 @@ CT_API ct_status ct_optimizer_get_slot(ct_optimizer *opt, ct_variable *v, const 
  * task's device fails with UNIMPLEMENTED ("remote execution is not
  * supported; use collectives"), soft placement or not.
  *
- * Collectives are ops (placed on the input's device by the thread's scope,
- * logged and counted), collective over every process of the group: each
- * process must issue the same collectives in the same order with the same
- * dtypes and shapes. Before moving data, the processes exchange a small
- * description of the call; a call that differs fails on every process with
- * INVALID_ARGUMENT naming the ranks and what each asked for. A collective
- * that has not completed within the group's timeout fails with
- * DEADLINE_EXCEEDED, or UNAVAILABLE when a process of the group is known to
- * have died; after either the group is broken (FAILED_PRECONDITION for
- * every later collective): make a new one. */
+ * Collectives are ops (run on the input's device, or where the thread's
+ * scope says; logged and counted), collective over every process of the
+ * group. CPU tensors move over MPI; GPU tensors over NCCL (libnccl.so.2,
+ * found like cuBLAS; CT_NCCL_PATH: its absolute path), enqueued on the
+ * tensor's stream without host copies. A GPU tensor NCCL cannot take (no
+ * NCCL, or a dtype it lacks) is staged through host memory over MPI and
+ * counted as a fallback (CT_FALLBACK_NO_NCCL); with soft placement off it
+ * fails with INVALID_ARGUMENT instead. Each process must issue the same
+ * collectives in the same order with the same dtypes and shapes. Before
+ * moving data, the processes exchange a small description of the call; a
+ * call that differs fails on every process with INVALID_ARGUMENT naming
+ * the ranks and what each asked for. A collective that has not completed
+ * within the group's timeout fails with DEADLINE_EXCEEDED, or UNAVAILABLE
+ * when a process of the group is known to have died; after either the
+ * group is broken (FAILED_PRECONDITION for every later collective): make
+ * a new one.
+ */
 typedef struct ct_process_group ct_process_group;
 
 typedef struct ct_process_group_options {

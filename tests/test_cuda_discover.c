@@ -231,7 +231,7 @@ TEST(libraries_and_attempts_are_public) {
   ct_context *ctx = discover(&r, detail, sizeof detail);
   CHECK(ctx != NULL);
   if (!ctx) return;
-  CHECK_EQ_INT(ct_gpu_library_count(ctx), 4);
+  CHECK_EQ_INT(ct_gpu_library_count(ctx), 5);
   ct_gpu_library_info g;
   CHECK_OK(ct_gpu_library_get(ctx, 0, &g));
   CHECK_EQ_STR(g.name, "driver");
@@ -242,7 +242,10 @@ TEST(libraries_and_attempts_are_public) {
   CHECK_OK(ct_gpu_library_get(ctx, 3, &g));
   CHECK_EQ_STR(g.name, "nvrtc");
   CHECK(!g.loaded); /* only located: opened when a kernel first needs it */
-  CHECK_ERR(ct_gpu_library_get(ctx, 4, &g), CT_OUT_OF_RANGE, "index 4");
+  CHECK_OK(ct_gpu_library_get(ctx, 4, &g));
+  CHECK_EQ_STR(g.name, "nccl");
+  CHECK(!g.loaded); /* opened by the first collective on a GPU tensor */
+  CHECK_ERR(ct_gpu_library_get(ctx, 5, &g), CT_OUT_OF_RANGE, "index 5");
   int n = ct_gpu_load_attempt_count(ctx);
   CHECK(n >= 1);
   ct_gpu_load_attempt a;

@@ -63,6 +63,40 @@ add_test(NAME dist_rank_death
                  $<TARGET_FILE:dist_collectives>)
 set_tests_properties(dist_rank_death PROPERTIES ENVIRONMENT "${CT_MPI_ENV}" TIMEOUT 60)
 
+# GPU tensors on the fake GPU: through the fake NCCL (tests/fake_cuda/
+# fake_libnccl.c, which moves the bytes with MPI) on 3 processes, and staged
+# through the host without NCCL on 2 (counted, logged, refused when strict).
+if(TARGET fake_cuda)
+  add_library(fake_nccl MODULE ${CMAKE_SOURCE_DIR}/tests/fake_cuda/fake_libnccl.c)
+  set_target_properties(fake_nccl PROPERTIES
+    PREFIX "" OUTPUT_NAME "libnccl" SUFFIX ".so.2"
+    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fake_nccl
+    C_VISIBILITY_PRESET hidden)
+  target_compile_options(fake_nccl PRIVATE ${CT_WARN})
+  target_link_options(fake_nccl PRIVATE -Wl,-soname,libnccl.so.2)
+  target_link_libraries(fake_nccl PRIVATE MPI::MPI_C ${CMAKE_DL_LIBS})
+
+  add_executable(dist_nccl ${CMAKE_SOURCE_DIR}/tests/dist/nccl.c)
+  target_include_directories(dist_nccl PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/tests)
+  target_compile_options(dist_nccl PRIVATE ${CT_WARN} ${CT_SAN_FLAGS})
+  target_link_options(dist_nccl PRIVATE ${CT_SAN_FLAGS})
+  target_link_libraries(dist_nccl PRIVATE ctensor_static ${CMAKE_DL_LIBS} m)
+  add_dependencies(dist_nccl ctensor_mpi fake_cuda fake_nccl)
+  # CT_NVRTC_PATH and CT_CUBLAS_PATH name no file: a toolkit's real NVRTC
+  # must not compile kernels for the fake GPU (the test uses copies only).
+  set(_nccl_env "${CT_MPI_ENV};CT_CUDA_DRIVER_PATH=${CMAKE_BINARY_DIR}/fake_cuda/libcuda.so.1;CT_NVRTC_PATH=/nonexistent/libnvrtc.so.13;CT_CUBLAS_PATH=/nonexistent/libcublas.so.13")
+  add_test(NAME dist_nccl
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 ${MPIEXEC_PREFLAGS}
+                   $<TARGET_FILE:dist_nccl> nccl ${MPIEXEC_POSTFLAGS})
+  set_tests_properties(dist_nccl PROPERTIES TIMEOUT 90
+    ENVIRONMENT "${_nccl_env};CT_NCCL_PATH=${CMAKE_BINARY_DIR}/fake_nccl/libnccl.so.2")
+  add_test(NAME dist_nccl_staged
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${MPIEXEC_PREFLAGS}
+                   $<TARGET_FILE:dist_nccl> staged ${MPIEXEC_POSTFLAGS})
+  set_tests_properties(dist_nccl_staged PROPERTIES TIMEOUT 90
+    ENVIRONMENT "${_nccl_env};CT_NCCL_PATH=/nonexistent/libnccl.so.2")
+endif()
+
 # ctensor.distribute: data-parallel training on 2 processes must end with the
 # weights of one process on the whole batches (python/tests/dist/).
 find_package(Python3 COMPONENTS Interpreter QUIET)

@@ -1,13 +1,14 @@
 /*
- * Finding and opening the CUDA driver, cuBLAS(Lt) and NVRTC at run time.
+ * Finding and opening the CUDA driver, cuBLAS(Lt), NVRTC and NCCL at run time.
  *
  * Search order for every library (the first that opens wins):
  *   1. override   CT_CUDA_DRIVER_PATH / CT_CUBLAS_PATH / CT_CUBLASLT_PATH /
  *                 CT_NVRTC_PATH: the absolute path of a file, or of a
  *                 directory holding the usual names (anything else is
- *                 refused, not loaded). When set it is the only candidate,
- *                 so that a wrong override is reported instead of hidden by
- *                 a fallback.
+ *                 refused, not loaded); CT_NCCL_PATH: the absolute path of
+ *                 libnccl.so.2 itself, a regular file. When set it is the
+ *                 only candidate, so that a wrong override is reported
+ *                 instead of hidden by a fallback.
  *   2. system     the dynamic loader's own search for the bare versioned
  *                 name (LD_LIBRARY_PATH, RUNPATH, ld.so.cache, /lib, /usr/lib)
  *   3. libdir     the directory holding libctensor.so (dladdr)
@@ -44,7 +45,7 @@ typedef struct ct_cuda_search_dir {
   char dir[512];
 } search_dir;
 
-static const char *const lib_names[CT_CUDA_LIB_COUNT] = {"driver", "cublas", "cublasLt", "nvrtc"};
+static const char *const lib_names[CT_CUDA_LIB_COUNT] = {"driver", "cublas", "cublasLt", "nvrtc", "nccl"};
 
 /* Versioned file names, newest first. NVRTC 11.3-11.8 all install the
  * 11.2 soname (NVIDIA's minor-version compatibility naming). */
@@ -53,12 +54,16 @@ static const char *const cublas_files[] = {"libcublas.so.13", "libcublas.so.12",
 static const char *const cublaslt_files[] = {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so.11",
                                              NULL};
 static const char *const nvrtc_files[] = {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", NULL};
+/* NCCL 2.x has kept soname 2 since 2017; NVIDIA's pip wheel
+ * (nvidia-nccl-cu12) puts it in site-packages/nvidia/nccl/lib. */
+static const char *const nccl_files[] = {"libnccl.so.2", NULL};
 
 static const char *const *lib_files(ct_cuda_lib lib) {
   switch (lib) {
     case CT_CUDA_LIB_DRIVER: return driver_files;
     case CT_CUDA_LIB_CUBLAS: return cublas_files;
     case CT_CUDA_LIB_CUBLASLT: return cublaslt_files;
+    case CT_CUDA_LIB_NCCL: return nccl_files;
     default: return nvrtc_files;
   }
 }
@@ -72,12 +77,13 @@ static const char *lib_override(const ct_cuda_env *env, ct_cuda_lib lib) {
     case CT_CUDA_LIB_DRIVER: return env->driver_path;
     case CT_CUDA_LIB_CUBLAS: return env->cublas_path;
     case CT_CUDA_LIB_CUBLASLT: return env->cublaslt_path;
+    case CT_CUDA_LIB_NCCL: return env->nccl_path;
     default: return env->nvrtc_path;
   }
 }
 
 static const char *const override_vars[CT_CUDA_LIB_COUNT] = {"CT_CUDA_DRIVER_PATH", "CT_CUBLAS_PATH",
-                                                             "CT_CUBLASLT_PATH", "CT_NVRTC_PATH"};
+                                                             "CT_CUBLASLT_PATH", "CT_NVRTC_PATH", "CT_NCCL_PATH"};
 
 /* ---- error names -------------------------------------------------------- */
 
@@ -142,6 +148,7 @@ static void read_env(ct_cuda_env *env) {
   copy_env("CT_CUBLAS_PATH", env->cublas_path, sizeof env->cublas_path, NULL);
   copy_env("CT_CUBLASLT_PATH", env->cublaslt_path, sizeof env->cublaslt_path, NULL);
   copy_env("CT_NVRTC_PATH", env->nvrtc_path, sizeof env->nvrtc_path, NULL);
+  copy_env("CT_NCCL_PATH", env->nccl_path, sizeof env->nccl_path, NULL);
   copy_env("CUDA_PATH", env->cuda_path, sizeof env->cuda_path, NULL);
   copy_env("LD_LIBRARY_PATH", env->ld_library_path, sizeof env->ld_library_path, NULL);
   copy_env("VIRTUAL_ENV", env->virtual_env, sizeof env->virtual_env, NULL);
@@ -359,6 +366,14 @@ static const char *override_problem(const char *ov) {
   return NULL;
 }
 
+/* CT_NCCL_PATH is newer than the other overrides and takes no directory:
+ * one file, checked like the others. */
+static const char *lib_override_problem(ct_cuda_lib lib, const char *ov) {
+  const char *why = override_problem(ov);
+  if (!why && lib == CT_CUDA_LIB_NCCL && !is_file(ov)) why = "not a regular file (CT_NCCL_PATH takes no directory)";
+  return why;
+}
+
 static void refuse_override(ct_cuda_state *st, ct_cuda_lib lib, const char *ov, const char *why) {
   ct_cuda_load_record *r = add_record(st, lib, "override", "", ov);
   if (r)
@@ -446,7 +461,7 @@ static bool locate_in(ct_cuda_state *st, ct_cuda_lib lib, const search_dir *dirs
 static void locate_one(ct_cuda_state *st, ct_cuda_lib lib) {
   const char *ov = lib_override(&st->env, lib);
   if (ov[0]) {
-    const char *why = override_problem(ov);
+    const char *why = lib_override_problem(lib, ov);
     if (why) {
       refuse_override(st, lib, ov, why);
       return;
@@ -522,7 +537,7 @@ static void *open_search(ct_cuda_state *st, ct_cuda_lib lib, int max_major, cons
   const char *ov = lib_override(&st->env, lib);
   char path[1024];
   void *h = NULL;
-  const char *why = ov[0] ? override_problem(ov) : NULL;
+  const char *why = ov[0] ? lib_override_problem(lib, ov) : NULL;
   if (why) {
     refuse_override(st, lib, ov, why);
   } else if (ov[0]) {
@@ -840,4 +855,29 @@ ct_status ct_cuda_load_cublas(ct_context *ctx, void **cublas, void **cublaslt) {
     return ct_error(s, "cuda: cuBLAS (libcublas.so.13/.12/.11 with libcublasLt) could not be loaded; set "
                        "CT_CUBLAS_PATH or install cuBLAS: %s", err);
   return CT_OK;
+}
+
+ct_status ct_cuda_load_nccl(ct_context *ctx, void **handle) {
+  ct_cuda_state *st = ct_cuda_state_get(ctx);
+  if (!st) return CT_RESOURCE_EXHAUSTED;
+  pthread_mutex_lock(&st->lock);
+  ct_status s = open_lazy(st, CT_CUDA_LIB_NCCL, "ncclGetVersion");
+  ct_cuda_library *L = &st->libs[CT_CUDA_LIB_NCCL];
+  if (s == CT_OK && handle) *handle = L->handle;
+  char err[CT_INFO_TEXT_MAX];
+  snprintf(err, sizeof err, "%s", L->error);
+  pthread_mutex_unlock(&st->lock);
+  if (s != CT_OK)
+    return ct_error(s, "cuda: NCCL (libnccl.so.2) could not be loaded; set CT_NCCL_PATH to its absolute path or "
+                       "install it (pip install nvidia-nccl-cu12, or Debian's libnccl2): %s", err);
+  return CT_OK;
+}
+
+void ct_cuda_set_nccl_version(ct_context *ctx, int major, int minor) {
+  ct_cuda_state *st = ct_cuda_state_get(ctx);
+  if (!st) return;
+  pthread_mutex_lock(&st->lock);
+  st->libs[CT_CUDA_LIB_NCCL].version_major = major;
+  st->libs[CT_CUDA_LIB_NCCL].version_minor = minor;
+  pthread_mutex_unlock(&st->lock);
 }

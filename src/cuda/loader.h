@@ -25,10 +25,11 @@ typedef enum ct_cuda_lib {
   CT_CUDA_LIB_CUBLAS = 1, /* libcublas.so.N */
   CT_CUDA_LIB_CUBLASLT = 2,
   CT_CUDA_LIB_NVRTC = 3,
-  CT_CUDA_LIB_COUNT = 4
+  CT_CUDA_LIB_NCCL = 4,   /* libnccl.so.2, for collectives on GPU tensors (src/dist) */
+  CT_CUDA_LIB_COUNT = 5
 } ct_cuda_lib;
 
-/* "driver", "cublas", "cublasLt", "nvrtc". */
+/* "driver", "cublas", "cublasLt", "nvrtc", "nccl". */
 const char *ct_cuda_lib_name(ct_cuda_lib lib);
 
 /* One attempt to find or open a library. */
@@ -74,6 +75,7 @@ typedef struct ct_cuda_env {
   char cublas_path[512];      /* CT_CUBLAS_PATH */
   char cublaslt_path[512];    /* CT_CUBLASLT_PATH */
   char nvrtc_path[512];       /* CT_NVRTC_PATH */
+  char nccl_path[512];        /* CT_NCCL_PATH (a file only, not a directory) */
   char cuda_path[512];        /* CUDA_PATH */
   char ld_library_path[1024]; /* LD_LIBRARY_PATH (only echoed and searched when locating) */
   char virtual_env[512];      /* VIRTUAL_ENV, CONDA_PREFIX, HOME: pip prefixes */
@@ -124,6 +126,12 @@ void ct_cuda_locate_libraries(ct_cuda_state *st);
  * path tried. For the kernels: nvrtc.c and cublas.c call these. */
 ct_status ct_cuda_load_nvrtc(ct_context *ctx, void **handle);
 ct_status ct_cuda_load_cublas(ct_context *ctx, void **cublas, void **cublaslt);
+/* NCCL, for src/dist: the same search as cuBLAS (override CT_NCCL_PATH,
+ * system, libdir, pip's nvidia/nccl/lib, CUDA_PATH, /usr/local/cuda). The
+ * version is not known here (ncclGetVersion is the caller's to ask):
+ * ct_cuda_set_nccl_version records it for the library listing. */
+ct_status ct_cuda_load_nccl(ct_context *ctx, void **handle);
+void ct_cuda_set_nccl_version(ct_context *ctx, int major, int minor);
 
 /* Every attempt recorded so far, in order (the pointer stays valid until
  * the next load call or the context is freed). Returns the count. */

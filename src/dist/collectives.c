@@ -1,10 +1,14 @@
 /*
  * The collectives as ops: argument checks and output shapes here, the
  * agreement check (process_group.c), then the op runs through dispatch --
- * placed by the thread's scope, logged, counted -- and its kernel moves the
- * data with MPI. A process that fails before the data moves still takes
- * part in the agreement check, as "failed", so that the others fail with
- * it instead of waiting for it.
+ * on the input's device, or where the thread's scope says; logged, counted
+ * -- and its kernel moves the data: with MPI on the CPU, with NCCL on a GPU
+ * (nccl.c). A GPU tensor NCCL cannot take (no NCCL, a dtype it lacks) is
+ * staged through host memory over MPI, which is counted and logged as a
+ * soft-placement fallback (reason NO_NCCL) and refused when soft placement
+ * is off. A process that fails before the data moves still takes part in
+ * the agreement check, as "failed", so that the others fail with it
+ * instead of waiting for it.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -91,13 +95,55 @@ static ct_status cpu_collective(const ct_kernel_args *args) {
   return st;
 }
 
+/* ---- GPU kernel: NCCL, or staged through the host ------------------------ */
+
+/* The MPI kernel on host copies of the input and the output. The output
+ * stays on the GPU, where the caller asked for it. */
+static ct_status staged_collective(const ct_kernel_args *args) {
+  const ct_collective_attrs *a = args->attrs;
+  ct_context *ctx = args->ctx;
+  ct_tensor *hx = NULL, *hout = NULL;
+  ct_status st = ct_tensor_copy_bytes_to(args->in[0], ctx->host, &hx);
+  if (st == CT_OK) st = ct_tensor_alloc(ctx->host, args->out->dtype, args->out->shape, args->out->rank, &hout);
+  if (st == CT_OK) {
+    const ct_tensor *in = hx;
+    ct_kernel_args h = *args;
+    h.device = ctx->host;
+    h.in = &in;
+    h.out = hout;
+    st = cpu_collective(&h);
+  }
+  if (st == CT_OK && hout->nbytes > 0)
+    st = args->device->backend->copy_from_host(args->device, args->out->data, hout->data, hout->nbytes);
+  ct_tensor_release(hx);
+  ct_tensor_release(hout);
+  if (st != CT_OK) return st;
+  ct_placement_note_fallback(ctx, args->op, args->in[0]->dtype, args->device, ctx->host, CT_FALLBACK_NO_NCCL);
+  if (atomic_load_explicit(&ctx->log_placement, memory_order_relaxed)) {
+    char key[48];
+    snprintf(key, sizeof key, "nccl-staged|%d|%d", (int)args->op, (int)args->in[0]->dtype);
+    ct_logf_once(ctx, key, CT_LOG_WARNING, "%s (%s) of a %s tensor on %s went through host memory over MPI: %s",
+                 ct_op_tf_name(args->op), ct_op_name(args->op), ct_dtype_name(args->in[0]->dtype), args->device->name,
+                 a->staged_why ? a->staged_why : "NCCL cannot take it");
+  }
+  return CT_OK;
+}
+
+static ct_status gpu_collective(const ct_kernel_args *args) {
+  const ct_collective_attrs *a = args->attrs;
+  return a->path == CT_PATH_NCCL ? ct_dist_nccl_run(args) : staged_collective(args);
+}
+
 void ct_dist_register_kernels(ct_registry *r) {
   for (int d = 0; d < CT_DTYPE_COUNT; d++) {
     bool numeric = d != CT_BOOL;
-    if (numeric) ct_registry_add(r, CT_OP_ALL_REDUCE, CT_DEV_CPU, (ct_dtype)d, cpu_collective);
-    if (numeric) ct_registry_add(r, CT_OP_REDUCE_SCATTER, CT_DEV_CPU, (ct_dtype)d, cpu_collective);
-    ct_registry_add(r, CT_OP_BROADCAST, CT_DEV_CPU, (ct_dtype)d, cpu_collective);
-    ct_registry_add(r, CT_OP_ALL_GATHER, CT_DEV_CPU, (ct_dtype)d, cpu_collective);
+    for (int t = 0; t < CT_DEVTYPE_COUNT; t++) {
+      ct_kernel_fn fn = t == CT_DEV_GPU ? gpu_collective : cpu_collective;
+      if (numeric) ct_registry_add(r, CT_OP_ALL_REDUCE, (ct_devtype)t, (ct_dtype)d, fn);
+      if (numeric) ct_registry_add(r, CT_OP_REDUCE_SCATTER, (ct_devtype)t, (ct_dtype)d, fn);
+      ct_registry_add(r, CT_OP_BROADCAST, (ct_devtype)t, (ct_dtype)d, fn);
+      ct_registry_add(r, CT_OP_ALL_GATHER, (ct_devtype)t, (ct_dtype)d, fn);
+    }
   }
 }
 
@@ -205,7 +251,40 @@ typedef struct coll {
   ct_op op;
   ct_collective_call call;
   ct_device *dev;
+  char staged_why[CT_INFO_TEXT_MAX]; /* a GPU tensor over MPI: why */
 } coll;
+
+/* Where the collective runs -- the input's device, unless the thread's
+ * scope names one (then the device policy moves the input there, as for
+ * any op) -- and, on a GPU, whether NCCL moves the data. Without NCCL the
+ * data is staged through the host, unless soft placement is off. */
+static ct_status place_collective(coll *c, const ct_tensor *x) {
+  ct_context *ctx = c->pg->ctx;
+  ct_thread_state *ts = ct_thread_state_peek(ctx);
+  if (ts && ts->scope_active) {
+    ct_status st = ct_place(ctx, c->op, x->dtype, &x, 1, &c->dev);
+    if (st != CT_OK) return st;
+  } else {
+    c->dev = x->device;
+  }
+  c->call.path = CT_PATH_MPI;
+  if (c->dev->type != CT_DEV_GPU) return CT_OK;
+  bool nccl = false;
+  ct_status st = ct_dist_nccl_choose(c->pg, c->dev, c->op, x->dtype, (ct_reduce_op)c->call.op, &nccl, c->staged_why,
+                                     sizeof c->staged_why);
+  if (st != CT_OK) return st;
+  if (nccl) {
+    c->call.path = CT_PATH_NCCL;
+    return CT_OK;
+  }
+  if (!atomic_load_explicit(&ctx->soft_placement, memory_order_relaxed))
+    return ct_error(CT_INVALID_ARGUMENT,
+                    "%s (%s) of a %s tensor on %s: NCCL cannot run it (%s), and soft placement is off, so it is not "
+                    "staged through host memory over MPI; install NCCL (pip install nvidia-nccl-cu12, or set "
+                    "CT_NCCL_PATH), copy the tensor to the CPU, or turn soft placement on",
+                    ct_op_name(c->op), ct_op_tf_name(c->op), ct_dtype_name(x->dtype), c->dev->name, c->staged_why);
+  return CT_OK;
+}
 
 /* Local checks and placement, then the agreement check, in which a local
  * failure is announced to the others. With pg->lock held on CT_OK. */
@@ -225,7 +304,7 @@ static ct_status begin(coll *c, const ct_tensor *x, bool numeric, bool axis0, in
       return st;
     }
   }
-  if (local == CT_OK) local = ct_place(pg->ctx, c->op, x->dtype, &x, 1, &c->dev);
+  if (local == CT_OK) local = place_collective(c, x);
   char local_error[1024] = "";
   if (local != CT_OK) {
     snprintf(local_error, sizeof local_error, "%s", ct_last_error());
@@ -243,7 +322,10 @@ static ct_status begin(coll *c, const ct_tensor *x, bool numeric, bool axis0, in
 
 static ct_status run(coll *c, const ct_tensor *x, const int64_t *shape, const ct_collective_attrs *attrs,
                      ct_tensor **out) {
-  ct_status st = ct_op_run_on(c->pg->ctx, c->dev, c->op, x->dtype, &x, 1, shape, x->rank, x->dtype, attrs, out);
+  ct_collective_attrs a = *attrs;
+  a.path = c->call.path;
+  a.staged_why = c->staged_why;
+  ct_status st = ct_op_run_on(c->pg->ctx, c->dev, c->op, x->dtype, &x, 1, shape, x->rank, x->dtype, &a, out);
   ct_dist_end(c->pg);
   return st;
 }
@@ -264,7 +346,7 @@ ct_status ct_process_group_all_reduce(ct_process_group *pg, const ct_tensor *x, 
   coll c = coll_init(pg, CT_OP_ALL_REDUCE, CT_COLL_ALL_REDUCE, (int)op, -1);
   ct_status st = begin(&c, x, true, false, NULL);
   if (st != CT_OK) return st;
-  ct_collective_attrs attrs = {pg, op, -1, NULL, NULL};
+  ct_collective_attrs attrs = {pg, op, -1, NULL, NULL, CT_PATH_MPI, NULL};
   return run(&c, x, x->shape, &attrs, out);
 }
 
@@ -277,7 +359,7 @@ ct_status ct_process_group_broadcast(ct_process_group *pg, const ct_tensor *x, i
   coll c = coll_init(pg, CT_OP_BROADCAST, CT_COLL_BROADCAST, -1, root);
   ct_status st = begin(&c, x, false, false, NULL);
   if (st != CT_OK) return st;
-  ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, root, NULL, NULL};
+  ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, root, NULL, NULL, CT_PATH_MPI, NULL};
   return run(&c, x, x->shape, &attrs, out);
 }
 
@@ -312,7 +394,7 @@ ct_status ct_process_group_all_gather(ct_process_group *pg, const ct_tensor *x, 
       memcpy(shape, x->shape, sizeof shape);
       shape[0] = 0;
       for (int r = 0; r < pg->size; r++) shape[0] += dims0[r];
-      ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, -1, counts, counts + pg->size};
+      ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, -1, counts, counts + pg->size, CT_PATH_MPI, NULL};
       st = run(&c, x, shape, &attrs, out);
     }
   }
@@ -336,7 +418,7 @@ ct_status ct_process_group_reduce_scatter(ct_process_group *pg, const ct_tensor 
     int64_t shape[CT_MAX_RANK];
     memcpy(shape, x->shape, sizeof shape);
     shape[0] = q + (pg->rank < m);
-    ct_collective_attrs attrs = {pg, op, -1, counts, NULL};
+    ct_collective_attrs attrs = {pg, op, -1, counts, NULL, CT_PATH_MPI, NULL};
     st = run(&c, x, shape, &attrs, out);
   }
   free(counts);

@@ -10,6 +10,8 @@
 
 /* A process of the group, as it introduced itself at creation: enough to
  * tell, when a collective stalls, whether a process on this node died. */
+typedef struct ct_nccl ct_nccl; /* nccl.c */
+
 typedef struct ct_peer {
   int64_t pid;
   char host[64];
@@ -31,6 +33,7 @@ struct ct_process_group {
   bool devices_known;            /* the other tasks' devices were exchanged */
   ct_logical_device_info *remote;
   int n_remote;
+  ct_nccl *nccl;                 /* NULL until a collective on a GPU tensor */
 };
 
 /* What every process says about the collective it is about to run. */
@@ -39,8 +42,13 @@ typedef enum ct_collective_kind {
   CT_COLL_ALL_REDUCE, CT_COLL_BROADCAST, CT_COLL_ALL_GATHER, CT_COLL_REDUCE_SCATTER, CT_COLL_BARRIER
 } ct_collective_kind;
 
+/* How the data moves; part of the agreement, since a process moving it
+ * over NCCL would wait forever for one moving it over MPI. */
+typedef enum ct_collective_path { CT_PATH_MPI = 0, CT_PATH_NCCL = 1 } ct_collective_path;
+
 typedef struct ct_collective_call {
   ct_collective_kind kind;
+  ct_collective_path path;
   int op;        /* ct_reduce_op, or -1 */
   int root;      /* broadcast, or -1 */
   ct_dtype dtype;
@@ -55,6 +63,8 @@ typedef struct ct_collective_attrs {
   int root;
   const int *counts; /* all_gather, reduce_scatter: elements per process */
   const int *displs; /* all_gather */
+  ct_collective_path path;
+  const char *staged_why; /* a GPU tensor over MPI: why not NCCL */
 } ct_collective_attrs;
 
 /* Takes pg->lock and fails if the group is broken. */
@@ -70,5 +80,16 @@ ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, co
 ct_status ct_dist_wait(ct_process_group *pg, void *req, const char *what);
 /* An MPI error code as a status (the group is broken afterwards). */
 ct_status ct_dist_mpi_error(ct_process_group *pg, int rc, const char *what);
+
+/* NCCL (nccl.c). Whether the collective `op` of a `dtype` tensor on GPU
+ * `dev` can go through NCCL: loads NCCL on first use; *use false with
+ * `why` when it cannot (not loaded, no such type, too old). An error only
+ * for a call that must fail: a GPU other than the communicator's. */
+ct_status ct_dist_nccl_choose(ct_process_group *pg, ct_device *dev, ct_op op, ct_dtype dtype, ct_reduce_op rop,
+                              bool *use, char *why, size_t size);
+/* The GPU kernel of the collectives over NCCL; makes the communicator at
+ * the group's first call. */
+ct_status ct_dist_nccl_run(const ct_kernel_args *args);
+void ct_dist_nccl_free(ct_process_group *pg);
 
 #endif /* CT_DIST_INTERNAL_H */

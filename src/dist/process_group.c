@@ -200,7 +200,7 @@ void ct_dist_end(ct_process_group *pg) { pthread_mutex_unlock(&pg->lock); }
  * thing -- so a mismatch is found by every process from the same numbers,
  * and they all fail together. It doubles as the check that the others
  * are alive and as the barrier. */
-enum { F_MAGIC, F_SEQ, F_KIND, F_OP, F_ROOT, F_DTYPE, F_RANK, F_DIM0, F_COUNT = F_DIM0 + CT_MAX_RANK };
+enum { F_MAGIC, F_SEQ, F_KIND, F_OP, F_ROOT, F_PATH, F_DTYPE, F_RANK, F_DIM0, F_COUNT = F_DIM0 + CT_MAX_RANK };
 #define CALL_MAGIC 0x63744331 /* "ctC1" */
 
 static void encode(const ct_process_group *pg, const ct_collective_call *c, int64_t *f) {
@@ -210,6 +210,7 @@ static void encode(const ct_process_group *pg, const ct_collective_call *c, int6
   f[F_KIND] = c->kind;
   f[F_OP] = c->op;
   f[F_ROOT] = c->root;
+  f[F_PATH] = c->path;
   f[F_DTYPE] = c->dtype;
   f[F_RANK] = c->rank;
   for (int i = 0; i < c->rank && i < CT_MAX_RANK; i++) f[F_DIM0 + i] = c->shape[i];
@@ -237,8 +238,8 @@ static void describe(const int64_t *f, char *out, size_t size) {
   if (f[F_KIND] == CT_COLL_BARRIER || f[F_KIND] == CT_COLL_ERROR)
     snprintf(out, size, "#%lld %s", (long long)f[F_SEQ], kind_name(f[F_KIND]));
   else
-    snprintf(out, size, "#%lld %s%s %s %s", (long long)f[F_SEQ], kind_name(f[F_KIND]), extra,
-             ct_dtype_name((ct_dtype)f[F_DTYPE]), shape);
+    snprintf(out, size, "#%lld %s%s %s %s%s", (long long)f[F_SEQ], kind_name(f[F_KIND]), extra,
+             ct_dtype_name((ct_dtype)f[F_DTYPE]), shape, f[F_PATH] == CT_PATH_NCCL ? " over NCCL" : "");
 }
 
 /* Every process sends its fields; the message groups ranks that asked
@@ -432,6 +433,7 @@ void ct_process_group_free(ct_process_group *pg) {
   pthread_mutex_unlock(&pg->ctx->lock);
   /* A broken group may have a request MPI still owns: leave its
    * communicator alone rather than free it under MPI's feet. */
+  ct_dist_nccl_free(pg);
   if (!pg->broken) pg->mpi->comm_free(pg->comm);
   ct_context_release(pg->ctx);
   pthread_mutex_destroy(&pg->lock);
