@@ -42,7 +42,8 @@ static void ref_step(ref_opt *o, ct_dtype dt, double *var, double *m, double *v,
     }
   } else {
     double t = (double)(o->iterations + 1);
-    double alpha = o->lr * sqrt(1 - pow(o->beta_2, t)) / (1 - pow(o->beta_1, t));
+    /* Keras raises float32 betas to the power t (src/autodiff/optimizer.c). */
+    double alpha = o->lr * sqrt(1 - pow((double)(float)o->beta_2, t)) / (1 - pow((double)(float)o->beta_1, t));
     for (int64_t i = 0; i < n; i++) {
       m[i] = oh_round(dt, m[i] + (g[i] - m[i]) * (1 - o->beta_1));
       v[i] = oh_round(dt, v[i] + (g[i] * g[i] - v[i]) * (1 - o->beta_2));

@@ -22,6 +22,7 @@ import time as _time
 
 from . import _ctensor
 from . import config, debugging, dtypes, errors, math, nn, random, test
+from . import keras, optimizers
 from ._ops import (Tensor, abs, add, argmax, broadcast_to, cast, clip_by_value, concat, constant, convert_to_tensor,
                    divide, equal, exp, expand_dims, fill, gather, greater, greater_equal, identity, is_tensor, less,
                    less_equal, log, matmul, maximum, minimum, multiply, negative, not_equal, one_hot, ones,
@@ -156,5 +157,5 @@ __all__ = [
     "placement_report", "set_placement_report_at_exit", "op_count", "gpu_availability",
     "current_device_scope", "build_features", "DeviceSpec", "gather", "expand_dims", "squeeze", "stack",
     "clip_by_value", "Variable", "GradientTape", "UnconnectedGradients", "stop_gradient", "one_hot", "where",
-    "broadcast_to",
+    "broadcast_to", "keras", "optimizers",
 ]

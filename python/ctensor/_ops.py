@@ -328,6 +328,8 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     op accepts a Variable."""
     if isinstance(value, _ctensor.VariableBase):
         value = value._read()
+    elif not isinstance(value, _ctensor.TensorBase) and hasattr(value, "_as_ctensor"):
+        value = value._as_ctensor()  # an optimizer's iterations / learning_rate
     if dtype is not None:
         dtype = _dt.as_dtype(dtype)
     if isinstance(value, _ctensor.TensorBase):

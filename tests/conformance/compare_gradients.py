@@ -29,12 +29,12 @@ from compare import documented  # noqa: E402
 TOLERANCE = {"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-14), "float16": (1e-3, 1e-3), "bfloat16": (1e-2, 1e-2)}
 
 
-def load(path):
+def load(path, kind="gradients"):
     seen, order = {}, []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            if len(parts) != 3 or parts[0] != "gradients":
+            if len(parts) != 3 or parts[0] != kind:
                 continue
             try:
                 value = json.loads(parts[2])
@@ -96,7 +96,8 @@ def compare(tf, ct):
             continue
         err = abs(a - b)
         rel = err / abs(a) if a != 0 else (0.0 if err == 0 else math.inf)
-        used = max(used, err / (atol + rtol * abs(a)))
+        tol = atol + rtol * abs(a)  # 0 for integer dtypes: exact
+        used = max(used, err / tol if tol else (0.0 if err == 0 else math.inf))
         if err > atol + rtol * abs(a):
             if ok:
                 worst = i

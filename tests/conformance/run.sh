@@ -4,7 +4,10 @@
 # device strings, placement log lines and error messages side by side, and
 # fails on any difference not listed in docs/tf-differences.md. Then it
 # differentiates the same functions under both (gradients.py) and compares
-# the gradients within float tolerance (compare_gradients.py).
+# the gradients within float tolerance (compare_gradients.py), runs the
+# same optimizer steps under both (optimizers.py, compare_optimizers.py),
+# and runs python/examples/train_digits.py unchanged under TensorFlow
+# (scikit-learn is installed into the virtualenv for it).
 #
 # Environment: BUILD (default build) is the ctensor build tree;
 # CT_CONFORMANCE_VENV (default .venv-conformance) the virtualenv;
@@ -75,6 +78,24 @@ grad_rc=0
 PYTHONPATH="$root/$build/python" "$ctpy" tests/conformance/gradients.py --framework ctensor \
   >"$work/ct.grad" 2>"$work/ct.grad.err" || grad_rc=$?
 
+# Optimizers: the same Keras 3 steps under both (optimizers.py), the
+# values after the steps compared within float tolerance
+# (compare_optimizers.py); and the digits training script, unchanged,
+# under TensorFlow (python/examples/train_digits.py --framework tensorflow).
+TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 "$venv/bin/python" tests/conformance/optimizers.py --framework tensorflow \
+  >"$work/tf.opt" 2>"$work/tf.opt.err" || { echo "TensorFlow optimizers failed:"; tail -20 "$work/tf.opt.err"; exit 1; }
+opt_rc=0
+PYTHONPATH="$root/$build/python" "$ctpy" tests/conformance/optimizers.py --framework ctensor \
+  >"$work/ct.opt" 2>"$work/ct.opt.err" || opt_rc=$?
+train_rc=0
+if "$venv/bin/python" -c 'import sklearn' >/dev/null 2>&1 || "$venv/bin/pip" install --quiet --disable-pip-version-check scikit-learn; then
+  TF_CPP_MIN_LOG_LEVEL=3 "$venv/bin/python" python/examples/train_digits.py --framework tensorflow --quick \
+    >"$work/tf.train" 2>"$work/tf.train.err" || train_rc=$?
+else
+  echo "conformance: could not install scikit-learn into $venv; train_digits.py not run under TensorFlow" >"$work/tf.train"
+  train_rc=1
+fi
+
 echo "conformance: TensorFlow $tfver (tensorflow-cpu) vs ctensor $(cat "$build/ctensor.pc" 2>/dev/null | awk '/^Version:/ {print $2}')"
 rc=0
 "$venv/bin/python" tests/conformance/compare.py "$work/tf.out" "$work/ct.out" docs/tf-differences.md \
@@ -90,11 +111,31 @@ if [ "$grad_rc" -ne 0 ]; then
   tail -20 "$work/ct.grad.err"
   rc=1
 fi
+echo
+echo "conformance: optimizers (tests/conformance/optimizers.py; ctensor side run by $ctpy)"
+"$venv/bin/python" tests/conformance/compare_optimizers.py "$work/tf.opt" "$work/ct.opt" docs/tf-differences.md \
+  >"$work/optimizers.txt" || rc=1
+cat "$work/optimizers.txt"
+if [ "$opt_rc" -ne 0 ]; then
+  echo "FAIL: ctensor's optimizers.py exited with status $opt_rc:"
+  tail -20 "$work/ct.opt.err"
+  rc=1
+fi
+echo
+echo "conformance: python/examples/train_digits.py --framework tensorflow --quick (the script unchanged under TensorFlow)"
+grep -E '^(tensorflow |epoch |test accuracy)' "$work/tf.train" || true
+if [ "$train_rc" -ne 0 ]; then
+  echo "FAIL: train_digits.py under TensorFlow exited with status $train_rc:"
+  tail -20 "$work/tf.train.err"
+  rc=1
+fi
 
 echo
 echo "conformance summary (TensorFlow $tfver vs ctensor):"
 printf '  placement: %s\n' "$(grep -E '^[0-9]+ observations' "$work/placement.txt")"
 printf '  gradients: %s\n' "$(grep -E '^[0-9]+ gradient observations' "$work/gradients.txt")"
 printf '             %s\n' "$(grep -E '^largest gradient error' "$work/gradients.txt")"
+printf '  optimizers: %s\n' "$(grep -E '^[0-9]+ optimizer observations' "$work/optimizers.txt")"
+printf '  train_digits.py under TensorFlow: %s\n' "$(grep -E '^test accuracy' "$work/tf.train" | tail -1)"
 [ "$rc" -eq 0 ] && echo "conformance: OK" || echo "conformance: FAIL"
 exit $rc
