@@ -16,11 +16,27 @@ context). See docs/python.md for what is covered and what differs.
 
 import atexit as _atexit
 import builtins as _builtins
+import os as _os
 import sys as _sys
 import threading as _threading
 import time as _time
 
-from . import _ctensor
+# ctensor's kernels run on OpenMP threads and its matmuls on OpenBLAS's own
+# threads: two pools on the same cores. By default libgomp lets an idle
+# worker spin for milliseconds after each parallel region, on the core that
+# OpenBLAS's next GEMM needs (bench/train.py's wide MLP on 2 threads: 4x
+# the time per step, 3x the CPU time). libgomp reads its wait policy once,
+# when loading _ctensor loads it, so PASSIVE is set for that moment only,
+# unless the user chose a policy (or libgomp was already loaded, by torch
+# say: then this changes nothing).
+_omp_policy_set = "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ
+if _omp_policy_set:
+    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+try:
+    from . import _ctensor
+finally:
+    if _omp_policy_set:
+        del _os.environ["OMP_WAIT_POLICY"]
 from . import config, debugging, dtypes, errors, math, nn, random, test
 from . import keras, optimizers
 from ._ops import (Tensor, abs, add, argmax, broadcast_to, cast, clip_by_value, concat, constant, convert_to_tensor,
