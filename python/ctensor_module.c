@@ -517,8 +517,17 @@ static PyObject *m_from_buffer(PyObject *m, PyObject *args) {
   if (int64_seq(shape_obj, "shape", shape, CT_MAX_RANK, &rank) < 0) return NULL;
   Py_buffer view;
   if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+  /* The shape comes from the caller: a negative or overflowing product
+   * must be an error, not a wrapped count that happens to match. */
   int64_t want = (int64_t)ct_dtype_size((ct_dtype)dtype);
-  for (int i = 0; i < rank; i++) want *= shape[i];
+  bool overflow = false;
+  for (int i = 0; i < rank; i++) overflow |= shape[i] < 0 || __builtin_mul_overflow(want, shape[i], &want);
+  if (overflow) {
+    PyErr_Format(PyExc_ValueError, "a %s tensor of this shape has a negative or too large size (%zd bytes given)",
+                 ct_dtype_name((ct_dtype)dtype), view.len);
+    PyBuffer_Release(&view);
+    return NULL;
+  }
   if (want != (int64_t)view.len) {
     PyErr_Format(PyExc_ValueError, "buffer has %zd bytes, a %s tensor of this shape needs %lld", view.len,
                  ct_dtype_name((ct_dtype)dtype), (long long)want);
