@@ -128,6 +128,21 @@ assert os.path.exists(os.path.join(here, "py.typed")) and os.path.exists(os.path
 print("ok")' 2>&1) && [ "$out" = ok ] && echo "ok   DLPack round trip, py.typed and _ctensor.pyi" ||
   fail "DLPack or typing files in the installed package: $out"
 
+# DLPack with NumPy from the installed wheel: python/tests/test_dlpack.py in
+# the venv, with NumPy from PyPI (pip's cache makes reruns quick). Skipped
+# when NumPy cannot be had; CT_WHEEL_NUMPY=0 leaves it out.
+if [ "${CT_WHEEL_NUMPY:-1}" = 1 ] &&
+   "$venv/bin/python" -m pip install -q --disable-pip-version-check numpy >"$scratch/numpy.log" 2>&1; then
+  if "$venv/bin/python" -m unittest discover -s "$src/python/tests" -t "$src/python/tests" -p test_dlpack.py \
+       >"$scratch/dlpack.log" 2>&1; then
+    echo "ok   test_dlpack.py with NumPy $("$venv/bin/python" -c 'import numpy; print(numpy.__version__)')"
+  else
+    cat "$scratch/dlpack.log"; fail "test_dlpack.py in the venv"
+  fi
+else
+  echo "skip test_dlpack.py with NumPy (no NumPy from PyPI)"
+fi
+
 # NVIDIA's wheels in the same environment: a stand-in for nvidia-cublas-cu12
 # (an empty libcublas.so.13 and its dist-info; located by stat, never opened)
 # must be found by the loader's pip stage and listed by the doctor.
