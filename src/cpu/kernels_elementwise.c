@@ -339,11 +339,12 @@ static ct_status binary_kernel(const ct_kernel_args *args) {
   if (fn == NULL) return ct_error(CT_INTERNAL, "%s: no CPU loop for %s", ct_op_name(args->op), ct_dtype_name(dt));
   bool is_int = dt == CT_INT32 || dt == CT_INT64, negative = false, zero = false;
   bool floor_op = args->op == CT_OP_FLOOR_DIV || args->op == CT_OP_FLOOR_MOD;
+  /* as TensorFlow (and the GPU kernels): a negative exponent or a zero
+   * divisor is an error only when there is an output */
+  if (o->numel == 0) return CT_OK;
   if (is_int && (args->op == CT_OP_POW || floor_op)) int_scan(b, &negative, &zero);
   if (args->op == CT_OP_POW && negative)
     return ct_error(CT_INVALID_ARGUMENT, "pow: integers to negative integer powers are not allowed");
-  if (o->numel == 0) return CT_OK;
-  /* as TensorFlow: a zero divisor is an error only when there is an output */
   if (floor_op && zero)
     return ct_error(CT_INVALID_ARGUMENT, "%s: Integer division by zero (a divisor of %s is 0)", ct_op_name(args->op),
                     ct_dtype_name(dt));
