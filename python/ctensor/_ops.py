@@ -577,8 +577,9 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
     if logits.ndim == 2:
         cost = _ctensor.sparse_softmax_cross_entropy_with_logits(labels, precise)
     else:
-        flat = _ctensor.reshape(precise, (-1, logits.shape[-1]))
-        cost = _ctensor.sparse_softmax_cross_entropy_with_logits(_ctensor.reshape(labels, (-1,)), flat)
+        rows = labels._size
+        flat = _ctensor.reshape(precise, (rows, logits.shape[-1]))
+        cost = _ctensor.sparse_softmax_cross_entropy_with_logits(_ctensor.reshape(labels, (rows,)), flat)
         cost = _ctensor.reshape(cost, labels.shape)
     return cast(cost, logits.dtype)
 
@@ -603,8 +604,12 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
         precise, labels = transpose(precise, perm), transpose(labels, perm)
     out_shape = precise.shape[:-1]
     if rank != 2:
-        precise = _ctensor.reshape(precise, (-1, precise.shape[-1]))
-        labels = _ctensor.reshape(labels, (-1, labels.shape[-1]) if labels.ndim else (-1,))
+        # explicit sizes: -1 cannot be inferred when there are 0 classes
+        rows = 1
+        for d in out_shape:
+            rows *= d
+        precise = _ctensor.reshape(precise, (rows, precise.shape[-1]))
+        labels = _ctensor.reshape(labels, (rows, labels.shape[-1]) if labels.ndim else (rows,))
     cost = _ctensor.softmax_cross_entropy_with_logits(labels, precise)
     if rank != 2:
         cost = _ctensor.reshape(cost, out_shape)
@@ -748,7 +753,12 @@ def reshape(tensor, shape, name=None):
 
 def transpose(a, perm=None, conjugate=False, name=None):
     perm = None if perm is None else _axes(perm)
-    return _ctensor.transpose(convert_to_tensor(a), perm)
+    a = convert_to_tensor(a)
+    if perm is not None and len(perm) != a.ndim:
+        # TensorFlow's InvalidArgumentError (the extension says ValueError)
+        raise _invalid("transpose expects a vector of size %d. But input(1) is a vector of size %d"
+                       % (a.ndim, len(perm)))
+    return _ctensor.transpose(a, perm)
 
 
 def concat(values, axis, name=None):
@@ -795,19 +805,30 @@ def stack(values, axis=0, name=None):
     if not values:
         raise ValueError("stack: needs at least one tensor")
     first = values[0]
+    # TensorFlow checks the axis against values[0] first, then the shapes
+    rank, a = len(first.shape), operator.index(axis)
+    if not -rank - 1 <= a <= rank:
+        raise ValueError("stack: axis %d not in range [%d, %d)" % (a, -rank - 1, rank + 1))
     for i, v in enumerate(values[1:], 1):
         if v.shape != first.shape:
             raise _invalid("stack: shapes of all inputs must match: values[0].shape = %s != values[%d].shape = %s"
                            % (list(first.shape), i, list(v.shape)))
-    rank, a = len(first.shape), operator.index(axis)
-    if not -rank - 1 <= a <= rank:
-        raise ValueError("stack: axis %d not in range [%d, %d)" % (a, -rank - 1, rank + 1))
     return _ctensor.concat([expand_dims(v, a) for v in values], a)
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
-    """Values of t limited to [clip_value_min, clip_value_max]; NaN stays NaN."""
-    return maximum(minimum(t, clip_value_max), clip_value_min)
+    """Values of t limited to [clip_value_min, clip_value_max]; NaN stays NaN.
+    Bounds that would broadcast t to another shape are a ValueError, as in
+    TensorFlow (its ``assert_is_compatible_with`` after each step)."""
+    if not isinstance(t, _TENSOR_LIKE):
+        t = convert_to_tensor(t)
+    t_min = minimum(t, clip_value_max)
+    if t_min.shape != t.shape:
+        raise ValueError("Shapes %s and %s are incompatible" % (t.shape, t_min.shape))
+    t_max = maximum(t_min, clip_value_min)
+    if t_max.shape != t.shape:
+        raise ValueError("Shapes %s and %s are incompatible" % (t.shape, t_max.shape))
+    return t_max
 
 
 def slice(input_, begin, size, name=None):  # noqa: A001
@@ -859,7 +880,12 @@ def fill(dims, value, name=None):
     v = convert_to_tensor(value)
     if v.ndim != 0:
         raise ValueError("fill: value must be a scalar, got shape %s" % (v.shape,))
-    return _ctensor.fill(v._dtype_enum, _shape_tuple(dims), float(v._item()))
+    item = v._item()
+    if v.dtype is _dt.int64 and int(float(item)) != item:
+        # the library's fill takes a double, which rounds int64 values
+        # beyond 2**53: broadcast the exact value instead
+        return _ctensor.broadcast_to(v, _shape_tuple(dims))
+    return _ctensor.fill(v._dtype_enum, _shape_tuple(dims), float(item))
 
 
 def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001
