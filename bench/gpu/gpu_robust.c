@@ -16,14 +16,20 @@
  *                        that exists but cannot be dlopen'ed in their place
  *                        makes their ops fall back to the CPU (NO_NVRTC /
  *                        NO_CUBLAS with the dlopen error), not fail
+ *   gpu_robust context   a context made current by "another library" (GPU
+ *                        1's primary context, or one from cuCtxCreate on
+ *                        GPU 0) is still current after every op and after
+ *                        teardown
  *
  * Exit status: 0 all good, 1 a check failed, 2 no usable GPU.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctensor.h"
@@ -296,6 +302,107 @@ static int libs(void) {
   return failures ? 1 : 0;
 }
 
+/* ---- context etiquette ---------------------------------------------------- */
+
+typedef void *drv_ctx;
+static int (*drv_get)(drv_ctx *);
+
+static bool still(drv_ctx want, const char *after) {
+  drv_ctx c = NULL;
+  drv_get(&c);
+  if (c != want) FAIL("after %s the current context is %p, not the caller's %p", after, c, want);
+  return c == want;
+}
+
+static int context(void) {
+  const char *path = getenv("CT_CUDA_DRIVER_PATH");
+  void *h = dlopen(path && path[0] ? path : "libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    printf("FAIL dlopen the driver: %s\n", dlerror());
+    return 1;
+  }
+  int (*init)(unsigned) = (int (*)(unsigned))dlsym(h, "cuInit");
+  int (*count)(int *) = (int (*)(int *))dlsym(h, "cuDeviceGetCount");
+  int (*set)(drv_ctx) = (int (*)(drv_ctx))dlsym(h, "cuCtxSetCurrent");
+  int (*retain)(drv_ctx *, int) = (int (*)(drv_ctx *, int))dlsym(h, "cuDevicePrimaryCtxRetain");
+  int (*release)(int) = (int (*)(int))dlsym(h, "cuDevicePrimaryCtxRelease_v2");
+  int (*create)(drv_ctx *, unsigned, int) = (int (*)(drv_ctx *, unsigned, int))dlsym(h, "cuCtxCreate_v2");
+  int (*destroy)(drv_ctx) = (int (*)(drv_ctx))dlsym(h, "cuCtxDestroy_v2");
+  drv_get = (int (*)(drv_ctx *))dlsym(h, "cuCtxGetCurrent");
+  int n = 0;
+  if (!init || !count || !set || !retain || !release || !create || !destroy || !drv_get || init(0) != 0 ||
+      count(&n) != 0 || n < 1) {
+    printf("FAIL the driver's context functions\n");
+    return 1;
+  }
+  for (int kind = 0; kind < 2; kind++) {
+    /* 0: the other GPU's primary context (PyTorch's runtime API), when
+     * there is one; 1: a context of the caller's own on GPU 0 */
+    if (kind == 0 && n < 2) continue;
+    drv_ctx theirs = NULL;
+    if (kind == 0 ? retain(&theirs, 1) != 0 || set(theirs) != 0 : create(&theirs, 0, 0) != 0) {
+      FAIL("making a context current");
+      continue;
+    }
+    const char *what = kind == 0 ? "GPU 1's primary context" : "a cuCtxCreate context on GPU 0";
+    ct_context *ctx = NULL;
+    char where[256];
+    int before = failures;
+    if (ct_context_new(&ctx) == CT_OK && ct_context_initialize(ctx) == CT_OK) {
+      still(theirs, "initialisation");
+      op_device(ctx, "/GPU:0", false, where, sizeof where);
+      if (!strstr(where, "GPU:0")) FAIL("add on /GPU:0 ran on '%s'", where);
+      still(theirs, "an add on /GPU:0");
+      op_device(ctx, "/GPU:0", true, where, sizeof where);
+      still(theirs, "a matmul on /GPU:0");
+      ct_context_synchronize(ctx);
+      still(theirs, "synchronize");
+    } else {
+      FAIL("context");
+    }
+    ct_context_free(ctx);
+    still(theirs, "teardown");
+    printf("context: %s current before ctensor: still current after ops and teardown: %s\n", what,
+           failures == before ? "ok" : "FAILED");
+    set(NULL);
+    if (kind == 0) release(1);
+    else destroy(theirs);
+  }
+  /* The cost of the etiquette on a tiny op: nothing current (a switch in
+   * and out per op) against ctensor's own context current (none). */
+  double us[2] = {0, 0};
+  for (int own = 0; own < 2; own++) {
+    ct_context *ctx = NULL;
+    ct_tensor *a = NULL, *c = NULL;
+    float v = 1;
+    int64_t one = 1;
+    drv_ctx primary = NULL;
+    if (own && (retain(&primary, 0) != 0 || set(primary) != 0)) continue;
+    if (ct_context_new(&ctx) == CT_OK && ct_device_scope_push(ctx, "/GPU:0") == CT_OK &&
+        ct_tensor_from_host(ctx, CT_FLOAT32, &one, 1, &v, &a) == CT_OK) {
+      const int reps = small_sizes() ? 200 : 20000;
+      for (int r = 0; r < 2; r++) { /* warm-up, then timed */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < reps && ct_add(ctx, a, a, &c) == CT_OK; i++) ct_tensor_release(c);
+        ct_context_synchronize(ctx);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        us[own] = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / reps;
+      }
+    }
+    ct_tensor_release(a);
+    ct_context_free(ctx);
+    if (own) {
+      set(NULL);
+      release(0);
+    }
+  }
+  printf("context: tiny add %.2f us/op with no context current (a switch in and out), %.2f us/op with "
+         "ctensor's current (no switch)\n", us[0], us[1]);
+  printf("context: %s\n", failures ? "FAILED" : "ok");
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "devices") == 0) return devices();
@@ -311,7 +418,8 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "cache") == 0) return cache();
   if (strcmp(mode, "hostcopy") == 0) return hostcopy();
   if (strcmp(mode, "libs") == 0) return libs();
-  fprintf(stderr, "gpu_robust: unknown mode '%s' (devices, alloc, cache, hostcopy, libs)\n", mode);
+  if (strcmp(mode, "context") == 0) return context();
+  fprintf(stderr, "gpu_robust: unknown mode '%s' (devices, alloc, cache, hostcopy, libs, context)\n", mode);
   return 1;
 }
 

@@ -145,16 +145,20 @@ static ct_status run_kernel(ct_context *ctx, ct_device *dev, ct_kernel_fn kernel
                             int n_in, const int64_t *out_shape, int out_rank, ct_dtype out_dtype, const void *attrs,
                             ct_tensor **out) {
   ct_tensor *result;
+  const ct_backend *be = dev->backend;
+  void *token = be->enter ? be->enter(dev) : NULL;
   ct_status st = ct_tensor_alloc(dev, out_dtype, out_shape, out_rank, &result);
-  if (st != CT_OK) return ct_error_prefix(st, "%s on %s", ct_op_name(op), dev->name);
+  if (st != CT_OK) {
+    if (be->leave) be->leave(dev, token);
+    return ct_error_prefix(st, "%s on %s", ct_op_name(op), dev->name);
+  }
   if (atomic_load_explicit(&ctx->log_placement, memory_order_relaxed))
     ct_logf(ctx, CT_LOG_INFO, "Executing op %s in device %s", ct_op_tf_name(op), dev->name);
   ct_kernel_args args = {ctx, dev, op, in, n_in, result, attrs};
   st = kernel(&args);
-  if (st != CT_OK) {
-    ct_tensor_release(result);
-    return st;
-  }
+  if (st != CT_OK) ct_tensor_release(result);
+  if (be->leave) be->leave(dev, token);
+  if (st != CT_OK) return st;
   atomic_fetch_add_explicit(&dev->op_count, 1, memory_order_relaxed);
   *out = result;
   return CT_OK;

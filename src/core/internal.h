@@ -63,6 +63,12 @@ struct ct_backend {
   void (*device_destroy)(ct_device *dev);
   /* Memory statistics (may be NULL: the core's counters are used). */
   ct_status (*memory_info)(ct_device *dev, ct_memory_info *out);
+  /* Bracket one op (output allocation, kernel, frees on failure); may be
+   * NULL. CUDA makes the device's context current in enter and puts the
+   * caller's back in leave (enter's token), so an op leaves the thread's
+   * current context as it found it with one switch in and one out at most. */
+  void *(*enter)(ct_device *dev);
+  void (*leave)(ct_device *dev, void *token);
 };
 
 /* A logical device. Owned by its context; lives as long as the context. */

@@ -19,15 +19,19 @@ static CUdeviceptr dptr(const void *p) { return (CUdeviceptr)(uintptr_t)p; }
 static void release_device(ct_cuda_device *cd, bool allocator_ready) {
   const ct_cuda_driver *d = cd->drv;
   if (cd->cu_ctx) {
-    d->cuCtxSetCurrent(cd->cu_ctx);
+    CUcontext prev = NULL;
+    d->cuCtxGetCurrent(&prev);
+    if (prev != cd->cu_ctx) d->cuCtxSetCurrent(cd->cu_ctx);
     if (cd->stream) ct_cuda_device_quiesce(cd);
     if (cd->module_cache_destroy) cd->module_cache_destroy(cd);
     if (cd->blas_destroy) cd->blas_destroy(cd);
     if (allocator_ready) ct_cuda_allocator_destroy(cd);
     if (cd->stream) d->cuStreamDestroy(cd->stream);
     d->cuDevicePrimaryCtxRelease(cd->cu_device);
-    /* Leave no dangling current context behind on this thread. */
-    d->cuCtxSetCurrent(NULL);
+    /* The caller's current context is current again (ctensor leaves its
+     * own current nowhere, so a current primary context here was made
+     * current by someone else, who holds it). */
+    if (prev != cd->cu_ctx) d->cuCtxSetCurrent(prev);
   }
   pthread_mutex_destroy(&cd->async_lock);
   free(cd);
@@ -86,7 +90,8 @@ ct_status ct_cuda_device_init(ct_context *ctx, ct_device *dev) {
     release_device(cd, false);
     return s;
   }
-  ct_status s = ct_cuda_check(cd, d->cuCtxSetCurrent(cd->cu_ctx), "cuCtxSetCurrent");
+  CUcontext prev = NULL;
+  ct_status s = ct_cuda_enter(cd, &prev);
   if (s == CT_OK) {
     r = d->cuStreamCreate(&cd->stream, CU_STREAM_NON_BLOCKING);
     if (r != CUDA_SUCCESS) cd->stream = NULL;
@@ -99,13 +104,13 @@ ct_status ct_cuda_device_init(ct_context *ctx, ct_device *dev) {
     snprintf(cd->arch, sizeof cd->arch, "sm_%d%d", cd->cc_major, cd->cc_minor);
     int g = ctx->cfg[CT_DEV_GPU].memory_growth[dev->physical_index];
     s = ct_cuda_allocator_init(cd, dev->memory_limit, g != 0);
-    if (s != CT_OK) {
-      release_device(cd, false);
-      return s;
+    if (s == CT_OK) {
+      ct_cuda_leave(cd, prev);
+      dev->impl = cd;
+      return CT_OK;
     }
-    dev->impl = cd;
-    return CT_OK;
   }
+  ct_cuda_leave(cd, prev);
   release_device(cd, false);
   return s;
 }
@@ -118,17 +123,41 @@ static ct_status cuda_alloc(ct_device *dev, size_t bytes, void **out) {
     return CT_OK;
   }
   CUdeviceptr p = 0;
-  ct_status s = ct_cuda_allocator_alloc(ct_cuda_device_of(dev), bytes, &p);
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  CUcontext prev;
+  ct_status s = ct_cuda_enter(cd, &prev);
+  if (s != CT_OK) return s;
+  s = ct_cuda_allocator_alloc(cd, bytes, &p);
+  ct_cuda_leave(cd, prev);
   if (s == CT_OK) *out = (void *)(uintptr_t)p;
   return s;
 }
 
 static void cuda_free(ct_device *dev, void *ptr, size_t bytes) {
   CT_UNUSED(bytes);
-  ct_cuda_allocator_free(ct_cuda_device_of(dev), dptr(ptr));
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  CUcontext prev;
+  if (ct_cuda_enter(cd, &prev) != CT_OK) prev = cd->cu_ctx;
+  ct_cuda_allocator_free(cd, dptr(ptr));
+  ct_cuda_leave(cd, prev);
 }
 
-static ct_status cuda_copy_from_host(ct_device *dev, void *dst, const void *src, size_t bytes) {
+/* One op, bracketed (see ct_cuda_enter): the allocations, kernel and
+ * frees inside find the context current and switch nothing. A failed
+ * switch is left for the kernel's own ct_cuda_make_current to report. */
+static void *cuda_enter(ct_device *dev) {
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  CUcontext prev;
+  if (ct_cuda_enter(cd, &prev) != CT_OK) {
+    ct_error_clear();
+    return cd->cu_ctx;
+  }
+  return prev;
+}
+
+static void cuda_leave(ct_device *dev, void *token) { ct_cuda_leave(ct_cuda_device_of(dev), (CUcontext)token); }
+
+static ct_status copy_from_host_in(ct_device *dev, void *dst, const void *src, size_t bytes) {
   if (bytes == 0) return CT_OK;
   ct_cuda_device *cd = ct_cuda_device_of(dev);
   ct_status s = ct_cuda_make_current(cd);
@@ -145,7 +174,7 @@ static ct_status cuda_copy_from_host(ct_device *dev, void *dst, const void *src,
   return s;
 }
 
-static ct_status cuda_copy_to_host(ct_device *dev, void *dst, const void *src, size_t bytes) {
+static ct_status copy_to_host_in(ct_device *dev, void *dst, const void *src, size_t bytes) {
   if (bytes == 0) return CT_OK;
   ct_cuda_device *cd = ct_cuda_device_of(dev);
   ct_status s = ct_cuda_make_current(cd);
@@ -157,8 +186,8 @@ static ct_status cuda_copy_to_host(ct_device *dev, void *dst, const void *src, s
   return s != CT_OK ? s : w;
 }
 
-static ct_status cuda_copy_device(ct_device *dst_dev, void *dst, ct_device *src_dev, const void *src,
-                                  size_t bytes) {
+static ct_status copy_device_in(ct_device *dst_dev, void *dst, ct_device *src_dev, const void *src,
+                                size_t bytes) {
   if (bytes == 0) return CT_OK;
   ct_cuda_device *dc = ct_cuda_device_of(dst_dev), *sc = ct_cuda_device_of(src_dev);
   ct_status s;
@@ -186,14 +215,55 @@ static ct_status cuda_copy_device(ct_device *dst_dev, void *dst, ct_device *src_
   /* No peer copy: through the host. */
   void *tmp = malloc(bytes);
   if (!tmp) return ct_error(CT_RESOURCE_EXHAUSTED, "copy between GPUs: no host memory for %zu bytes", bytes);
-  s = cuda_copy_to_host(src_dev, tmp, src, bytes);
-  if (s == CT_OK) s = cuda_copy_from_host(dst_dev, dst, tmp, bytes);
+  s = copy_to_host_in(src_dev, tmp, src, bytes);
+  if (s == CT_OK) s = copy_from_host_in(dst_dev, dst, tmp, bytes);
   if (s == CT_OK) s = ct_cuda_device_synchronize(dc);
   free(tmp);
   return s;
 }
 
-static ct_status cuda_synchronize(ct_device *dev) { return ct_cuda_device_synchronize(ct_cuda_device_of(dev)); }
+/* The backend's entry points that touch the driver, bracketed so that the
+ * caller's current context is current again when they return. A copy
+ * between GPUs may make either device's context current. */
+static ct_status cuda_copy_from_host(ct_device *dev, void *dst, const void *src, size_t bytes) {
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  CUcontext prev;
+  ct_status s = ct_cuda_enter(cd, &prev);
+  if (s != CT_OK) return s;
+  s = copy_from_host_in(dev, dst, src, bytes);
+  ct_cuda_leave(cd, prev);
+  return s;
+}
+
+static ct_status cuda_copy_to_host(ct_device *dev, void *dst, const void *src, size_t bytes) {
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  CUcontext prev;
+  ct_status s = ct_cuda_enter(cd, &prev);
+  if (s != CT_OK) return s;
+  s = copy_to_host_in(dev, dst, src, bytes);
+  ct_cuda_leave(cd, prev);
+  return s;
+}
+
+static ct_status cuda_copy_device(ct_device *dst_dev, void *dst, ct_device *src_dev, const void *src,
+                                  size_t bytes) {
+  ct_cuda_device *dc = ct_cuda_device_of(dst_dev);
+  CUcontext prev = NULL, now = NULL;
+  dc->drv->cuCtxGetCurrent(&prev);
+  ct_status s = copy_device_in(dst_dev, dst, src_dev, src, bytes);
+  if (dc->drv->cuCtxGetCurrent(&now) == CUDA_SUCCESS && now != prev) dc->drv->cuCtxSetCurrent(prev);
+  return s;
+}
+
+static ct_status cuda_synchronize(ct_device *dev) {
+  ct_cuda_device *cd = ct_cuda_device_of(dev);
+  CUcontext prev;
+  ct_status s = ct_cuda_enter(cd, &prev);
+  if (s != CT_OK) return s;
+  s = ct_cuda_device_synchronize(cd);
+  ct_cuda_leave(cd, prev);
+  return s;
+}
 
 static void cuda_device_destroy(ct_device *dev) {
   ct_cuda_device *cd = ct_cuda_device_of(dev);
@@ -217,6 +287,8 @@ const ct_backend ct_cuda_backend = {
     .synchronize = cuda_synchronize,
     .device_destroy = cuda_device_destroy,
     .memory_info = cuda_memory_info,
+    .enter = cuda_enter,
+    .leave = cuda_leave,
 };
 
 static const ct_platform cuda_platform = {

@@ -91,8 +91,25 @@ static inline CUcontext ct_cuda_context_of(ct_device *dev) { return ct_cuda_devi
 static inline CUstream ct_cuda_stream_of(ct_device *dev) { return ct_cuda_device_of(dev)->stream; }
 
 /* Makes the device's context current on the calling thread (cheap when it
- * already is). */
+ * already is). Inside ct_cuda_enter/leave only: on its own it would leave
+ * the context current for whatever the caller's thread does next. */
 ct_status ct_cuda_make_current(ct_cuda_device *cd);
+
+/* Context etiquette: ctensor never changes the calling thread's current
+ * CUDA context as seen by its caller (PyTorch, CuPy, JAX or the
+ * application may have made one current). Every entry into the backend --
+ * a kernel run, an allocation or free, a copy, a synchronisation, device
+ * creation and teardown -- is bracketed by these: enter makes the device's
+ * context current and remembers the caller's in *prev; leave puts it back.
+ * When the caller's current context already is the device's (the common
+ * case: the same primary context, or nested entries) there is one
+ * cuCtxGetCurrent and no switch at all. cuCtxSetCurrent replaces the top of
+ * the caller's context stack and restores it, so a stack pushed by another
+ * library is left as it was. */
+ct_status ct_cuda_enter(ct_cuda_device *cd, CUcontext *prev);
+static inline void ct_cuda_leave(ct_cuda_device *cd, CUcontext prev) {
+  if (prev != cd->cu_ctx) cd->drv->cuCtxSetCurrent(prev);
+}
 
 /* Turns a failed driver call into a ctensor error naming the device, the
  * operation and the CUDA error ("GPU:0: MatMul: cuLaunchKernel failed:

@@ -15,6 +15,16 @@
 
 #include "cuda/cuda_device.h"
 
+ct_status ct_cuda_enter(ct_cuda_device *cd, CUcontext *prev) {
+  CUcontext cur = NULL;
+  *prev = cd->cu_ctx; /* nothing to restore */
+  if (cd->drv->cuCtxGetCurrent(&cur) == CUDA_SUCCESS && cur == cd->cu_ctx) return CT_OK;
+  CUresult r = cd->drv->cuCtxSetCurrent(cd->cu_ctx);
+  if (r != CUDA_SUCCESS) return ct_cuda_check(cd, r, "cuCtxSetCurrent");
+  *prev = cur;
+  return CT_OK;
+}
+
 ct_status ct_cuda_make_current(ct_cuda_device *cd) {
   CUcontext cur = NULL;
   if (cd->drv->cuCtxGetCurrent(&cur) == CUDA_SUCCESS && cur == cd->cu_ctx) return CT_OK;

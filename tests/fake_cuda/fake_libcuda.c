@@ -309,10 +309,48 @@ EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
   return 0;
 }
 
+static long counter_ctx_switches; /* cuCtxSetCurrent calls since load */
+
 EXPORT CUresult cuCtxSetCurrent(fake_ctx *c) {
   NEED_INIT();
   current = c;
+  pthread_mutex_lock(&lock);
+  counter_ctx_switches++;
+  pthread_mutex_unlock(&lock);
   return 0;
+}
+
+/* A context of its own, as another library (or an application using the
+ * driver API) makes: current on the calling thread once created. */
+EXPORT CUresult cuCtxCreate_v2(fake_ctx **ctx, unsigned int flags, CUdevice d) {
+  (void)flags;
+  NEED_INIT();
+  if (!ctx) return 1;
+  if (!valid_dev(d)) return 101;
+  fake_ctx *c = calloc(1, sizeof *c);
+  if (!c) return 2;
+  c->device = d;
+  c->refs = 1;
+  *ctx = c;
+  current = c;
+  return 0;
+}
+
+EXPORT CUresult cuCtxDestroy_v2(fake_ctx *c) {
+  NEED_INIT();
+  if (!c) return 201;
+  if (current == c) current = NULL;
+  free(c);
+  return 0;
+}
+
+/* For tests: cuCtxSetCurrent calls since the library was loaded (an op on
+ * a context already current should make none). */
+EXPORT long ct_fake_cuda_ctx_switches(void) {
+  pthread_mutex_lock(&lock);
+  long n = counter_ctx_switches;
+  pthread_mutex_unlock(&lock);
+  return n;
 }
 
 EXPORT CUresult cuCtxGetCurrent(fake_ctx **c) {
