@@ -71,6 +71,11 @@ static ct_status cpu_collective(const ct_kernel_args *args) {
   switch (args->op) {
     case CT_OP_ALL_REDUCE:
       if (x->numel == 0) return CT_OK;
+      if (a->fused) {
+        memcpy(out->data, a->fused, out->nbytes);
+        if (a->op == CT_REDUCE_MEAN) divide_by(out, pg->size);
+        return CT_OK;
+      }
       rc = pg->mpi->iallreduce(pg->comm, x->data, out->data, elem_count(x), x->dtype, a->op, &req);
       break;
     case CT_OP_BROADCAST:
@@ -252,6 +257,7 @@ typedef struct coll {
   ct_collective_call call;
   ct_device *dev;
   char staged_why[CT_INFO_TEXT_MAX]; /* a GPU tensor over MPI: why */
+  const void *fused;                 /* all_reduce: reduced in the agreement */
 } coll;
 
 /* Where the collective runs -- the input's device, unless the thread's
@@ -305,7 +311,8 @@ static ct_status begin(coll *c, const ct_tensor *x, bool numeric, bool axis0, in
     }
   }
   if (local == CT_OK) local = place_collective(c, x);
-  char local_error[1024] = "";
+  char local_error[1024];
+  local_error[0] = '\0';
   if (local != CT_OK) {
     snprintf(local_error, sizeof local_error, "%s", ct_last_error());
     c->call.kind = CT_COLL_ERROR;
@@ -314,7 +321,12 @@ static ct_status begin(coll *c, const ct_tensor *x, bool numeric, bool axis0, in
     c->call.rank = x->rank;
     memcpy(c->call.shape, x->shape, sizeof(int64_t) * (size_t)x->rank);
   }
-  st = ct_dist_agree(pg, &c->call, local != CT_OK ? local_error : NULL, dims0);
+  /* A small all_reduce of host memory that needs no move rides in the
+   * agreement exchange itself. */
+  bool fuse = local == CT_OK && c->op == CT_OP_ALL_REDUCE && c->dev == x->device && x->backing->type == CT_DEV_CPU &&
+              x->nbytes <= AGREE_FUSE_MAX;
+  st = ct_dist_agree(pg, &c->call, local != CT_OK ? local_error : NULL, dims0, fuse ? x->data : NULL,
+                     fuse ? x->nbytes : 0, &c->fused);
   if (st == CT_OK && local != CT_OK) st = ct_error(local, "%s", local_error);
   if (st != CT_OK) ct_dist_end(pg);
   return st;
@@ -325,6 +337,7 @@ static ct_status run(coll *c, const ct_tensor *x, const int64_t *shape, const ct
   ct_collective_attrs a = *attrs;
   a.path = c->call.path;
   a.staged_why = c->staged_why;
+  a.fused = c->fused;
   ct_status st = ct_op_run_on(c->pg->ctx, c->dev, c->op, x->dtype, &x, 1, shape, x->rank, x->dtype, &a, out);
   ct_dist_end(c->pg);
   return st;
@@ -346,7 +359,7 @@ ct_status ct_process_group_all_reduce(ct_process_group *pg, const ct_tensor *x, 
   coll c = coll_init(pg, CT_OP_ALL_REDUCE, CT_COLL_ALL_REDUCE, (int)op, -1);
   ct_status st = begin(&c, x, true, false, NULL);
   if (st != CT_OK) return st;
-  ct_collective_attrs attrs = {pg, op, -1, NULL, NULL, CT_PATH_MPI, NULL};
+  ct_collective_attrs attrs = {pg, op, -1, NULL, NULL, CT_PATH_MPI, NULL, NULL};
   return run(&c, x, x->shape, &attrs, out);
 }
 
@@ -359,7 +372,7 @@ ct_status ct_process_group_broadcast(ct_process_group *pg, const ct_tensor *x, i
   coll c = coll_init(pg, CT_OP_BROADCAST, CT_COLL_BROADCAST, -1, root);
   ct_status st = begin(&c, x, false, false, NULL);
   if (st != CT_OK) return st;
-  ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, root, NULL, NULL, CT_PATH_MPI, NULL};
+  ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, root, NULL, NULL, CT_PATH_MPI, NULL, NULL};
   return run(&c, x, x->shape, &attrs, out);
 }
 
@@ -394,7 +407,7 @@ ct_status ct_process_group_all_gather(ct_process_group *pg, const ct_tensor *x, 
       memcpy(shape, x->shape, sizeof shape);
       shape[0] = 0;
       for (int r = 0; r < pg->size; r++) shape[0] += dims0[r];
-      ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, -1, counts, counts + pg->size, CT_PATH_MPI, NULL};
+      ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, -1, counts, counts + pg->size, CT_PATH_MPI, NULL, NULL};
       st = run(&c, x, shape, &attrs, out);
     }
   }
@@ -418,7 +431,7 @@ ct_status ct_process_group_reduce_scatter(ct_process_group *pg, const ct_tensor 
     int64_t shape[CT_MAX_RANK];
     memcpy(shape, x->shape, sizeof shape);
     shape[0] = q + (pg->rank < m);
-    ct_collective_attrs attrs = {pg, op, -1, counts, NULL, CT_PATH_MPI, NULL};
+    ct_collective_attrs attrs = {pg, op, -1, counts, NULL, CT_PATH_MPI, NULL, NULL};
     st = run(&c, x, shape, &attrs, out);
   }
   free(counts);
@@ -436,11 +449,12 @@ ct_status ct_process_group_barrier(ct_process_group *pg) {
   memset(&call, 0, sizeof call);
   call.kind = local == CT_OK ? CT_COLL_BARRIER : CT_COLL_ERROR;
   call.op = call.root = -1;
-  char local_error[1024] = "";
+  char local_error[1024];
+  local_error[0] = '\0';
   if (local != CT_OK) snprintf(local_error, sizeof local_error, "%s", ct_last_error());
   /* The agreement check is itself an all-reduce: when it completes, every
    * process has reached this barrier. */
-  if (st == CT_OK) st = ct_dist_agree(pg, &call, local != CT_OK ? local_error : NULL, NULL);
+  if (st == CT_OK) st = ct_dist_agree(pg, &call, local != CT_OK ? local_error : NULL, NULL, NULL, 0, NULL);
   if (st == CT_OK && local != CT_OK) st = ct_error(local, "%s", local_error);
   if (st == CT_OK) {
     if (atomic_load_explicit(&ctx->log_placement, memory_order_relaxed))

@@ -34,7 +34,12 @@ struct ct_process_group {
   ct_logical_device_info *remote;
   int n_remote;
   ct_nccl *nccl;                 /* NULL until a collective on a GPU tensor */
+  int64_t *agree_buf;            /* the agreement's two messages (process_group.c) */
 };
+
+/* An all_reduce of at most this many bytes of a CPU tensor travels inside
+ * the agreement exchange: one round of messages instead of two. */
+#define AGREE_FUSE_MAX (16 * 1024)
 
 /* What every process says about the collective it is about to run. */
 typedef enum ct_collective_kind {
@@ -65,6 +70,7 @@ typedef struct ct_collective_attrs {
   const int *displs; /* all_gather */
   ct_collective_path path;
   const char *staged_why; /* a GPU tensor over MPI: why not NCCL */
+  const void *fused;      /* all_reduce: the result, reduced by the agreement */
 } ct_collective_attrs;
 
 /* Takes pg->lock and fails if the group is broken. */
@@ -73,9 +79,12 @@ void ct_dist_end(ct_process_group *pg);
 /* The agreement check (see process_group.c); call with pg->lock held. On
  * a mismatch every process returns INVALID_ARGUMENT naming them all. With
  * all_gather, dims0 (size entries) receives every process's first
- * dimension. `local` is this process's failure, if any (kind ERROR). */
+ * dimension. `local` is this process's failure, if any (kind ERROR). An
+ * all_reduce may pass its host data (nbytes <= AGREE_FUSE_MAX): when every
+ * process did, *fused points to the reduced result (valid until the next
+ * collective of the group), else NULL and the data moves separately. */
 ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, const char *local_error,
-                        int64_t *dims0);
+                        int64_t *dims0, const void *data, size_t nbytes, const void **fused);
 /* Waits for a request of the plugin within the group's timeout. */
 ct_status ct_dist_wait(ct_process_group *pg, void *req, const char *what);
 /* An MPI error code as a status (the group is broken afterwards). */

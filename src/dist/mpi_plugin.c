@@ -286,6 +286,22 @@ static int p_ibarrier(void *comm, void **req) {
   return finish_start(rc, r, req);
 }
 
+static int p_isend(void *comm, const void *buf, int bytes, int peer, int tag, void **req) {
+  request *r;
+  int rc = with_request(req, &r);
+  if (rc != MPI_SUCCESS) return rc;
+  rc = MPI_Isend(buf, bytes, MPI_BYTE, peer, tag, *(MPI_Comm *)comm, &r->r);
+  return finish_start(rc, r, req);
+}
+
+static int p_irecv(void *comm, void *buf, int capacity, int peer, int tag, void **req) {
+  request *r;
+  int rc = with_request(req, &r);
+  if (rc != MPI_SUCCESS) return rc;
+  rc = MPI_Irecv(buf, capacity, MPI_BYTE, peer, tag, *(MPI_Comm *)comm, &r->r);
+  return finish_start(rc, r, req);
+}
+
 static int p_test(void *req, int *done) {
   request *r = req;
   int rc = MPI_Test(&r->r, done, MPI_STATUS_IGNORE);
@@ -299,8 +315,8 @@ static void p_abandon(void *req) { free(req); }
 static const ct_mpi_plugin table = {
     CT_MPI_PLUGIN_ABI, p_init,         p_finalize,   p_library_version, p_error_string, p_comm_new,
     p_comm_free,       p_comm_info,    p_iallreduce, p_ibcast,          p_iallgatherv,  p_ireduce_scatter,
-    p_ibarrier,        p_test,         p_abandon,
+    p_ibarrier,        p_isend,        p_irecv,      p_test,            p_abandon,
 };
 
-EXPORT const ct_mpi_plugin *ct_mpi_plugin_v1(void);
-const ct_mpi_plugin *ct_mpi_plugin_v1(void) { return &table; }
+EXPORT const ct_mpi_plugin *ct_mpi_plugin_v2(void);
+const ct_mpi_plugin *ct_mpi_plugin_v2(void) { return &table; }

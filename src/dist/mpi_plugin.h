@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 /* Bumped on any change of the table below; the core refuses another. */
-#define CT_MPI_PLUGIN_ABI 1
-#define CT_MPI_PLUGIN_SYMBOL "ct_mpi_plugin_v1"
+#define CT_MPI_PLUGIN_ABI 2
+#define CT_MPI_PLUGIN_SYMBOL "ct_mpi_plugin_v2"
 
 typedef struct ct_mpi_plugin {
   int abi;
@@ -37,6 +37,10 @@ typedef struct ct_mpi_plugin {
   int (*ireduce_scatter)(void *comm, const void *send, void *recv, const int *counts, int dtype, int op,
                          void **req);
   int (*ibarrier)(void *comm, void **req);
+  /* Point to point, in bytes, for the agreement exchange (process_group.c):
+   * a receive may get fewer bytes than `capacity`, never more. */
+  int (*isend)(void *comm, const void *buf, int bytes, int peer, int tag, void **req);
+  int (*irecv)(void *comm, void *buf, int capacity, int peer, int tag, void **req);
   /* *done = 1 when the request completed (it is freed then). */
   int (*test)(void *req, int *done);
   /* Forgets a request that will never be waited for again (after a

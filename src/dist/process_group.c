@@ -194,12 +194,12 @@ void ct_dist_end(ct_process_group *pg) { pthread_mutex_unlock(&pg->lock); }
 /* ---- the agreement check -------------------------------------------------- */
 
 /* A call as numbers. The first step of every collective, whatever its
- * kind, is the same MPI call on these: an all-reduce with MAX of
- * (fields, -fields), which yields every field's maximum and minimum. They
- * are equal everywhere exactly when every process asked for the same
- * thing -- so a mismatch is found by every process from the same numbers,
- * and they all fail together. It doubles as the check that the others
- * are alive and as the barrier. */
+ * kind, is the same exchange of a hash of these (below), which yields its
+ * maximum and minimum over the processes. They are equal everywhere
+ * exactly when every process asked for the same thing -- so a mismatch is
+ * found by every process from the same numbers, and they all fail
+ * together, after exchanging the fields themselves to say how they differ.
+ * It doubles as the check that the others are alive and as the barrier. */
 enum { F_MAGIC, F_SEQ, F_KIND, F_OP, F_ROOT, F_PATH, F_DTYPE, F_RANK, F_DIM0, F_COUNT = F_DIM0 + CT_MAX_RANK };
 #define CALL_MAGIC 0x63744331 /* "ctC1" */
 
@@ -296,30 +296,182 @@ static ct_status mismatch(ct_process_group *pg, const int64_t *mine, const char 
                   text);
 }
 
+/* ---- the exchange: recursive doubling over point-to-point messages -------- */
+
+/* The agreement goes point to point, not through MPI_Iallreduce: Open MPI's
+ * non-blocking collectives (libnbc) take twice its blocking ones' time for
+ * small messages, and a blocking call cannot be given up on after a
+ * timeout. Non-blocking sends and receives in the pattern MPI itself uses
+ * for small all-reduces (recursive doubling, with the ranks beyond the
+ * largest power of two folded in first) cost what MPI_Allreduce does.
+ *
+ * A message is a 32-byte header -- a 64-bit hash of every field of the
+ * call and the bytes of data that follow, each as (v, -v), combined with
+ * max so that each rank ends with their maximum and minimum -- followed,
+ * for a small all_reduce of a CPU tensor, by the data itself, reduced on
+ * the way ("fused": one exchange moves the call and its data). The header
+ * is a hash, not the fields, because the exchange's time grows with the
+ * message from about 64 bytes on (shared memory, Open MPI 4.1); two
+ * different calls agree only if their hashes collide (2^-64). Receives
+ * take up to the largest message, so processes that disagree on the size
+ * (a shape mismatch) still exchange headers without an MPI error, and
+ * then fail together from the same numbers. */
+#define AGREE_TAG 0x6354
+enum { H_DESC, H_BYTES, H_NDESC, H_NBYTES, F_HEADER };
+#define HEADER_BYTES (F_HEADER * (int)sizeof(int64_t))
+
+/* Data is combined only between headers that agree on what it is; the
+ * lower ranks' contribution always goes left, so every process computes
+ * the same expression and gets the same bits. */
+#define COMBINE_AS(T, n, lo, hi, out, op)                                        \
+  do {                                                                           \
+    const T *a_ = (const T *)(lo), *b_ = (const T *)(hi);                        \
+    T *o_ = (T *)(out);                                                          \
+    for (int64_t i_ = 0; i_ < (n); i_++) {                                       \
+      T a = a_[i_], b = b_[i_];                                                  \
+      switch (op) {                                                              \
+        case CT_REDUCE_PROD: o_[i_] = a * b; break;                              \
+        case CT_REDUCE_MAX: o_[i_] = a > b || a != a ? a : b; break;             \
+        case CT_REDUCE_MIN: o_[i_] = a < b || a != a ? a : b; break;             \
+        default: o_[i_] = a + b; break;                                          \
+      }                                                                          \
+    }                                                                            \
+  } while (0)
+
+static float f16_load(uint16_t h, bool bf) { return bf ? ct_bfloat16_to_float(h) : ct_half_to_float(h); }
+
+static void combine_data(ct_dtype d, int op, const void *lo, const void *hi, void *out, int64_t n) {
+  switch (d) {
+    case CT_FLOAT32: COMBINE_AS(float, n, lo, hi, out, op); break;
+    case CT_FLOAT64: COMBINE_AS(double, n, lo, hi, out, op); break;
+    case CT_INT32: COMBINE_AS(int32_t, n, lo, hi, out, op); break;
+    case CT_INT64: COMBINE_AS(int64_t, n, lo, hi, out, op); break;
+    case CT_FLOAT16:
+    case CT_BFLOAT16: {
+      /* float per step, as the MPI plugin's user operations compute */
+      bool bf = d == CT_BFLOAT16;
+      const uint16_t *a_ = lo, *b_ = hi;
+      uint16_t *o_ = out;
+      for (int64_t i = 0; i < n; i++) {
+        float a = f16_load(a_[i], bf), b = f16_load(b_[i], bf), r;
+        switch (op) {
+          case CT_REDUCE_PROD: r = a * b; break;
+          case CT_REDUCE_MAX: r = a > b || a != a ? a : b; break;
+          case CT_REDUCE_MIN: r = a < b || a != a ? a : b; break;
+          default: r = a + b; break;
+        }
+        o_[i] = bf ? ct_float_to_bfloat16(r) : ct_float_to_half(r);
+      }
+      break;
+    }
+    default: break;
+  }
+}
+
+/* mine = combine(mine, theirs); `theirs_lower`: the partner's ranks come
+ * before this process's. Data is combined as this process's call says
+ * (dtype, op): the partner's hash and size being equal, so is its call. */
+static void combine(int64_t *mine, const int64_t *theirs, bool theirs_lower, const ct_collective_call *call) {
+  bool same = mine[H_BYTES] && theirs[H_BYTES] == mine[H_BYTES] && theirs[H_NBYTES] == mine[H_NBYTES] &&
+              theirs[H_DESC] == mine[H_DESC] && theirs[H_NDESC] == mine[H_NDESC];
+  if (same) {
+    int64_t n = mine[H_BYTES] / (int64_t)ct_dtype_size(call->dtype);
+    const void *t = theirs + F_HEADER;
+    void *m = mine + F_HEADER;
+    combine_data(call->dtype, call->op, theirs_lower ? t : m, theirs_lower ? m : t, m, n);
+  }
+  for (int i = 0; i < F_HEADER; i++)
+    if (theirs[i] > mine[i]) mine[i] = theirs[i];
+  /* The size's maximum is not a promise that anyone combined: a partner
+   * without data (or with other data) leaves none. */
+  if (!same) mine[H_BYTES] = 0;
+}
+
+static ct_status exchange_step(ct_process_group *pg, int peer, bool send, bool recv, int64_t *mine, int64_t *in,
+                               int bytes, const char *what) {
+  void *rreq = NULL, *sreq = NULL;
+  int rc = recv ? pg->mpi->irecv(pg->comm, in, HEADER_BYTES + AGREE_FUSE_MAX, peer, AGREE_TAG, &rreq) : 0;
+  if (rc == 0 && send) rc = pg->mpi->isend(pg->comm, mine, bytes, peer, AGREE_TAG, &sreq);
+  if (rc != 0) {
+    if (rreq) pg->mpi->abandon(rreq);
+    return ct_dist_mpi_error(pg, rc, what);
+  }
+  ct_status st = recv ? ct_dist_wait(pg, rreq, what) : CT_OK;
+  if (sreq) {
+    if (st == CT_OK) st = ct_dist_wait(pg, sreq, what);
+    else pg->mpi->abandon(sreq);
+  }
+  return st;
+}
+
+/* Every process ends with the combination of every process's buffer. */
+static ct_status exchange_all(ct_process_group *pg, int64_t *mine, int64_t *in, const ct_collective_call *call,
+                              const char *what) {
+  int n = pg->size, me = pg->rank, p = 1;
+  while (p * 2 <= n) p *= 2;
+  int rem = n - p;
+#define BYTES(b) (HEADER_BYTES + (int)(b)[H_BYTES])
+  /* The first 2*rem ranks pair up; the even one of each pair hands its
+   * buffer to the odd one and waits for the result. */
+  int newrank;
+  if (me < 2 * rem) {
+    if (me % 2 == 0) {
+      ct_status st = exchange_step(pg, me + 1, true, false, mine, in, BYTES(mine), what);
+      if (st == CT_OK) st = exchange_step(pg, me + 1, false, true, mine, mine, 0, what);
+      return st;
+    }
+    ct_status st = exchange_step(pg, me - 1, false, true, mine, in, 0, what);
+    if (st != CT_OK) return st;
+    combine(mine, in, true, call);
+    newrank = me / 2;
+  } else {
+    newrank = me - rem;
+  }
+  for (int mask = 1; mask < p; mask <<= 1) {
+    int partner_new = newrank ^ mask;
+    int partner = partner_new < rem ? partner_new * 2 + 1 : partner_new + rem;
+    ct_status st = exchange_step(pg, partner, true, true, mine, in, BYTES(mine), what);
+    if (st != CT_OK) return st;
+    combine(mine, in, partner_new < newrank, call);
+  }
+  if (me < 2 * rem) return exchange_step(pg, me - 1, true, false, mine, in, BYTES(mine), what);
+#undef BYTES
+  return CT_OK;
+}
+
 ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, const char *local_error,
-                        int64_t *dims0) {
-  int64_t buf[2 * F_COUNT];
+                        int64_t *dims0, const void *data, size_t nbytes, const void **fused) {
+  if (fused) *fused = NULL;
+  const char *what = kind_name(call->kind);
+  if (!pg->agree_buf) {
+    /* Two messages: this process's and the partner's. Never freed while a
+     * request may still own it (see ct_process_group_free). */
+    pg->agree_buf = malloc(2 * (size_t)(HEADER_BYTES + AGREE_FUSE_MAX));
+    if (!pg->agree_buf) return broken(pg, CT_RESOURCE_EXHAUSTED, "%s: out of memory for the agreement", what);
+  }
+  int64_t *buf = pg->agree_buf, *in = buf + (HEADER_BYTES + AGREE_FUSE_MAX) / (int)sizeof(int64_t);
   int64_t mine[F_COUNT];
   pg->seq++;
   encode(pg, call, mine);
   /* all_gather's first dimension may differ: compared as 0, sent after. */
   int64_t dim0 = mine[F_DIM0];
   if (call->kind == CT_COLL_ALL_GATHER) mine[F_DIM0] = 0;
-  for (int i = 0; i < F_COUNT; i++) {
-    buf[i] = mine[i];
-    buf[F_COUNT + i] = -mine[i];
-  }
-  void *req;
-  int rc = pg->mpi->iallreduce(pg->comm, NULL, buf, 2 * F_COUNT, CT_INT64, CT_REDUCE_MAX, &req);
-  if (rc != 0) return ct_dist_mpi_error(pg, rc, kind_name(call->kind));
-  ct_status st = ct_dist_wait(pg, req, kind_name(call->kind));
+  /* FNV-1a over the fields; the sign bit is dropped so that -hash exists */
+  uint64_t h = 14695981039346656037ull;
+  for (int i = 0; i < F_COUNT; i++) h = (h ^ (uint64_t)mine[i]) * 1099511628211ull;
+  buf[H_DESC] = (int64_t)(h >> 1);
+  buf[H_BYTES] = data && nbytes > 0 && nbytes <= AGREE_FUSE_MAX ? (int64_t)nbytes : 0;
+  buf[H_NDESC] = -buf[H_DESC];
+  buf[H_NBYTES] = -buf[H_BYTES];
+  if (buf[H_BYTES]) memcpy(buf + F_HEADER, data, nbytes);
+  ct_status st = exchange_all(pg, buf, in, call, what);
   if (st != CT_OK) return st;
-  for (int i = 0; i < F_COUNT; i++) {
-    if (buf[i] != -buf[F_COUNT + i]) {
-      mine[F_DIM0] = dim0;
-      return mismatch(pg, mine, local_error);
-    }
+  if (buf[H_DESC] != -buf[H_NDESC]) {
+    mine[F_DIM0] = dim0;
+    return mismatch(pg, mine, local_error);
   }
+  /* Every process combined the data exactly when every process sent it. */
+  if (fused && buf[H_BYTES] && -buf[H_NBYTES] == buf[H_BYTES]) *fused = buf + F_HEADER;
   if (call->kind != CT_COLL_ALL_GATHER) return CT_OK;
   int *counts = malloc(2 * sizeof(int) * (size_t)pg->size);
   if (!counts) return broken(pg, CT_RESOURCE_EXHAUSTED, "all_gather: out of memory");
@@ -327,7 +479,8 @@ ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, co
     counts[r] = 1;
     counts[pg->size + r] = r;
   }
-  rc = pg->mpi->iallgatherv(pg->comm, &dim0, 1, dims0, counts, counts + pg->size, CT_INT64, &req);
+  void *req;
+  int rc = pg->mpi->iallgatherv(pg->comm, &dim0, 1, dims0, counts, counts + pg->size, CT_INT64, &req);
   st = rc ? ct_dist_mpi_error(pg, rc, "all_gather") : ct_dist_wait(pg, req, "all_gather");
   free(counts);
   return st;
@@ -435,6 +588,7 @@ void ct_process_group_free(ct_process_group *pg) {
    * communicator alone rather than free it under MPI's feet. */
   ct_dist_nccl_free(pg);
   if (!pg->broken) pg->mpi->comm_free(pg->comm);
+  if (!pg->broken) free(pg->agree_buf);
   ct_context_release(pg->ctx);
   pthread_mutex_destroy(&pg->lock);
   free(pg->peers);

@@ -313,6 +313,37 @@ TEST(mismatched_shapes_fail_everywhere) {
   ct_tensor_release(x);
 }
 
+/* Up to AGREE_FUSE_MAX bytes the data rides in the agreement exchange;
+ * past it, it moves in its own MPI call. Both give the same sums, and a
+ * process on one side of the line and a process on the other still only
+ * fail, with the shapes named. */
+TEST(fused_and_separate_all_reduce) {
+  const int64_t sizes[] = {1, 4095, 4096, 4097, 40000}; /* float32: 16 KiB is 4096 */
+  static float v[40000], got[40000];
+  for (int k = 0; k < 5; k++) {
+    int64_t n = sizes[k];
+    for (int64_t i = 0; i < n; i++) v[i] = (float)((rank_ + 1) * (i % 7));
+    ct_tensor *x = NULL, *y = NULL;
+    CHECK_OK(ct_tensor_from_host(ctx, CT_FLOAT32, &n, 1, v, &x));
+    CHECK_OK(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y));
+    if (y) {
+      CHECK_OK(ct_tensor_to_host(y, got, (size_t)n * sizeof(float)));
+      int bad = 0;
+      for (int64_t i = 0; i < n; i++) bad += got[i] != (float)(6 * (i % 7));
+      CHECK_EQ_INT(bad, 0);
+    }
+    ct_tensor_release(x);
+    ct_tensor_release(y);
+  }
+  int64_t n = rank_ == 0 ? 40000 : 4;
+  ct_tensor *x = NULL, *y = NULL;
+  CHECK_OK(ct_tensor_from_host(ctx, CT_FLOAT32, &n, 1, v, &x));
+  CHECK_ERR(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y), CT_INVALID_ARGUMENT, "rank 0: #");
+  CHECK(strstr(ct_last_error(), "float32 [40000]") && strstr(ct_last_error(), "ranks 1,2: #"));
+  ct_tensor_release(x);
+  CHECK_OK(ct_process_group_barrier(pg));
+}
+
 TEST(mismatched_order_and_dtype_fail_everywhere) {
   int64_t shape[1] = {3};
   double v[3] = {1, 2, 3};
@@ -411,6 +442,7 @@ int main(int argc, char **argv) {
   RUN(zero_size_tensors);
   RUN(placed_logged_counted);
   RUN(mismatched_shapes_fail_everywhere);
+  RUN(fused_and_separate_all_reduce);
   RUN(mismatched_order_and_dtype_fail_everywhere);
   RUN(local_failure_reaches_everyone);
   RUN(stuck_collective_times_out);
