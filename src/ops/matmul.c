@@ -81,37 +81,52 @@ static ct_status matmul_batched(ct_context *ctx, const ct_tensor *a, const ct_te
   return st;
 }
 
+/* Both shapes as text, for an error message only: formatting them on every
+ * call cost two snprintf loops per matmul, a few percent of a small
+ * training step (bench/train.py's digits MLP). */
+static void shapes_str(const ct_tensor *a, const ct_tensor *b, char *sa, char *sb) {
+  ct_shape_str(a->shape, a->rank, sa, CT_SHAPE_STR_MAX);
+  ct_shape_str(b->shape, b->rank, sb, CT_SHAPE_STR_MAX);
+}
+
 ct_status ct_matmul(ct_context *ctx, const ct_tensor *a, const ct_tensor *b, bool transpose_a, bool transpose_b,
                     ct_tensor **out) {
   if (ctx == NULL || a == NULL || b == NULL || out == NULL)
     return ct_error(CT_INVALID_ARGUMENT, "matmul: NULL %s", ctx == NULL ? "context" : a == NULL ? "a" : b == NULL ? "b" : "out");
   char sa[CT_SHAPE_STR_MAX], sb[CT_SHAPE_STR_MAX];
-  ct_shape_str(a->shape, a->rank, sa, sizeof sa);
-  ct_shape_str(b->shape, b->rank, sb, sizeof sb);
   if (a->dtype != b->dtype)
     return ct_error(CT_INVALID_ARGUMENT, "matmul: dtypes differ: a is %s, b is %s", ct_dtype_name(a->dtype),
                     ct_dtype_name(b->dtype));
   if (!matmul_dtype_ok(a->dtype))
     return ct_error(CT_INVALID_ARGUMENT, "matmul: dtype %s is not supported", ct_dtype_name(a->dtype));
-  if (a->rank < 2 || b->rank < 2)
+  if (a->rank < 2 || b->rank < 2) {
+    shapes_str(a, b, sa, sb);
     return ct_error(CT_INVALID_ARGUMENT, "matmul: operands must have rank 2 or more: a is %s, b is %s", sa, sb);
-  if (a->rank > 3 || b->rank > 3) return matmul_batched(ctx, a, b, transpose_a, transpose_b, sa, sb, out);
+  }
+  if (a->rank > 3 || b->rank > 3) {
+    shapes_str(a, b, sa, sb);
+    return matmul_batched(ctx, a, b, transpose_a, transpose_b, sa, sb, out);
+  }
 
   int ra = a->rank, rb = b->rank;
   int64_t m = transpose_a ? a->shape[ra - 1] : a->shape[ra - 2];
   int64_t ka = transpose_a ? a->shape[ra - 2] : a->shape[ra - 1];
   int64_t kb = transpose_b ? b->shape[rb - 1] : b->shape[rb - 2];
   int64_t n = transpose_b ? b->shape[rb - 2] : b->shape[rb - 1];
-  if (ka != kb)
+  if (ka != kb) {
+    shapes_str(a, b, sa, sb);
     return ct_error(CT_INVALID_ARGUMENT, "matmul: inner dimensions differ: a is %s%s, b is %s%s", sa,
                     transpose_a ? " (transposed)" : "", sb, transpose_b ? " (transposed)" : "");
+  }
 
   int64_t shape[3];
   int rank = 2;
   if (ra == 3 || rb == 3) {
     int64_t ba = ra == 3 ? a->shape[0] : 1, bb = rb == 3 ? b->shape[0] : 1;
-    if (ba != bb && ba != 1 && bb != 1)
+    if (ba != bb && ba != 1 && bb != 1) {
+      shapes_str(a, b, sa, sb);
       return ct_error(CT_INVALID_ARGUMENT, "matmul: batch dimensions differ: a is %s, b is %s", sa, sb);
+    }
     shape[0] = ba == 1 ? bb : ba;
     rank = 3;
   }
