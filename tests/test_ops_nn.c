@@ -602,6 +602,7 @@ TEST(where_broadcasts_all_three) {
     check_where(dt, c3, 3, x2, 2, y1, 1, o3, 3, 1 + k);
     check_where(dt, s2, 2, s2, 2, s2, 2, s2, 2, 2 + k);  /* same shapes */
     check_where(dt, NULL, 0, s2, 2, NULL, 0, s2, 2, 3 + k); /* scalar condition and y */
+    check_where(dt, s2, 2, s2, 2, NULL, 0, s2, 2, 5 + k);   /* scalar y only: a ReLU's gradient */
     check_where(dt, y1, 1, NULL, 0, NULL, 0, y1, 1, 4 + k);
   }
   check_where(CT_FLOAT32, bcol, 2, brow, 2, big, 2, big, 2, 9); /* threads */

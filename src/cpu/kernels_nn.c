@@ -256,9 +256,11 @@ typedef struct walk_job {
  * broadcast_to copies (memcpy for a contiguous input, a fill for a
  * broadcast one). off[] are the operands' element offsets, s[] their
  * strides along the run. */
-/* Two common runs get loops without strides, which vectorise: all three
- * operands contiguous, and a contiguous condition and x with a scalar y
- * (a ReLU's gradient, where(y > 0, dy, 0), every training step). */
+/* Two common runs get loops without strides: all three operands
+ * contiguous, and a contiguous condition and x with a scalar y (a ReLU's
+ * gradient, where(y > 0, dy, 0), every training step). They select with a
+ * bit mask, loading both values: a conditional load (c ? x[i] : y0) keeps
+ * the compiler from vectorising. */
 #define SELECT_RUN(T)                                                                         \
   do {                                                                                       \
     const T *x = (const T *)j->a + off[1], *y = (const T *)j->b + off[2];                    \
@@ -266,9 +268,15 @@ typedef struct walk_job {
     T *o = (T *)j->o + pos;                                                                  \
     if (s[0] == 1 && s[1] == 1 && s[2] == 0) {                                               \
       const T y0 = *y;                                                                       \
-      for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y0;                               \
+      for (int64_t i = 0; i < n; i++) {                                                      \
+        const T m = (T)0 - (T)(c[i] != 0);                                                   \
+        o[i] = (T)((x[i] & m) | (y0 & (T)~m));                                               \
+      }                                                                                      \
     } else if (s[0] == 1 && s[1] == 1 && s[2] == 1) {                                        \
-      for (int64_t i = 0; i < n; i++) o[i] = c[i] ? x[i] : y[i];                             \
+      for (int64_t i = 0; i < n; i++) {                                                      \
+        const T m = (T)0 - (T)(c[i] != 0);                                                   \
+        o[i] = (T)((x[i] & m) | (y[i] & (T)~m));                                             \
+      }                                                                                      \
     } else {                                                                                 \
       for (int64_t i = 0; i < n; i++) o[i] = c[i * s[0]] ? x[i * s[1]] : y[i * s[2]];        \
     }                                                                                        \
