@@ -39,6 +39,10 @@ cp "$BUILD/ctensor" "$DEST/build/"
 cp "$BUILD"/test_* "$DEST/build/"
 cp "$BUILD/bench/gpu_check" "$DEST/build/bench/"
 [ -x "$BUILD/bench/gpu_robust" ] && cp "$BUILD/bench/gpu_robust" "$DEST/build/bench/"
+# the collectives step: its MPI plugin needs the GPU machine's own MPI
+# (mpirun and libmpi cannot be carried); without one the step is skipped
+[ -x "$BUILD/bench/gpu_dist" ] && cp "$BUILD/bench/gpu_dist" "$DEST/build/bench/"
+[ -f "$BUILD/libctensor_mpi.so" ] && cp "$BUILD/libctensor_mpi.so" "$DEST/build/"
 [ -x "$BUILD/bench/ct_bench" ] && cp "$BUILD/bench/ct_bench" "$DEST/build/bench/"
 cp -P "$BUILD"/libctensor.so* "$DEST/build/"
 [ -d "$BUILD/fake_cuda" ] && cp -r "$BUILD/fake_cuda" "$DEST/build/"

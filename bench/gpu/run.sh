@@ -14,7 +14,9 @@
 # against the CPU oracle (gpu_check suite); matmul TFLOP/s and add/copy
 # bandwidth beside PyTorch on the same GPU; whole-process time to a first
 # GPU result with a cold and a warm kernel cache beside
-# `python3 -c "import torch; torch.ones(1, device='cuda')"`.
+# `python3 -c "import torch; torch.ones(1, device='cuda')"`; collectives on
+# one GPU (bench/gpu/gpu_dist under mpirun -np 1: NCCL, then the staging
+# through the host without it).
 # The report goes to stdout and is appended to $CT_GPU_RESULTS
 # (default docs/gpu-results.md; empty: none). Logs of each step are kept in
 # $CT_GPU_LOGS (default: a temporary directory, removed at exit).
@@ -88,10 +90,10 @@ TORCH_VER=$(python3 -c 'import torch; print(torch.__version__, "CUDA", torch.ver
 # wheels (site-packages/nvidia/*/lib) hold them; put those folders on the
 # search path of ctensor's programs if ctensor did not find the libraries.
 ct "$BUILD/ctensor" devices >"$LOGS/devices.txt" 2>&1
-if grep -Eq '^ *(nvrtc|cublas) +not found' "$LOGS/devices.txt"; then
+if grep -Eq '^ *(nvrtc|cublas|nccl) +not found' "$LOGS/devices.txt"; then
   NV_DIRS=$(python3 -c 'import glob, os, nvidia; print(":".join(d for p in nvidia.__path__ for d in sorted(glob.glob(os.path.join(p, "*", "lib")))))' 2>/dev/null || true)
   if [ -n "$NV_DIRS" ]; then
-    echo "cuBLAS/NVRTC not found by ctensor; adding PyTorch's nvidia wheels: $NV_DIRS"
+    echo "cuBLAS/NVRTC/NCCL not found by ctensor; adding PyTorch's nvidia wheels: $NV_DIRS"
     EXTRA_LIBS="${EXTRA_LIBS:+$EXTRA_LIBS:}$NV_DIRS"
     ct "$BUILD/ctensor" devices >"$LOGS/devices.txt" 2>&1
   fi
@@ -155,6 +157,33 @@ if [ -x "$BUILD/bench/gpu_robust" ]; then
   done
 else
   say "- gpu_robust: not in $BUILD"
+fi
+
+# ---- collectives (issue 15) ----------------------------------------------------------
+step "collectives on one GPU: NCCL all-reduce and friends, then the host-staging fallback (gpu_dist)"
+if [ -x "$BUILD/bench/gpu_dist" ]; then
+  # one process; mpirun when there is one (Open MPI refuses root without
+  # these), else a singleton MPI_Init
+  LAUNCH=()
+  # the MPI plugin lives in the build directory, not next to bench/gpu_dist
+  [ -f "$BUILD/libctensor_mpi.so" ] && [ -z "${CT_MPI_PLUGIN:-}" ] &&
+    export CT_MPI_PLUGIN="$(cd "$BUILD" && pwd)/libctensor_mpi.so"
+  command -v mpirun >/dev/null && LAUNCH=(env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 1)
+  NCCL_SEEN=()
+  # the emulated GPU of a smoke run takes the fake NCCL, never a real one
+  [ "$SMOKE" = 1 ] && [ -f "$BUILD/fake_nccl/libnccl.so.2" ] &&
+    NCCL_SEEN=("CT_NCCL_PATH=$(cd "$BUILD/fake_nccl" && pwd)/libnccl.so.2")
+  for mode in nccl staged; do
+    if [ $mode = staged ]; then NCCL_ENV=(CT_NCCL_PATH=/nonexistent/libnccl.so.2); else NCCL_ENV=(${NCCL_SEEN[@]+"${NCCL_SEEN[@]}"}); fi
+    ct env ${NCCL_ENV[@]+"${NCCL_ENV[@]}"} ${LAUNCH[@]+"${LAUNCH[@]}"} "$BUILD/bench/gpu_dist" $mode >"$LOGS/dist-$mode.log" 2>&1
+    rc=$?
+    cat "$LOGS/dist-$mode.log"
+    if [ $rc -eq 0 ]; then verdict="passed"; elif [ $rc -eq 77 ]; then verdict="skipped"; else verdict="FAILED (exit $rc)"; fail=1; fi
+    say "- gpu_dist $mode: $verdict: $(grep -v '^FAIL' "$LOGS/dist-$mode.log" | grep -v '^ *$' | tail -1)"
+    grep -E '^FAIL' "$LOGS/dist-$mode.log" | head -10 | sed 's/^/    /' | tee -a "$REPORT"
+  done
+else
+  say "- gpu_dist: not in $BUILD (built only where CMake found an MPI)"
 fi
 
 # ---- performance -------------------------------------------------------------------

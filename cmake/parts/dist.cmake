@@ -97,6 +97,30 @@ if(TARGET fake_cuda)
     ENVIRONMENT "${_nccl_env};CT_NCCL_PATH=/nonexistent/libnccl.so.2")
 endif()
 
+# bench/gpu/gpu_dist: the collectives step of bench/gpu/run.sh (one process
+# on one GPU: NCCL, then the host-staging fallback), built with the rest so
+# that a carried build holds it; checked here on the emulated GPU.
+add_executable(gpu_dist ${CMAKE_SOURCE_DIR}/bench/gpu/gpu_dist.c)
+set_target_properties(gpu_dist PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
+target_compile_options(gpu_dist PRIVATE ${CT_WARN} ${CT_SAN_FLAGS})
+target_link_options(gpu_dist PRIVATE ${CT_SAN_FLAGS})
+target_link_libraries(gpu_dist PRIVATE ctensor_static m)
+add_dependencies(gpu_dist ctensor_mpi)
+if(TARGET fake_nccl)
+  add_dependencies(gpu_dist fake_cuda fake_nccl)
+  foreach(mode nccl staged)
+    add_test(NAME gpu_dist_emulated_${mode}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 1 ${MPIEXEC_PREFLAGS}
+                     $<TARGET_FILE:gpu_dist> ${mode} ${MPIEXEC_POSTFLAGS})
+  endforeach()
+  # bench/ is not where the plugin is: say where, as run.sh does
+  set(_gpu_dist_env "${_nccl_env};CT_MPI_PLUGIN=$<TARGET_FILE:ctensor_mpi>")
+  set_tests_properties(gpu_dist_emulated_nccl PROPERTIES TIMEOUT 60 ENVIRONMENT
+    "${_gpu_dist_env};GPU_CHECK_SMALL=1;CT_NCCL_PATH=${CMAKE_BINARY_DIR}/fake_nccl/libnccl.so.2")
+  set_tests_properties(gpu_dist_emulated_staged PROPERTIES TIMEOUT 60 ENVIRONMENT
+    "${_gpu_dist_env};CT_NCCL_PATH=/nonexistent/libnccl.so.2")
+endif()
+
 # ctensor.distribute: data-parallel training on 2 processes must end with the
 # weights of one process on the whole batches (python/tests/dist/).
 find_package(Python3 COMPONENTS Interpreter QUIET)
