@@ -392,7 +392,10 @@ def measure(args):
         if "train" in suites:
             recs += train_interleaved(args, t, env)
     if "train" in suites:
-        t = max(threads)
+        # One thread: the peak hardly depends on the thread count, and a
+        # 1,000-step run is then not at the mercy of spinning workers on a
+        # shared machine (torch's wide MLP on 2 busy cores: minutes).
+        t = min(threads)
         env = dict(os.environ, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t), TF_CPP_MIN_LOG_LEVEL="3")
         recs += train_memory(args, t, env)
     if "ops" not in suites:

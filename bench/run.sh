@@ -17,7 +17,7 @@ fi
 cmake --build "$BUILD" -j 2 --target ct_bench ctensor_cli
 # The training rows run ctensor's Python module from $BUILD/python; without
 # Python's headers it is not built and those rows say "missing".
-if cmake --build "$BUILD" --target help | grep -q '_ctensor'; then
+if cmake --build "$BUILD" --target help | grep '_ctensor' >/dev/null; then
   cmake --build "$BUILD" -j 2 --target _ctensor
 fi
 
