@@ -480,7 +480,13 @@ static PyObject *m_from_values(PyObject *m, PyObject *args) {
   if (!fast) return NULL;
   Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
   int64_t want = 1;
-  for (int i = 0; i < rank; i++) want *= shape[i];
+  bool overflow = false; /* the shape is the caller's: no wrapped count may match */
+  for (int i = 0; i < rank; i++) overflow |= shape[i] < 0 || __builtin_mul_overflow(want, shape[i], &want);
+  if (overflow) {
+    PyErr_Format(PyExc_ValueError, "%zd values for a shape with a negative or too large size", n);
+    Py_DECREF(fast);
+    return NULL;
+  }
   if (rank >= 0 && want != (int64_t)n) {
     PyErr_Format(PyExc_ValueError, "%zd values for a shape of %lld elements", n, (long long)want);
     Py_DECREF(fast);
