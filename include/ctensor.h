@@ -213,9 +213,12 @@ typedef enum ct_gpu_reason {
   CT_GPU_HIDDEN_BY_CONFIG = 9,    /* excluded by ct_config_set_visible_devices */
   CT_GPU_NO_CUBLAS = 10,          /* usable, but matmul cannot run on it */
   CT_GPU_NO_NVRTC = 11,           /* usable for copies/matmul, no JIT kernels */
-  CT_GPU_DEVICE_UNAVAILABLE = 12  /* no CUDA context can be created on it (prohibited or
+  CT_GPU_DEVICE_UNAVAILABLE = 12, /* no CUDA context can be created on it (prohibited or
                                      exclusive-process compute mode, out of memory, after an
                                      Xid error): found at initialisation, the other devices work */
+  CT_GPU_DEVICE_FAILED = 13       /* was usable; an error that destroys its CUDA context (illegal
+                                     address, device-side assert, uncorrectable ECC) happened at run
+                                     time: its logical devices refuse ops, the others and the CPU work */
 } ct_gpu_reason;
 CT_API const char *ct_gpu_reason_name(ct_gpu_reason reason);
 

@@ -264,6 +264,21 @@ TEST(async_errors_surface_at_the_next_sync_naming_the_op) {
   CHECK(strstr(ct_last_error(), "/device:GPU:0") != NULL);
   /* Reported once. */
   CHECK_OK(ct_context_synchronize(ctx));
+  /* An illegal address destroys the context: the GPU is unusable from now
+   * on (tests/test_cuda_sticky.c has the rest), so the next case starts a
+   * fresh context. */
+  CHECK_ERR(dev->backend->alloc(dev, 16, &buf), CT_UNAVAILABLE, "DEVICE_FAILED");
+  CHECK_EQ_INT(cd->drv->cuModuleUnload(mod), CUDA_SUCCESS);
+  ct_context_free(ctx);
+  ctx = make_ctx(NULL, 0, -1);
+  CHECK(ctx != NULL);
+  if (!ctx) return;
+  dev = gpu(ctx, "GPU:0");
+  cd = ct_cuda_device_of(dev);
+  CHECK_OK(ct_cuda_make_current(cd));
+  CHECK_EQ_INT(cd->drv->cuModuleLoadData(&mod, image), CUDA_SUCCESS);
+  CHECK_EQ_INT(cd->drv->cuModuleGetFunction(&fn, mod, "add"), CUDA_SUCCESS);
+  CHECK_OK(dev->backend->alloc(dev, sizeof host, &buf));
   /* An internal wait (before memory goes back) keeps the error for the
    * next synchronising call. */
   setenv("CT_FAKE_CUDA_LAUNCH_FAULT", "1", 1);

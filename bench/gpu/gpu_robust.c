@@ -20,6 +20,11 @@
  *                        1's primary context, or one from cuCtxCreate on
  *                        GPU 0) is still current after every op and after
  *                        teardown
+ *   gpu_robust sticky    a kernel that faults (an illegal address) destroys
+ *                        GPU 0's context under two logical devices: the
+ *                        fault is reported once, GPU 0 becomes DEVICE_FAILED,
+ *                        ops there fail with UNAVAILABLE, the CPU (and GPU 1)
+ *                        work. Run it in a process of its own
  *
  * Exit status: 0 all good, 1 a check failed, 2 no usable GPU.
  */
@@ -403,6 +408,95 @@ static int context(void) {
   return failures ? 1 : 0;
 }
 
+/* ---- an error that destroys the context ----------------------------------- */
+
+/* Stores to address 8: an illegal address, which destroys the context. */
+static const char fault_ptx[] = ".version 6.0\n.target sm_50\n.address_size 64\n"
+                                ".visible .entry ct_fault()\n{\n.reg .b64 %rd<2>;\n.reg .b32 %r<2>;\n"
+                                "mov.u64 %rd1, 8;\nmov.u32 %r1, 1;\nst.global.u32 [%rd1], %r1;\nret;\n}\n";
+
+static int sticky(void) {
+  /* The fake driver (smoke runs) breaks the context at the first launch,
+   * which is ours; a real driver ignores the variable. */
+  setenv("CT_FAKE_CUDA_STICKY", "700@1", 1);
+  const char *path = getenv("CT_CUDA_DRIVER_PATH");
+  void *h = dlopen(path && path[0] ? path : "libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    printf("FAIL dlopen the driver: %s\n", dlerror());
+    return 1;
+  }
+  int (*set)(drv_ctx) = (int (*)(drv_ctx))dlsym(h, "cuCtxSetCurrent");
+  int (*retain)(drv_ctx *, int) = (int (*)(drv_ctx *, int))dlsym(h, "cuDevicePrimaryCtxRetain");
+  int (*release)(int) = (int (*)(int))dlsym(h, "cuDevicePrimaryCtxRelease_v2");
+  int (*load)(void **, const void *) = (int (*)(void **, const void *))dlsym(h, "cuModuleLoadData");
+  int (*getfn)(void **, void *, const char *) = (int (*)(void **, void *, const char *))dlsym(h, "cuModuleGetFunction");
+  int (*launch)(void *, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void *, void **,
+                void **) = (int (*)(void *, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                                    void *, void **, void **))dlsym(h, "cuLaunchKernel");
+  if (!set || !retain || !release || !load || !getfn || !launch) {
+    printf("FAIL the driver's module functions\n");
+    return 1;
+  }
+  ct_context *ctx = NULL;
+  ct_logical_device_config two[2] = {{.memory_limit_mb = 256}, {.memory_limit_mb = 256}};
+  if (ct_context_new(&ctx) != CT_OK ||
+      ct_config_set_logical_devices(ctx, "/physical_device:GPU:0", two, 2) != CT_OK ||
+      ct_config_set_soft_placement(ctx, false) != CT_OK || ct_context_initialize(ctx) != CT_OK) {
+    FAIL("two logical devices on GPU 0");
+    ct_context_free(ctx);
+    return 1;
+  }
+  float v[4] = {1, 2, 3, 4}, out[4];
+  int64_t shape[1] = {4};
+  ct_tensor *t1 = NULL, *c = NULL, *r = NULL;
+  if (ct_device_scope_push(ctx, "/GPU:1") != CT_OK || ct_tensor_from_host(ctx, CT_FLOAT32, shape, 1, v, &t1) != CT_OK)
+    FAIL("a tensor on /GPU:1");
+  ct_device_scope_pop(ctx);
+  ct_tensor_from_host(ctx, CT_FLOAT32, shape, 1, v, &c); /* unscoped: GPU:0 */
+  /* The fault, in GPU 0's primary context (shared with ctensor's). */
+  drv_ctx primary = NULL;
+  void *mod = NULL, *fn = NULL;
+  if (retain(&primary, 0) != 0 || set(primary) != 0 || load(&mod, fault_ptx) != 0 || getfn(&fn, mod, "ct_fault") != 0 ||
+      launch(fn, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL) != 0)
+    FAIL("launching the faulting kernel");
+  set(NULL);
+  ct_status s = t1 ? ct_tensor_to_host(t1, out, sizeof out) : CT_INTERNAL;
+  if (s != CT_INTERNAL || !strstr(ct_last_error(), "destroyed the GPU's CUDA context"))
+    FAIL("the first wait on /GPU:1 returned %s, not INTERNAL naming the destroyed context", ct_status_name(s));
+  else
+    printf("sticky: reported: %s\n", ct_last_error());
+  if (ct_context_synchronize(ctx) != CT_OK) FAIL("the fault was reported again");
+  ct_physical_device_info p;
+  if (ct_physical_device_get(ctx, "GPU", 0, &p) != CT_OK || p.usable || p.reason != CT_GPU_DEVICE_FAILED)
+    FAIL("physical GPU 0 is not DEVICE_FAILED");
+  if (ct_device_scope_push(ctx, "/GPU:1") == CT_OK) {
+    if ((s = ct_add(ctx, c, c, &r)) != CT_UNAVAILABLE) FAIL("an add on /GPU:1 returned %s", ct_status_name(s));
+    ct_device_scope_pop(ctx);
+  }
+  ct_tensor_release(r);
+  r = NULL;
+  /* The CPU works; unscoped ops go to another GPU or the CPU. */
+  ct_tensor *h1 = NULL;
+  if (ct_device_scope_push(ctx, "/CPU:0") == CT_OK) {
+    if (ct_tensor_from_host(ctx, CT_FLOAT32, shape, 1, v, &h1) != CT_OK || ct_add(ctx, h1, h1, &r) != CT_OK ||
+        ct_tensor_to_host(r, out, sizeof out) != CT_OK || out[3] != 8)
+      FAIL("an add on the CPU after the fault");
+    ct_device_scope_pop(ctx);
+  }
+  ct_tensor_release(r);
+  r = NULL;
+  if (ct_add(ctx, h1, h1, &r) != CT_OK) FAIL("an unscoped add after the fault");
+  else printf("sticky: an unscoped add now runs on %s\n", ct_tensor_device(r));
+  ct_tensor_release(r);
+  ct_tensor_release(h1);
+  ct_tensor_release(c);
+  ct_tensor_release(t1);
+  ct_context_free(ctx);
+  release(0);
+  printf("sticky: %s\n", failures ? "FAILED" : "ok");
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "devices") == 0) return devices();
@@ -419,7 +513,8 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "hostcopy") == 0) return hostcopy();
   if (strcmp(mode, "libs") == 0) return libs();
   if (strcmp(mode, "context") == 0) return context();
-  fprintf(stderr, "gpu_robust: unknown mode '%s' (devices, alloc, cache, hostcopy, libs, context)\n", mode);
+  if (strcmp(mode, "sticky") == 0) return sticky();
+  fprintf(stderr, "gpu_robust: unknown mode '%s' (devices, alloc, cache, hostcopy, libs, context, sticky)\n", mode);
   return 1;
 }
 

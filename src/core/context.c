@@ -702,6 +702,37 @@ static void gpu_unusable_at_init(ct_context *ctx, int phys, int first_device, co
   }
 }
 
+void ct_context_gpu_failed(ct_context *ctx, int phys, const char *why) {
+  pthread_mutex_lock(&ctx->lock);
+  if (phys >= 0 && phys < ctx->n_phys[CT_DEV_GPU] && ctx->phys[CT_DEV_GPU][phys].usable) {
+    ct_physical_device_info *info = &ctx->phys[CT_DEV_GPU][phys];
+    info->usable = false;
+    info->reason = CT_GPU_DEVICE_FAILED;
+    snprintf(info->reason_detail, sizeof info->reason_detail, "%s", why);
+    if (ctx->n_unusable < CT_MAX_PHYSICAL) ctx->unusable[ctx->n_unusable++] = *info;
+    bool any = false;
+    for (int p = 0; p < ctx->n_phys[CT_DEV_GPU]; p++) any |= ctx->phys[CT_DEV_GPU][p].usable;
+    if (!any) {
+      ctx->gpu_reason = CT_GPU_DEVICE_FAILED;
+      snprintf(ctx->gpu_reason_detail, sizeof ctx->gpu_reason_detail, "%s", why);
+    }
+    /* After the detail: a reader that sees the flag reads a finished text. */
+    for (int i = 0; i < ctx->n_by_type[CT_DEV_GPU]; i++) {
+      ct_device *dev = ctx->by_type[CT_DEV_GPU][i];
+      int none = 0;
+      if (dev->physical_index == phys)
+        atomic_compare_exchange_strong(&dev->failed, &none, CT_DEVICE_FAILED_UNREPORTED);
+    }
+  }
+  pthread_mutex_unlock(&ctx->lock);
+}
+
+ct_status ct_device_failed_error(const ct_device *dev, const char *what) {
+  const ct_context *ctx = dev->ctx;
+  return ct_error(CT_UNAVAILABLE, "%s on %s: the device is unusable (%s): %s", what, dev->short_name,
+                  ct_gpu_reason_name(CT_GPU_DEVICE_FAILED), ctx->phys[CT_DEV_GPU][dev->physical_index].reason_detail);
+}
+
 static void compute_auto_placement(ct_context *ctx) {
   for (int op = 0; op < CT_OP_COUNT; op++) {
     for (int d = 0; d < CT_DTYPE_COUNT; d++) {
@@ -855,6 +886,9 @@ ct_status ct_context_synchronize(ct_context *ctx) {
   for (int i = 0; i < ctx->n_devices; i++) {
     ct_device *dev = ctx->devices[i];
     if (!dev->backend->synchronize) continue;
+    /* A GPU whose context was destroyed: its fault was reported once
+     * already; every later wait there would only repeat it. */
+    if (atomic_load_explicit(&dev->failed, memory_order_acquire) == CT_DEVICE_FAILED_REPORTED) continue;
     ct_status st = dev->backend->synchronize(dev);
     if (st != CT_OK && first == CT_OK) first = st;
   }

@@ -237,6 +237,8 @@ static ct_status run_on(ct_context *ctx, ct_device *dev, ct_op op, ct_dtype kdty
   /* A GPU kernel whose library (NVRTC, cuBLAS) does not work is absent. */
   if (kernel && dev->type == CT_DEV_GPU && !ct_gpu_kernel_ready(ctx, op, kdtype)) kernel = NULL;
   if (!kernel) return ct_no_kernel_error(ctx, op, kdtype, dev);
+  if (dev->type == CT_DEV_GPU && atomic_load_explicit(&dev->failed, memory_order_acquire))
+    return ct_device_failed_error(dev, ct_op_tf_name(op));
   if (n_in > CT_MAX_INPUTS)
     return ct_error(CT_INVALID_ARGUMENT, "%s: %d inputs, at most %d supported", ct_op_name(op), n_in, CT_MAX_INPUTS);
   /* Identity is the copy itself: exempt from the device policy. */

@@ -84,6 +84,9 @@ struct ct_device {
   _Atomic uint64_t bytes_in_use;  /* maintained by the backend's allocator */
   _Atomic uint64_t peak_bytes;
   _Atomic uint64_t op_count;      /* ops executed here */
+  /* CT_DEVICE_FAILED_*: its GPU's context was destroyed at run time (see
+   * ct_context_gpu_failed); 0 while it works. */
+  _Atomic int failed;
   ct_device_name parsed;          /* `name`, parsed once for matching */
   void *impl;                     /* backend-private */
 };
@@ -364,6 +367,21 @@ static inline bool ct_gpu_kernel_ready(ct_context *ctx, ct_op op, ct_dtype kdtyp
   if ((atomic_load_explicit(&ctx->gpu_libs_ok, memory_order_acquire) & need) == need) return true;
   return ct_gpu_libraries_check(ctx, need);
 }
+
+/* ct_device.failed: the GPU's context was destroyed at run time; the
+ * backend reports the fault itself once (REPORTED from then on), and
+ * ct_context_synchronize skips reported devices. */
+enum { CT_DEVICE_FAILED_UNREPORTED = 1, CT_DEVICE_FAILED_REPORTED = 2 };
+/* Physical GPU `phys` lost its CUDA context to an error that destroys it
+ * (illegal address, device-side assert, uncorrectable ECC): marks it
+ * unusable (CT_GPU_DEVICE_FAILED, `why` as the detail) and every logical
+ * device on it failed, so that ops placed there fail at once and unscoped
+ * ops choose another device. Once per GPU, from the backend; takes
+ * ctx->lock, so never call it with ctx->lock held. */
+void ct_context_gpu_failed(ct_context *ctx, int phys, const char *why);
+/* CT_UNAVAILABLE for `what` (an op's name) on a failed device, with why
+ * its GPU failed. */
+ct_status ct_device_failed_error(const ct_device *dev, const char *what);
 
 /* Logging through the context's callback. */
 void ct_logf(ct_context *ctx, ct_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -313,10 +313,23 @@ static __attribute__((noinline)) ct_device *place_auto_without_gpu(ct_context *c
   return NULL;
 }
 
+/* The cached choice is a GPU whose context was destroyed at run time: the
+ * first working GPU with the kernel, else the CPU. */
+static __attribute__((noinline)) ct_device *place_auto_past_failed(ct_context *ctx, ct_op op, ct_dtype kdtype) {
+  for (int t = CT_DEVTYPE_COUNT - 1; t >= 0; t--) {
+    if (!has_kernel(ctx, op, t, kdtype)) continue;
+    for (int i = 0; i < ctx->n_by_type[t]; i++)
+      if (!atomic_load_explicit(&ctx->by_type[t][i]->failed, memory_order_acquire)) return ctx->by_type[t][i];
+  }
+  return NULL;
+}
+
 static ct_status place_auto(ct_context *ctx, ct_op op, ct_dtype kdtype, ct_device **out) {
   ct_device *dev = ctx->auto_device[op][kdtype];
   if (dev && dev->type == CT_DEV_GPU && !ct_gpu_kernel_ready(ctx, op, kdtype))
     dev = place_auto_without_gpu(ctx, op, kdtype);
+  if (dev && dev->type == CT_DEV_GPU && atomic_load_explicit(&dev->failed, memory_order_relaxed))
+    dev = place_auto_past_failed(ctx, op, kdtype);
   if (!dev) return no_kernel_anywhere(ctx, op, kdtype);
   *out = dev;
   return CT_OK;

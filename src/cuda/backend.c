@@ -18,6 +18,7 @@ static CUdeviceptr dptr(const void *p) { return (CUdeviceptr)(uintptr_t)p; }
 
 static void release_device(ct_cuda_device *cd, bool allocator_ready) {
   const ct_cuda_driver *d = cd->drv;
+  cd->closing = true;
   if (cd->cu_ctx) {
     CUcontext prev = NULL;
     d->cuCtxGetCurrent(&prev);
@@ -125,7 +126,9 @@ static ct_status cuda_alloc(ct_device *dev, size_t bytes, void **out) {
   CUdeviceptr p = 0;
   ct_cuda_device *cd = ct_cuda_device_of(dev);
   CUcontext prev;
-  ct_status s = ct_cuda_enter(cd, &prev);
+  ct_status s = ct_cuda_failed_check(cd, "allocation");
+  if (s != CT_OK) return s;
+  s = ct_cuda_enter(cd, &prev);
   if (s != CT_OK) return s;
   s = ct_cuda_allocator_alloc(cd, bytes, &p);
   ct_cuda_leave(cd, prev);
@@ -181,9 +184,11 @@ static ct_status copy_to_host_in(ct_device *dev, void *dst, const void *src, siz
   if (s != CT_OK) return s;
   s = ct_cuda_check(cd, cd->drv->cuMemcpyDtoHAsync(dst, dptr(src), bytes, cd->stream),
                     "copy to host (cuMemcpyDtoHAsync)");
+  /* Not queued: the error is the copy's (a wait would overwrite its
+   * message, and an error of earlier work stays for the next wait). */
+  if (s != CT_OK) return s;
   /* The host reads dst next: wait, and report what the queue did. */
-  ct_status w = ct_cuda_device_synchronize(cd);
-  return s != CT_OK ? s : w;
+  return ct_cuda_device_synchronize(cd);
 }
 
 static ct_status copy_device_in(ct_device *dst_dev, void *dst, ct_device *src_dev, const void *src,
@@ -228,7 +233,9 @@ static ct_status copy_device_in(ct_device *dst_dev, void *dst, ct_device *src_de
 static ct_status cuda_copy_from_host(ct_device *dev, void *dst, const void *src, size_t bytes) {
   ct_cuda_device *cd = ct_cuda_device_of(dev);
   CUcontext prev;
-  ct_status s = ct_cuda_enter(cd, &prev);
+  ct_status s = ct_cuda_failed_check(cd, "copy from host");
+  if (s != CT_OK) return s;
+  s = ct_cuda_enter(cd, &prev);
   if (s != CT_OK) return s;
   s = copy_from_host_in(dev, dst, src, bytes);
   ct_cuda_leave(cd, prev);
@@ -238,7 +245,9 @@ static ct_status cuda_copy_from_host(ct_device *dev, void *dst, const void *src,
 static ct_status cuda_copy_to_host(ct_device *dev, void *dst, const void *src, size_t bytes) {
   ct_cuda_device *cd = ct_cuda_device_of(dev);
   CUcontext prev;
-  ct_status s = ct_cuda_enter(cd, &prev);
+  ct_status s = ct_cuda_failed_check(cd, "copy to host");
+  if (s != CT_OK) return s;
+  s = ct_cuda_enter(cd, &prev);
   if (s != CT_OK) return s;
   s = copy_to_host_in(dev, dst, src, bytes);
   ct_cuda_leave(cd, prev);
@@ -249,8 +258,11 @@ static ct_status cuda_copy_device(ct_device *dst_dev, void *dst, ct_device *src_
                                   size_t bytes) {
   ct_cuda_device *dc = ct_cuda_device_of(dst_dev);
   CUcontext prev = NULL, now = NULL;
+  ct_status s = ct_cuda_failed_check(ct_cuda_device_of(src_dev), "copy between devices");
+  if (s == CT_OK) s = ct_cuda_failed_check(dc, "copy between devices");
+  if (s != CT_OK) return s;
   dc->drv->cuCtxGetCurrent(&prev);
-  ct_status s = copy_device_in(dst_dev, dst, src_dev, src, bytes);
+  s = copy_device_in(dst_dev, dst, src_dev, src, bytes);
   if (dc->drv->cuCtxGetCurrent(&now) == CUDA_SUCCESS && now != prev) dc->drv->cuCtxSetCurrent(prev);
   return s;
 }
@@ -258,7 +270,10 @@ static ct_status cuda_copy_device(ct_device *dst_dev, void *dst, ct_device *src_
 static ct_status cuda_synchronize(ct_device *dev) {
   ct_cuda_device *cd = ct_cuda_device_of(dev);
   CUcontext prev;
-  ct_status s = ct_cuda_enter(cd, &prev);
+  /* Before switching: a failed GPU's context is not touched again. */
+  ct_status s = ct_cuda_failed_check(cd, "synchronize");
+  if (s != CT_OK) return s;
+  s = ct_cuda_enter(cd, &prev);
   if (s != CT_OK) return s;
   s = ct_cuda_device_synchronize(cd);
   ct_cuda_leave(cd, prev);

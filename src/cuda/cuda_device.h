@@ -77,6 +77,7 @@ typedef struct ct_cuda_device {
   int n_pending_ops;           /* may exceed the array: counts every op */
   ct_status deferred;          /* an error found by an internal wait, kept */
   char deferred_msg[512];      /* for the next synchronising call */
+  bool closing;                /* teardown: a sticky error found now marks nothing */
 
   /* Owned by the kernels (see above). */
   void *module_cache;
@@ -117,6 +118,14 @@ static inline void ct_cuda_leave(ct_cuda_device *cd, CUcontext prev) {
  * maps to RESOURCE_EXHAUSTED, sticky context errors to INTERNAL. Returns
  * CT_OK for CUDA_SUCCESS. */
 ct_status ct_cuda_check(ct_cuda_device *cd, CUresult r, const char *what);
+
+/* OK while the device's GPU works. Once an error destroyed its CUDA
+ * context (an illegal address, a device-side assert, an uncorrectable ECC
+ * error): the fault's report the first time it is asked on any logical
+ * device of that GPU (INTERNAL, naming the device and ops that queued the
+ * faulting work), UNAVAILABLE with the reason after that. For the backend's
+ * entries that would touch the context (allocation, copies, waits). */
+ct_status ct_cuda_failed_check(ct_cuda_device *cd, const char *what);
 
 /* Records that `op` (a static string such as "AddV2") was queued on the
  * stream, so that an error found at the next synchronisation names it. */

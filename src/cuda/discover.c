@@ -37,6 +37,7 @@ const char *ct_gpu_reason_name(ct_gpu_reason reason) {
     case CT_GPU_NO_CUBLAS: return "NO_CUBLAS";
     case CT_GPU_NO_NVRTC: return "NO_NVRTC";
     case CT_GPU_DEVICE_UNAVAILABLE: return "DEVICE_UNAVAILABLE";
+    case CT_GPU_DEVICE_FAILED: return "DEVICE_FAILED";
   }
   return "UNKNOWN_REASON";
 }

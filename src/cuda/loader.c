@@ -103,6 +103,7 @@ static const struct {
     {CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE"},
     {CUDA_ERROR_INVALID_IMAGE, "CUDA_ERROR_INVALID_IMAGE"},
     {CUDA_ERROR_INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT"},
+    {CUDA_ERROR_ECC_UNCORRECTABLE, "CUDA_ERROR_ECC_UNCORRECTABLE"},
     {CUDA_ERROR_NO_BINARY_FOR_GPU, "CUDA_ERROR_NO_BINARY_FOR_GPU"},
     {CUDA_ERROR_UNSUPPORTED_PTX_VERSION, "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"},
     {CUDA_ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE"},
@@ -111,6 +112,8 @@ static const struct {
     {CUDA_ERROR_ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS"},
     {CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"},
     {CUDA_ERROR_LAUNCH_TIMEOUT, "CUDA_ERROR_LAUNCH_TIMEOUT"},
+    {CUDA_ERROR_CONTEXT_IS_DESTROYED, "CUDA_ERROR_CONTEXT_IS_DESTROYED"},
+    {CUDA_ERROR_ASSERT, "CUDA_ERROR_ASSERT"},
     {CUDA_ERROR_LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED"},
     {CUDA_ERROR_NOT_PERMITTED, "CUDA_ERROR_NOT_PERMITTED"},
     {CUDA_ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED"},
@@ -164,6 +167,7 @@ ct_cuda_state *ct_cuda_state_get(ct_context *ctx) {
     return NULL;
   }
   pthread_mutex_init(&st->lock, NULL);
+  pthread_mutex_init(&st->fail_lock, NULL);
   read_env(&st->env);
   for (int i = 0; i < CT_CUDA_LIB_COUNT; i++) {
     st->libs[i].version_major = -1;
@@ -182,6 +186,7 @@ void ct_cuda_state_free(ct_context *ctx) {
   free(st->records);
   free(st->dirs);
   pthread_mutex_destroy(&st->lock);
+  pthread_mutex_destroy(&st->fail_lock);
   free(st);
   ctx->cuda = NULL;
 }

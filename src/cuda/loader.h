@@ -103,6 +103,13 @@ typedef struct ct_cuda_state {
   /* Usable physical GPU i is driver ordinal ordinals[i]. */
   int ordinals[CT_MAX_PHYSICAL];
   int n_usable;
+
+  /* Usable GPU i whose context an error destroyed at run time (stream.c):
+   * fail_msg[i] is what the first call to report it returns, "" while the
+   * GPU works. Order: fail_lock, then one device's async_lock at a time,
+   * then ctx->lock; fail_lock is never taken while an async_lock is held. */
+  pthread_mutex_t fail_lock;
+  char fail_msg[CT_MAX_PHYSICAL][768];
 } ct_cuda_state;
 
 /* The context's CUDA state, created on first call (NULL + error if out of

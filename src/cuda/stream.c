@@ -35,6 +35,7 @@ ct_status ct_cuda_make_current(ct_cuda_device *cd) {
 /* Errors after which the context is unusable until it is destroyed. */
 static bool is_sticky(CUresult r) {
   return r == CUDA_ERROR_ILLEGAL_ADDRESS || r == CUDA_ERROR_LAUNCH_FAILED || r == CUDA_ERROR_LAUNCH_TIMEOUT ||
+         r == CUDA_ERROR_ASSERT || r == CUDA_ERROR_ECC_UNCORRECTABLE || r == CUDA_ERROR_CONTEXT_IS_DESTROYED ||
          r == 714 /* hardware stack error */ || r == 715 /* illegal instruction */ ||
          r == 716 /* misaligned address */ || r == 717 /* invalid address space */ || r == 718 /* invalid pc */;
 }
@@ -72,6 +73,95 @@ static void pending_list(const ct_cuda_device *cd, char *out, size_t size) {
   }
 }
 
+/* ---- an error that destroys the context ------------------------------------
+ *
+ * The context is the physical GPU's primary context, shared by every logical
+ * device on that GPU, and a sticky error is the context's, not one stream's:
+ * whichever logical device waits first sees it, although the faulting kernel
+ * may have been queued by a sibling. So the report names every logical
+ * device of the GPU that had unsynchronised work, with its ops, and the GPU
+ * becomes unusable (CT_GPU_DEVICE_FAILED) while the other GPUs and the CPU
+ * go on. Building the report needs the siblings' pending lists, each under
+ * its own async_lock: the caller holds none, and they are taken one at a
+ * time under fail_lock, so two devices failing together cannot deadlock. */
+
+/* Whether the device is fully created and not being torn down: only then
+ * does a sticky error mark its GPU (during creation the core holds
+ * ctx->lock, and teardown has nothing left to report to). */
+static bool device_live(const ct_cuda_device *cd) { return cd->dev && cd->dev->impl == cd && !cd->closing; }
+
+/* Builds the GPU's report once (later calls keep the first). `found_by`
+ * names the call that saw error r on cd. Every logical device's pending
+ * list, cd's included, is taken here and only here: a sibling waiting at
+ * the same time cannot carry its ops off into a report that loses. */
+static void record_failure(ct_cuda_device *cd, CUresult r, const char *found_by) {
+  ct_cuda_state *st = cd->state;
+  ct_context *ctx = cd->ctx;
+  int phys = cd->dev->physical_index;
+  pthread_mutex_lock(&st->fail_lock);
+  if (st->fail_msg[phys][0]) {
+    pthread_mutex_unlock(&st->fail_lock);
+    return;
+  }
+  char culprits[400], first[160], devices[200];
+  size_t nc = 0, nd = 0;
+  culprits[0] = first[0] = devices[0] = '\0';
+  for (int i = 0; i < ctx->n_by_type[CT_DEV_GPU]; i++) {
+    ct_device *dev = ctx->by_type[CT_DEV_GPU][i];
+    ct_cuda_device *sc = dev->impl;
+    if (!sc || dev->physical_index != phys) continue;
+    /* What each device queued is lost with the context: take it, so that
+     * a later wait does not report the same fault again. */
+    char ops[256];
+    pthread_mutex_lock(&sc->async_lock);
+    pending_list(sc, ops, sizeof ops);
+    sc->n_pending_ops = 0;
+    sc->deferred = CT_OK;
+    pthread_mutex_unlock(&sc->async_lock);
+    if (nd < sizeof devices) {
+      int w = snprintf(devices + nd, sizeof devices - nd, "%s%s", nd ? ", " : "", dev->short_name);
+      if (w > 0) nd += (size_t)w;
+    }
+    if (!ops[0] || nc >= sizeof culprits) continue;
+    if (!first[0]) snprintf(first, sizeof first, "%s (%s)", dev->short_name, ops);
+    int w = snprintf(culprits + nc, sizeof culprits - nc, "%s%s: %s", nc ? "; on " : "", dev->short_name, ops);
+    if (w > 0) nc += (size_t)w;
+  }
+  const char *name = ct_cuda_error_name(cd->drv, r);
+  snprintf(st->fail_msg[phys], sizeof st->fail_msg[phys],
+           "%s: %s failed with %s (%d): asynchronous work destroyed the GPU's CUDA context; the fault is in %s%s; "
+           "physical GPU %d (CUDA device %d) is unusable until the process restarts: its logical devices (%s) "
+           "refuse ops, the other devices and the CPU keep working",
+           cd->dev->short_name, found_by, name, r,
+           nc ? "work queued since the last synchronisation on " : "work no ctensor op queued (copies, or another "
+                                                                   "library's kernels in the same context)",
+           nc ? culprits : "", phys, cd->ordinal, devices);
+  char why[CT_INFO_TEXT_MAX];
+  snprintf(why, sizeof why, "%s (%d) in work queued on %s destroyed its CUDA context; restart the process to use it",
+           name, r, first[0] ? first : cd->dev->short_name);
+  ct_context_gpu_failed(ctx, phys, why);
+  pthread_mutex_unlock(&st->fail_lock);
+}
+
+ct_status ct_cuda_failed_check(ct_cuda_device *cd, const char *what) {
+  if (!cd->dev || !atomic_load_explicit(&cd->dev->failed, memory_order_acquire)) return CT_OK;
+  ct_cuda_state *st = cd->state;
+  ct_context *ctx = cd->ctx;
+  int phys = cd->dev->physical_index;
+  pthread_mutex_lock(&st->fail_lock);
+  if (atomic_load(&cd->dev->failed) == CT_DEVICE_FAILED_REPORTED) {
+    pthread_mutex_unlock(&st->fail_lock);
+    return ct_device_failed_error(cd->dev, what);
+  }
+  /* Reported once, here, for every logical device of the GPU. */
+  for (int i = 0; i < ctx->n_by_type[CT_DEV_GPU]; i++)
+    if (ctx->by_type[CT_DEV_GPU][i]->physical_index == phys)
+      atomic_store(&ctx->by_type[CT_DEV_GPU][i]->failed, CT_DEVICE_FAILED_REPORTED);
+  ct_status s = ct_error(CT_INTERNAL, "%s", st->fail_msg[phys]);
+  pthread_mutex_unlock(&st->fail_lock);
+  return s;
+}
+
 ct_status ct_cuda_check(ct_cuda_device *cd, CUresult r, const char *what) {
   if (r == CUDA_SUCCESS) return CT_OK;
   const char *name = ct_cuda_error_name(cd->drv, r);
@@ -80,6 +170,10 @@ ct_status ct_cuda_check(ct_cuda_device *cd, CUresult r, const char *what) {
   const char *devname = cd->dev ? cd->dev->short_name : "GPU";
   if (is_sticky(r)) {
     /* The failure belongs to earlier asynchronous work, not to `what`. */
+    if (device_live(cd)) {
+      record_failure(cd, r, what);
+      return ct_cuda_failed_check(cd, what);
+    }
     char ops[256];
     pthread_mutex_lock(&cd->async_lock);
     pending_list(cd, ops, sizeof ops);
@@ -100,14 +194,17 @@ void ct_cuda_note_enqueued(ct_cuda_device *cd, const char *op) {
   pthread_mutex_unlock(&cd->async_lock);
 }
 
-/* Waits; on failure formats the message into cd->deferred*. Caller holds
- * async_lock. Returns whether the wait failed. */
-static bool wait_stream(ct_cuda_device *cd) {
+/* Waits; on failure formats the message into cd->deferred*, except for an
+ * error that destroys the context of a live device: that is left to
+ * record_failure, which the caller calls once it has released async_lock.
+ * Caller holds async_lock. Returns the wait's result. */
+static CUresult wait_stream(ct_cuda_device *cd) {
   CUresult r = cd->drv->cuStreamSynchronize(cd->stream);
   if (r == CUDA_SUCCESS) {
     cd->n_pending_ops = 0;
-    return false;
+    return r;
   }
+  if (is_sticky(r) && device_live(cd)) return r;
   char ops[256];
   pending_list(cd, ops, sizeof ops);
   const char *text = NULL;
@@ -120,20 +217,30 @@ static bool wait_stream(ct_cuda_device *cd) {
              text ? text : "", ops[0] ? ops : "(no op recorded; copies only)");
   }
   cd->n_pending_ops = 0;
-  return true;
+  return r;
 }
+
+static const char sync_what[] = "stream synchronisation (cuStreamSynchronize)";
 
 void ct_cuda_device_quiesce(ct_cuda_device *cd) {
   pthread_mutex_lock(&cd->async_lock);
-  wait_stream(cd);
+  CUresult r = wait_stream(cd);
   pthread_mutex_unlock(&cd->async_lock);
+  /* Marked now, reported by the next call that can return an error. */
+  if (is_sticky(r) && device_live(cd)) record_failure(cd, r, sync_what);
 }
 
 ct_status ct_cuda_device_synchronize(ct_cuda_device *cd) {
-  ct_status s = ct_cuda_make_current(cd);
+  ct_status s = ct_cuda_failed_check(cd, sync_what);
   if (s != CT_OK) return s;
+  if ((s = ct_cuda_make_current(cd)) != CT_OK) return s;
   pthread_mutex_lock(&cd->async_lock);
-  wait_stream(cd);
+  CUresult r = wait_stream(cd);
+  if (is_sticky(r) && device_live(cd)) {
+    pthread_mutex_unlock(&cd->async_lock);
+    record_failure(cd, r, sync_what);
+    return ct_cuda_failed_check(cd, sync_what);
+  }
   s = cd->deferred;
   char msg[sizeof cd->deferred_msg];
   memcpy(msg, cd->deferred_msg, sizeof msg);

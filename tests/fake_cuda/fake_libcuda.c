@@ -40,6 +40,7 @@ typedef unsigned long long CUdeviceptr;
 typedef struct fake_ctx {
   int device;
   int refs;
+  int sticky; /* CT_FAKE_CUDA_STICKY: the error every later call in this context returns, until released */
 } fake_ctx;
 
 typedef struct fake_alloc {
@@ -69,8 +70,11 @@ static fake_alloc *allocs;
 static int n_allocs_live;
 static long counter_ctx_retains, counter_allocs, counter_streams;
 static int fault_pending; /* a CUresult the next stream synchronisation returns */
+static int sticky_error, sticky_at; /* CT_FAKE_CUDA_STICKY=error@N */
+static long launches;               /* cuLaunchKernel calls accepted since cuInit configured */
 static __thread fake_ctx *current;
 static void flush_copies(void);
+static int stream_sticky(void *stream);
 
 static const char *env(const char *name) { return getenv(name); }
 
@@ -152,6 +156,12 @@ static CUresult configure(void) {
    * GPUs (a case the real driver reports as 100 too, kept for NO_DEVICE). */
   if (n_devices == 0) return (vis || phys > 0) ? 100 : 0;
   for (int i = 0; i < n_devices; i++) devices[i].ctx.device = i;
+  /* "710@3": the third launch breaks its context for good, as a device-side
+   * assert, an uncorrectable ECC error or a destroyed context does. */
+  sticky_error = sticky_at = 0;
+  launches = 0;
+  const char *st = env("CT_FAKE_CUDA_STICKY");
+  if (st && *st && (sscanf(st, "%d@%d", &sticky_error, &sticky_at) != 2 || sticky_at < 1)) sticky_error = 0;
   return 0;
 }
 
@@ -304,7 +314,9 @@ EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
   NEED_INIT();
   if (!valid_dev(d) || devices[d].ctx.refs <= 0) return 101;
   pthread_mutex_lock(&lock);
-  devices[d].ctx.refs--;
+  /* The last release destroys the primary context: the next retain gets a
+   * fresh one, without the sticky error. */
+  if (--devices[d].ctx.refs == 0) devices[d].ctx.sticky = 0;
   pthread_mutex_unlock(&lock);
   return 0;
 }
@@ -468,8 +480,8 @@ static void flush_copies(void) {
 }
 
 EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *stream) {
-  (void)stream;
   NEED_INIT();
+  if (stream_sticky(stream)) return stream_sticky(stream);
   if (!valid_range(dst, n)) return 1;
   if (env_int("CT_FAKE_CUDA_ASYNC_COPY", 0)) {
     pending_copy *p = calloc(1, sizeof *p);
@@ -487,8 +499,8 @@ EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n,
 }
 
 EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void *stream) {
-  (void)stream;
   NEED_INIT();
+  if (stream_sticky(stream)) return stream_sticky(stream);
   flush_copies();
   if (!valid_range(src, n)) return 1;
   memcpy(dst, (const void *)(uintptr_t)src, n);
@@ -496,8 +508,8 @@ EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void 
 }
 
 EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *stream) {
-  (void)stream;
   NEED_INIT();
+  if (stream_sticky(stream)) return stream_sticky(stream);
   flush_copies();
   if (!valid_range(dst, n) || !valid_range(src, n)) return 1;
   memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
@@ -511,8 +523,8 @@ EXPORT CUresult cuMemcpyPeerAsync(CUdeviceptr dst, void *dc, CUdeviceptr src, vo
 }
 
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, void *stream) {
-  (void)stream;
   NEED_INIT();
+  if (stream_sticky(stream)) return stream_sticky(stream);
   flush_copies();
   if (!valid_range(dst, n)) return 1;
   memset((void *)(uintptr_t)dst, v, n);
@@ -520,8 +532,8 @@ EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, void
 }
 
 EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, void *stream) {
-  (void)stream;
   NEED_INIT();
+  if (stream_sticky(stream)) return stream_sticky(stream);
   flush_copies();
   if (!valid_range(dst, n * 4)) return 1;
   unsigned int *q = (unsigned int *)(uintptr_t)dst;
@@ -547,10 +559,21 @@ EXPORT CUresult cuStreamCreate(fake_stream **s, unsigned int flags) {
   return 0;
 }
 
+/* The sticky error of the context a stream belongs to (the current one
+ * for the NULL stream), 0 if none. */
+static int stream_sticky(void *stream) {
+  fake_stream *s = stream;
+  pthread_mutex_lock(&lock);
+  int r = s ? devices[s->device].ctx.sticky : current ? current->sticky : 0;
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
 EXPORT CUresult cuStreamSynchronize(fake_stream *s) {
   NEED_INIT();
   flush_copies();
   if (!s) return 400;
+  if (stream_sticky(s)) return stream_sticky(s);
   pthread_mutex_lock(&lock);
   int fault = fault_pending;
   fault_pending = 0;
@@ -863,10 +886,11 @@ static CUresult run_emulated(fake_func *fn, unsigned gx, unsigned gy, unsigned g
  * synchronisation after a launch fail with CUDA_ERROR_ILLEGAL_ADDRESS. */
 EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                                unsigned bz, unsigned shared, void *stream, void **params, void **extra) {
-  (void)stream, (void)extra;
+  (void)extra;
   NEED_INIT();
   fake_func *fn = f;
   if (!fn || fn->magic != FAKE_FUNC_MAGIC) return 400;
+  if (stream_sticky(stream)) return stream_sticky(stream);
   if (!gx || !gy || !gz || !bx || !by || !bz) return reject(fn->name, "zero grid or block dimension", 0);
   if (gx > 2147483647u || gy > 65535u || gz > 65535u) return reject(fn->name, "grid too large", (long)gx);
   if (bx > 1024u || by > 1024u || bz > 64u || (unsigned long long)bx * by * bz > 1024u)
@@ -912,6 +936,12 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, u
     fault_pending = 700; /* CUDA_ERROR_ILLEGAL_ADDRESS */
     pthread_mutex_unlock(&lock);
   }
+  /* CT_FAKE_CUDA_STICKY: this launch is accepted (the fault is
+   * asynchronous), and from now on its context returns the error. */
+  pthread_mutex_lock(&lock);
+  fake_ctx *broken = stream ? &devices[((fake_stream *)stream)->device].ctx : current;
+  if (++launches == sticky_at && sticky_error && broken) broken->sticky = sticky_error;
+  pthread_mutex_unlock(&lock);
   return 0;
 }
 
