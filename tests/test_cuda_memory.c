@@ -204,6 +204,42 @@ TEST(growth_off_reserves_the_limit_up_front) {
   ct_context_free(ctx2);
 }
 
+/* Growth off with no limit: the arena takes what is free less TensorFlow's
+ * headroom, which stays free for what allocates outside it (cuBLAS's
+ * workspace, modules), so the first matmul after such a start works. */
+TEST(growth_off_leaves_headroom) {
+  const uint64_t mib = (uint64_t)1 << 20;
+  CHECK_EQ_INT(ct_cuda_growth_off_headroom(1024 * mib, 9), 225 * mib);
+  CHECK_EQ_INT(ct_cuda_growth_off_headroom(8192 * mib, 6), 500 * mib);
+  CHECK_EQ_INT(ct_cuda_growth_off_headroom(16384 * mib, 7), 1050 * mib);
+  CHECK_EQ_INT(ct_cuda_growth_off_headroom((uint64_t)80 << 30, 9), 1536 * mib);
+  CHECK_EQ_INT(ct_cuda_growth_off_headroom(100 * mib, 8), 225 * mib);
+  fake_env("512");
+  ct_context *ctx = make_ctx(NULL, 0, 0);
+  CHECK(ctx != NULL);
+  if (!ctx) return;
+  ct_memory_info info;
+  CHECK_OK(ct_device_memory_info(ctx, "GPU:0", &info));
+  CHECK_EQ_INT(info.limit_bytes, 286 * mib); /* 512 - 225 MiB, in 2 MiB segments */
+  CHECK_EQ_INT(info.reserved_bytes, 286 * mib);
+  ct_device *dev = gpu(ctx, "GPU:0");
+  ct_cuda_device *cd = dev ? ct_cuda_device_of(dev) : NULL;
+  CHECK(cd != NULL);
+  if (cd) {
+    /* what cuBLAS would take for its workspace, from the driver directly */
+    size_t free_b = 0, total_b = 0;
+    CUdeviceptr ws = 0;
+    CUcontext prev = NULL;
+    CHECK_OK(ct_cuda_enter(cd, &prev));
+    CHECK(cd->drv->cuMemGetInfo(&free_b, &total_b) == CUDA_SUCCESS);
+    CHECK(free_b >= 225 * mib);
+    CHECK(cd->drv->cuMemAlloc(&ws, 64 * mib) == CUDA_SUCCESS);
+    if (ws) cd->drv->cuMemFree(ws);
+    ct_cuda_leave(cd, prev);
+  }
+  ct_context_free(ctx);
+}
+
 TEST(copies_round_trip) {
   fake_env("64");
   int64_t lim[] = {8, 8};
@@ -337,6 +373,7 @@ int main(void) {
   RUN(freed_blocks_are_reused);
   RUN(growth_without_limit_stops_at_the_gpu_size);
   RUN(growth_off_reserves_the_limit_up_front);
+  RUN(growth_off_leaves_headroom);
   RUN(copies_round_trip);
   RUN(async_errors_surface_at_the_next_sync_naming_the_op);
   RUN(kernel_slots_are_released_at_teardown);

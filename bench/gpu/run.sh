@@ -145,9 +145,9 @@ say "- op suite against the CPU: $verdict: $(tail -1 "$LOGS/suite.log") [$(head 
 grep -E '^FAIL' "$LOGS/suite.log" | head -20 | sed 's/^/    /' | tee -a "$REPORT"
 
 # ---- robustness (issue 16) ---------------------------------------------------------
-step "robustness: devices, the allocator under a limit, kernel-cache eviction, host copies, libraries, context etiquette, a fault that destroys a context (gpu_robust)"
+step "robustness: devices, the allocator under a limit, kernel-cache eviction, host copies, libraries, context etiquette, a fault that destroys a context, growth-off headroom (gpu_robust)"
 if [ -x "$BUILD/bench/gpu_robust" ]; then
-  for mode in devices alloc cache hostcopy libs context sticky; do
+  for mode in devices alloc cache hostcopy libs context sticky headroom; do
     ct "$BUILD/bench/gpu_robust" $mode >"$LOGS/robust-$mode.log" 2>&1
     rc=$?
     cat "$LOGS/robust-$mode.log"

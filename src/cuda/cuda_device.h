@@ -140,6 +140,10 @@ void ct_cuda_device_quiesce(ct_cuda_device *cd);
 
 /* Allocator (memory.c), used by the backend table. */
 ct_status ct_cuda_allocator_init(ct_cuda_device *cd, uint64_t limit, bool growth);
+/* Bytes growth-off (with no limit) leaves free for cuBLAS's workspace,
+ * lazily loaded modules and the driver, given the free bytes and the
+ * compute capability's major number (TensorFlow's MinSystemMemory). */
+uint64_t ct_cuda_growth_off_headroom(uint64_t free_bytes, int cc_major);
 ct_status ct_cuda_allocator_alloc(ct_cuda_device *cd, size_t bytes, CUdeviceptr *out);
 void ct_cuda_allocator_free(ct_cuda_device *cd, CUdeviceptr ptr);
 /* Returns cached, unused blocks to the driver (all of them). */

@@ -134,6 +134,15 @@ static ct_status exhausted(ct_cuda_device *cd, size_t bytes, size_t rounded, con
                   why ? "; " : "", why ? why : "");
 }
 
+/* TensorFlow's MinSystemMemory: 225 MiB below 2 GiB free, else by
+ * generation -- newer GPUs' cuBLAS workspaces and module images are
+ * larger. A GPU with less free than the headroom gets half of it. */
+uint64_t ct_cuda_growth_off_headroom(uint64_t free_bytes, int cc_major) {
+  const uint64_t mib = (uint64_t)1 << 20;
+  if (free_bytes < ((uint64_t)2 << 30)) return 225 * mib;
+  return cc_major <= 6 ? 500 * mib : cc_major == 7 ? 1050 * mib : 1536 * mib;
+}
+
 ct_status ct_cuda_allocator_init(ct_cuda_device *cd, uint64_t limit, bool growth) {
   ct_cuda_allocator *a = &cd->alloc;
   memset(a, 0, sizeof *a);
@@ -142,12 +151,16 @@ ct_status ct_cuda_allocator_init(ct_cuda_device *cd, uint64_t limit, bool growth
   a->growth = true;
   if (growth) return CT_OK;
   if (!a->limit) {
-    /* No limit and no growth: take most of what is free now, as TensorFlow
-     * does without allow_growth, leaving room for the driver's own use. */
+    /* No limit and no growth: take what is free now, as TensorFlow does
+     * without allow_growth, less the headroom that cuBLAS's workspace,
+     * modules loaded on a kernel's first use and the driver allocate
+     * later, outside this arena. */
     size_t free_b = 0, total_b = 0;
     CUresult r = cd->drv->cuMemGetInfo(&free_b, &total_b);
     if (r != CUDA_SUCCESS) return ct_cuda_check(cd, r, "cuMemGetInfo");
-    a->limit = (uint64_t)free_b / 100 * 95 / SMALL_SEGMENT * SMALL_SEGMENT;
+    uint64_t keep = ct_cuda_growth_off_headroom(free_b, cd->cc_major);
+    uint64_t take = free_b > keep ? free_b - keep : free_b / 2;
+    a->limit = take / SMALL_SEGMENT * SMALL_SEGMENT;
   }
   size_t size = round_up((size_t)a->limit, ALIGN);
   CUdeviceptr p = 0;
