@@ -256,6 +256,25 @@ TEST(reductions_serial_and_parallel) {
   ct_tensor_release(y);
   ct_tensor_release(x);
 
+  /* many contiguous rows: a block per row (chunk < 0) from 256 elements
+   * on, 256 threads from 4096; below 256, or strided, a thread per row */
+  static const struct {
+    int64_t shape[3];
+    int64_t chunk;
+    unsigned block;
+  } rows[] = {{{200, 255, 1}, 0, 128}, {{200, 256, 1}, -1, 128}, {{200, 4096, 1}, -1, 256}, {{64, 300, 2}, 0, 128}};
+  for (int i = 0; i < 4; i++) {
+    x = gpu_tensor(CT_FLOAT32, rows[i].shape, 3);
+    GPU(ct_reduce_sum(ctx, x, &ax, 1, false, &y));
+    last_launch(&l);
+    CHECK_EQ_STR(l.name, "ct_sum_f32");
+    CHECK_EQ_INT(p_i64(&l, 5), rows[i].chunk);
+    CHECK_EQ_INT(l.block[0], rows[i].block);
+    if (rows[i].chunk < 0) CHECK(l.grid[0] >= 1 && l.grid[0] <= 200);
+    ct_tensor_release(y);
+    ct_tensor_release(x);
+  }
+
   /* a mean over an empty axis is 0/0 for floats (the CPU's NaN) */
   int64_t e[2] = {3, 0};
   x = gpu_tensor(CT_FLOAT32, e, 2);

@@ -11,6 +11,9 @@
  *   gpu_check matmul   TFLOP/s, float32 / TF32 / bfloat16, n = 4096, 8192
  *   gpu_check bandwidth  add of two 64 Mi float32 tensors vs a
  *                      device-to-device copy of one, GB/s
+ *   gpu_check reduce   the sum of each row of [2048, 4 Mi] float32 (a
+ *                      block per row), GB/s read, and its ratio to that
+ *                      copy's GB/s
  *   gpu_check first    one small add on the GPU, copied back (for timing
  *                      the whole process: cold and warm kernel cache)
  *   gpu_check dry-run  the suite with the CPU standing in for the GPU: no
@@ -19,10 +22,11 @@
  *
  * GPU_CHECK_SEED=<n> fixes the inputs; GPU_CHECK_SMALL=1 shrinks the large
  * tensors (the suite's by about 10x, keeping every kernel strategy: vector
- * bodies and tails, a block per reduction chunk, a block per softmax row;
- * matmul to n = 128 and 256, bandwidth to 1 Mi elements) for the emulated
- * GPU of the test suite (tests gpu_emulated and gpu_run_script: the fake
- * driver runs the kernels on the host, one CUDA thread at a time). Small
+ * bodies and tails, a block per reduction chunk or row, a block per
+ * softmax row; matmul to n = 128 and 256, bandwidth to 1 Mi elements, the
+ * row sum to [40, 16 Ki]) for the emulated GPU of the test suite (tests
+ * gpu_emulated and gpu_run_script: the fake driver runs the kernels on the
+ * host, one CUDA thread at a time). Small
  * timings measure nothing; they check the program.
  *
  * Exit status: 0 all good, 1 a check failed, 2 no usable GPU.
@@ -747,6 +751,111 @@ static void grad_suite(ct_context *ctx) {
   }
 }
 
+/* Like compare_slack, but a NaN passes where the CPU has one too (the NaN
+ * checks of the reductions); a NaN on one side only fails, and so does a
+ * CPU result without any NaN (the check would check nothing). */
+static void compare_nan(const char *what, const ct_tensor *gpu, const ct_tensor *cpu, double tol, double slack) {
+  if (gpu == NULL || cpu == NULL) return; /* the op failed: already reported */
+  checks++;
+  int64_t n = ct_tensor_num_elements(cpu);
+  if (strstr(ct_tensor_device(gpu), dut_kind) == NULL || n != ct_tensor_num_elements(gpu)) {
+    failures++;
+    printf("FAIL %-40s ran on %s, or its shape differs\n", what, ct_tensor_device(gpu));
+    return;
+  }
+  ct_dtype dt = ct_tensor_dtype(cpu);
+  size_t bytes = ct_tensor_nbytes(cpu);
+  void *a = malloc(bytes + 8), *b = malloc(bytes + 8);
+  OK(ct_tensor_to_host(gpu, a, bytes));
+  OK(ct_tensor_to_host(cpu, b, bytes));
+  int64_t bad = -1, nans = 0;
+  for (int64_t i = 0; i < n && bad < 0; i++) {
+    double x = load(a, dt, i), y = load(b, dt, i);
+    nans += isnan(y) != 0;
+    bool same = isnan(x) || isnan(y) ? isnan(x) && isnan(y) : fabs(x - y) <= tol * (1 + fabs(y)) + slack;
+    if (!same) bad = i;
+  }
+  if (bad >= 0) {
+    failures++;
+    printf("FAIL %-40s element %lld: GPU %.9g, CPU %.9g\n", what, (long long)bad, load(a, dt, bad), load(b, dt, bad));
+  } else if (nans == 0) {
+    failures++;
+    printf("FAIL %-40s no NaN in the CPU's result\n", what);
+  }
+  free(a);
+  free(b);
+}
+
+/* Reductions over contiguous rows, on each side of the thresholds of
+ * reduce_to (src/cuda/kernels_register.c): a block per row from 256
+ * elements on, a thread per row below that or when rows are strided,
+ * several blocks per row for fewer than 8 outputs per SM of at least 4096
+ * elements. "Many" rows must be >= 8 per SM: 2200 covers 275 SMs; under
+ * GPU_CHECK_SMALL the emulated GPU has 2, so 40 do, and 100 rows make the
+ * block-per-row grid (at most 32 blocks per SM) loop. Floats also run
+ * with NaNs planted in every third row, at varying places. */
+static void row_reduce_suite(ct_context *ctx) {
+  typedef ct_status (*redfn)(ct_context *, const ct_tensor *, const int *, int, bool, ct_tensor **);
+  static const struct {
+    redfn fn;
+    const char *name;
+  } reds[] = {{ct_reduce_sum, "sum"}, {ct_reduce_mean, "mean"}, {ct_reduce_max, "max"}, {ct_reduce_min, "min"}};
+  int64_t many = size_of(2200, 40), rows = size_of(2200, 100);
+  const struct {
+    int64_t shape[3];
+    int rank, n_axes;
+    bool nans;
+    const char *what;
+  } cases[] = {
+      {{many, 4100, 0}, 2, 1, true, "many rows of 4100"},   /* a block per row */
+      {{rows, 255, 0}, 2, 1, true, "rows of 255"},          /* a thread per row */
+      {{rows, 256, 0}, 2, 1, true, "rows of 256"},          /* a block per row, grid-stride */
+      {{3, 4095, 0}, 2, 1, false, "3 rows of 4095"},        /* a block per row */
+      {{3, 4096, 0}, 2, 1, false, "3 rows of 4096"},        /* blocks per row */
+      {{9, 16, 64}, 3, 2, false, "rows of 16x64"},          /* axes 1, 2 merge: a block per row */
+      {{64, 300, 2}, 3, 1, false, "strided rows of 300"},   /* a thread per output */
+  };
+  static const int axes[2] = {1, 2};
+  char name[128];
+  for (int c = 0; c < N_OF(cases); c++)
+    for (int d = 0; d < N_OF(numeric_dtypes); d++)
+      for (int nan = 0; nan < (cases[c].nans && is_float(numeric_dtypes[d]) ? 2 : 1); nan++) {
+        ct_dtype dt = numeric_dtypes[d];
+        const int64_t *shape = cases[c].shape;
+        int64_t n = 1, R = shape[1] * (cases[c].n_axes == 2 ? shape[2] : 1);
+        for (int i = 0; i < cases[c].rank; i++) n *= shape[i];
+        void *host = malloc((size_t)n * 8);
+        ct_tensor *gx = make(ctx, dut, dt, shape, cases[c].rank, 0, host);
+        if (nan) {
+          for (int64_t r = 0; r < n / R; r += 3) store(host, dt, r * R + (r * 97 + r / 3) % R, NAN);
+          store(host, dt, (n / R - 1) * R + R - 1, NAN); /* the very last element */
+          ct_tensor_release(gx);
+          OK(ct_device_scope_push(ctx, dut));
+          OK(ct_tensor_from_host(ctx, dt, shape, cases[c].rank, host, &gx));
+          OK(ct_device_scope_pop(ctx));
+        }
+        free(host);
+        ct_tensor *cx = copy_to(ctx, gx, "/CPU:0");
+        for (int o = 0; o < N_OF(reds); o++) {
+          ct_tensor *g = NULL, *cr = NULL;
+          TRY(dut, g, reds[o].fn(ctx, gx, axes, cases[c].n_axes, false, &g));
+          TRY("/CPU:0", cr, reds[o].fn(ctx, cx, axes, cases[c].n_axes, false, &cr));
+          snprintf(name, sizeof name, "reduce_%s %s %s%s", reds[o].name, ct_dtype_name(dt), cases[c].what,
+                   nan ? " with NaNs" : "");
+          /* the slack of the suite's other reductions: sums round with sum |x| */
+          double slack = 0;
+          if (o < 2 && is_float(dt)) slack = (dt == CT_FLOAT64 ? 1e-15 : 2.5e-7) * 4.0 * (o == 1 ? 1.0 : (double)R);
+          double tol = dt == CT_FLOAT64 ? 1e-10 : tol_for(dt, 1e-6);
+          if (nan)
+            compare_nan(name, g, cr, tol, slack);
+          else
+            compare_slack(name, g, cr, tol, false, slack);
+          ct_tensor_release(g), ct_tensor_release(cr);
+        }
+        ct_tensor_release(gx), ct_tensor_release(cx);
+      }
+}
+
 static void suite(ct_context *ctx) {
   char name[96];
   /* creation */
@@ -892,6 +1001,7 @@ static void suite(ct_context *ctx) {
           compare_slack(name, g, c, dt == CT_FLOAT64 ? 1e-10 : tol_for(dt, 1e-6), false, slack);
           ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
         }
+  row_reduce_suite(ctx);
   /* argmax, softmax */
   for (int d = 0; d < N_OF(all_dtypes); d++)
     for (int axis = 0; axis < 3; axis++) {
@@ -1038,6 +1148,45 @@ static void bandwidth(ct_context *ctx, double *add_gbs, double *copy_gbs) {
   ct_tensor_release(a), ct_tensor_release(b);
 }
 
+/* The sum of each row of [2048, 4Mi] float32 (32 GiB; the rows are halved
+ * until the tensor fits), a block per row, in GB/s read; the caller
+ * compares it with a device-to-device copy. */
+static double row_sum_bandwidth(ct_context *ctx, int64_t shape[2]) {
+  shape[0] = size_of(2048, 40);
+  shape[1] = size_of(1ll << 22, 1ll << 14);
+  ct_tensor *a = NULL, *s = NULL;
+  OK(ct_device_scope_push(ctx, dut));
+  while (ct_random_uniform(ctx, CT_FLOAT32, shape, 2, -1, 1, 3, 0, &a) != CT_OK) {
+    if (shape[1] <= 1 << 16) die_status("ct_random_uniform of the rows to sum");
+    shape[1] /= 2;
+  }
+  int axis = 1, iters = small ? 2 : 10;
+  for (int i = 0; i < 2; i++) { /* warm up: the kernel's compile, the output's allocation */
+    OK(ct_reduce_sum(ctx, a, &axis, 1, false, &s));
+    ct_tensor_release(s);
+  }
+  OK(ct_context_synchronize(ctx));
+  double t0 = now();
+  for (int i = 0; i < iters; i++) {
+    OK(ct_reduce_sum(ctx, a, &axis, 1, false, &s));
+    if (i + 1 < iters) ct_tensor_release(s);
+  }
+  OK(ct_context_synchronize(ctx));
+  double sec = now() - t0;
+  float *sums = malloc((size_t)shape[0] * sizeof *sums);
+  OK(ct_tensor_to_host(s, sums, (size_t)shape[0] * sizeof *sums));
+  for (int64_t i = 0; i < shape[0]; i++)
+    if (!isfinite(sums[i]) || fabs(sums[i]) > (double)shape[1]) { /* sums of uniform(-1, 1) */
+      failures++;
+      printf("FAIL row sum %lld: %g\n", (long long)i, sums[i]);
+      break;
+    }
+  free(sums);
+  ct_tensor_release(s), ct_tensor_release(a);
+  OK(ct_device_scope_pop(ctx));
+  return (double)shape[0] * (double)shape[1] * 4 * iters / sec / 1e9;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "suite";
   ct_context *ctx = NULL;
@@ -1096,8 +1245,15 @@ int main(int argc, char **argv) {
     const char *label = small ? "1Mi" : "64Mi";
     printf("add float32 %s %.1f GB/s\n", label, add);
     printf("copy d2d %s %.1f GB/s\n", label, copy);
+  } else if (strcmp(mode, "reduce") == 0) {
+    int64_t shape[2];
+    double sum = row_sum_bandwidth(ctx, shape), add = 0, copy = 0;
+    bandwidth(ctx, &add, &copy);
+    printf("reduce_sum rows float32 [%lld, %lld] axis 1 %.1f GB/s\n", (long long)shape[0], (long long)shape[1], sum);
+    printf("reduce_sum rows / copy d2d %.2f (copy d2d %s %.1f GB/s)\n", copy > 0 ? sum / copy : 0,
+           small ? "1Mi" : "64Mi", copy);
   } else {
-    fprintf(stderr, "gpu_check: unknown mode '%s' (suite, gradients, matmul, bandwidth, first, dry-run)\n", mode);
+    fprintf(stderr, "gpu_check: unknown mode '%s' (suite, gradients, matmul, bandwidth, reduce, first, dry-run)\n", mode);
     failures = 1;
   }
   ct_context_free(ctx);

@@ -293,6 +293,10 @@ static void reduce_plan(const ct_tensor *x, const unsigned char *reduce, gpu_red
   for (int i = 0; i < nr; i++) d->red_dims[i] = rd[nr - 1 - i], d->red_stride[i] = rs[nr - 1 - i];
 }
 
+/* The shortest contiguous reduced run that gets a block of its own
+ * (reduce.cu's "row" strategy); bench/gpu/gpu_check.c tests both sides. */
+#define REDUCE_ROW_MIN 256
+
 static ct_status reduce_to(ct_device *dev, ct_op op, const ct_tensor *x, const unsigned char *reduce, void *dst) {
   ct_cuda_kref k;
   CUfunction fn[2];
@@ -309,8 +313,7 @@ static ct_status reduce_to(ct_device *dev, ct_op op, const ct_tensor *x, const u
   /* an empty GPU tensor's data is not device memory; R == 0 reads nothing */
   const void *in = x->numel > 0 ? x->data : NULL;
   int64_t sms = cd->sm_count > 0 ? cd->sm_count : 16;
-  /* Few long reductions: several blocks per output, then a finishing pass.
-   * Many (or short) ones: a thread per output. */
+  /* Few long reductions: several blocks per output, then a finishing pass. */
   if (R >= 4096 && n_out < sms * 8) {
     int64_t want_blocks = sms * 4;
     int64_t chunks = (want_blocks + n_out - 1) / n_out;
@@ -333,6 +336,17 @@ static ct_status reduce_to(ct_device *dev, ct_op op, const ct_tensor *x, const u
     /* stream-ordered: whoever reuses the block next queues behind us */
     dev->backend->free(dev, part, bytes);
     return s;
+  }
+  /* Otherwise, when each output's elements are one contiguous run of at
+   * least REDUCE_ROW_MIN: a block per output, so that warps read
+   * consecutive addresses. Shorter runs, and strided ones (where a thread
+   * per output reads neighbouring columns, which coalesces): a thread per
+   * output. */
+  if (R >= REDUCE_ROW_MIN && d.red_rank == 1 && d.red_stride[0] == 1) {
+    int64_t row = -1;
+    unsigned threads = R >= 4096 ? BLOCK : 128;
+    void *p[] = {&dst, &in, &d, &n_out, &R, &row, &divisor};
+    return ct_cuda_launch(cd, op, fn[0], ct_cuda_grid_for(cd, n_out * threads, threads), 1, threads, p);
   }
   int64_t zero = 0;
   void *p[] = {&dst, &in, &d, &n_out, &R, &zero, &divisor};

@@ -17,6 +17,12 @@
  *     writes the partial, in the accumulation type, to
  *     dst[x * gridDim.y + y]; ct_<op>fin_<dt> then combines the gridDim.y
  *     partials of each output.
+ *   chunk < 0 ("row"): block x reduces all of R for outputs x, x +
+ *     gridDim.x, ... with every thread and writes the final value as the
+ *     serial strategy does. The host takes it when the reduced elements
+ *     of an output are one contiguous run, so that a warp reads
+ *     consecutive addresses (the serial strategy has each thread walk its
+ *     own row, 32 rows per warp load).
  * ct_<op>fin_<dt>(T *out, const A *part, i64 n_out, i64 parts, i64 divisor)
  *
  * ct_argmax_<dt>(void *out, const T *in, i64 outer, i64 len, i64 inner,
@@ -126,6 +132,26 @@ template <class Op, class A> CT_DEV A block_reduce(A v) {
   return v;
 }
 
+/* Op over base[r * s] for r in [begin, end), the block's threads
+ * interleaved. Eight loads per trip are issued before any is combined, so
+ * that each thread keeps several reads in flight (one at a time leaves a
+ * long row far from the memory's bandwidth). */
+template <class T, class Op>
+CT_DEV typename RAcc<T>::type strided_part(const T *base, i64 s, i64 begin, i64 end) {
+  typedef typename RAcc<T>::type A;
+  A acc = Op::template init<A>();
+  i64 step = blockDim.x, r = begin + threadIdx.x;
+  for (; r + 7 * step < end; r += 8 * step) {
+    T v[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) v[k] = base[(r + k * step) * s];
+#pragma unroll
+    for (int k = 0; k < 8; k++) acc = Op::f(acc, load_racc(v[k]));
+  }
+  for (; r < end; r += step) acc = Op::f(acc, load_racc(base[r * s]));
+  return acc;
+}
+
 template <class T, class Op>
 CT_DEV void reduce_kernel(void *dst, const T *in, const Reduce &d, i64 n_out, i64 R, i64 chunk, i64 divisor) {
   typedef typename RAcc<T>::type A;
@@ -144,13 +170,21 @@ CT_DEV void reduce_kernel(void *dst, const T *in, const Reduce &d, i64 n_out, i6
     }
     return;
   }
+  if (chunk < 0) {
+    /* R > 0 here, so the identity padding idle lanes never reaches dst */
+    for (i64 o = blockIdx.x; o < n_out; o += gridDim.x) {
+      const T *base = in + offset_of(d.out_dims, d.out_stride, d.out_rank, o);
+      A acc = block_reduce<Op>(strided_part<T, Op>(base, d.red_stride[0], 0, R));
+      if (threadIdx.x == 0) ((T *)dst)[o] = conv<T>(finish(acc, divisor));
+    }
+    return;
+  }
   i64 o = blockIdx.x;
   const T *base = in + offset_of(d.out_dims, d.out_stride, d.out_rank, o);
   i64 begin = (i64)blockIdx.y * chunk, end = begin + chunk < R ? begin + chunk : R;
   A acc = Op::template init<A>();
   if (d.red_rank == 1) {
-    i64 s = d.red_stride[0];
-    for (i64 r = begin + threadIdx.x; r < end; r += blockDim.x) acc = Op::f(acc, load_racc(base[r * s]));
+    acc = strided_part<T, Op>(base, d.red_stride[0], begin, end);
   } else {
     for (i64 r = begin + threadIdx.x; r < end; r += blockDim.x)
       acc = Op::f(acc, load_racc(base[offset_of(d.red_dims, d.red_stride, d.red_rank, r)]));
