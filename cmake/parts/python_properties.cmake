@@ -8,15 +8,18 @@
 # into it.) 200 examples per op; CT_HYPOTHESIS_EXAMPLES in the environment
 # raises that for long runs. Failing examples are kept in
 # ${CMAKE_BINARY_DIR}/hypothesis-db and replayed first by the next run.
-# Without NumPy or Hypothesis for this interpreter (Debian python3-numpy,
+# Without NumPy or Hypothesis for either interpreter (Debian python3-numpy,
 # python3-hypothesis) the test is reported as skipped, saying which.
 
 if(NOT TARGET _ctensor)
   return()  # python.cmake found no interpreter or headers
 endif()
 
+# run.sh picks Debian's python3 of the same version when the interpreter
+# CMake found (a pyenv or venv Python, say) lacks NumPy or Hypothesis.
 add_test(NAME python_properties
-         COMMAND ${Python3_EXECUTABLE} -m unittest discover -s ${CMAKE_SOURCE_DIR}/python/tests/properties
+         COMMAND sh ${CMAKE_SOURCE_DIR}/python/tests/properties/run.sh ${Python3_EXECUTABLE}
+                 -m unittest discover -s ${CMAKE_SOURCE_DIR}/python/tests/properties
                  -t ${CMAKE_SOURCE_DIR}/python/tests/properties)
 set_tests_properties(python_properties PROPERTIES
   ENVIRONMENT "PYTHONPATH=${CMAKE_BINARY_DIR}/python;CT_BINARY_DIR=${CMAKE_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1"
