@@ -1,10 +1,11 @@
 /*
- * CPU kernels of the ops for gradients and training: log_softmax, sparse
- * and dense softmax cross-entropy, one_hot, where (SelectV2), broadcast_to
- * and unsorted_segment_sum.
+ * CPU kernels of the ops for gradients and training: sparse and dense
+ * softmax cross-entropy, one_hot, where (SelectV2), broadcast_to and
+ * unsorted_segment_sum (log_softmax shares softmax's kernel, in
+ * kernels_reduce.c).
  *
- * log_softmax and the cross-entropies compute in float64 for every float
- * dtype (as softmax does), subtracting the row's maximum first so that exp
+ * The cross-entropies compute in float64 for every float dtype (as
+ * softmax does), subtracting the row's maximum first so that exp
  * never overflows; 16-bit results are rounded once. A cross-entropy row is
  * read twice (maximum, then the sum of exponentials) and written once:
  * loss and backprop come out of the same pass.
@@ -19,62 +20,6 @@
 #include "cpu/kernels_common.h"
 #include "ops/broadcast.h"
 #include "ops/nn_check.h"
-
-/* ---- log_softmax ------------------------------------------------------------ */
-
-typedef struct axis_job {
-  const ct_tensor *x;
-  ct_tensor *out;
-  int64_t outer, len, inner;
-} axis_job;
-
-#define TILE 256
-
-/* x - max - log(sum(exp(x - max))) along the axis, `TILE` columns of the
- * inner dimension at a time so that the axis is walked with unit stride
- * per column. A slice with NaN, with +inf, or made only of -inf is NaN. */
-static void log_softmax_range(void *ctx, int64_t begin, int64_t end) {
-  const axis_job *j = ctx;
-  const ct_dtype dt = j->x->dtype;
-  const void *px = j->x->data;
-  void *po = j->out->data;
-  for (int64_t o = begin; o < end; o++) {
-    const int64_t base = o * j->len * j->inner;
-    for (int64_t i0 = 0; i0 < j->inner; i0 += TILE) {
-      const int64_t w = j->inner - i0 < TILE ? j->inner - i0 : TILE;
-      double m[TILE], s[TILE];
-      for (int64_t c = 0; c < w; c++) {
-        m[c] = -INFINITY;
-        s[c] = 0;
-      }
-      for (int64_t l = 0; l < j->len; l++)
-        for (int64_t c = 0; c < w; c++) {
-          const double v = ct_k_load_f64(px, dt, base + l * j->inner + i0 + c);
-          m[c] = v > m[c] ? v : m[c];
-        }
-      for (int64_t l = 0; l < j->len; l++)
-        for (int64_t c = 0; c < w; c++) s[c] += exp(ct_k_load_f64(px, dt, base + l * j->inner + i0 + c) - m[c]);
-      for (int64_t c = 0; c < w; c++) s[c] = log(s[c]);
-      for (int64_t l = 0; l < j->len; l++)
-        for (int64_t c = 0; c < w; c++) {
-          const int64_t e = base + l * j->inner + i0 + c;
-          ct_k_store_f64(po, dt, e, (ct_k_load_f64(px, dt, e) - m[c]) - s[c]);
-        }
-    }
-  }
-}
-
-static ct_status log_softmax_kernel(const ct_kernel_args *args) {
-  const ct_axis_attrs *at = args->attrs;
-  const ct_tensor *x = args->in[0];
-  axis_job j = {x, args->out, 0, 0, 0};
-  if (args->out->numel == 0) return CT_OK;
-  j.outer = ct_shape_numel(x->shape, at->axis);
-  j.len = x->shape[at->axis];
-  j.inner = ct_shape_numel(x->shape + at->axis + 1, x->rank - at->axis - 1);
-  ct_k_parallel(j.outer, ct_cpu_threads_for(x->numel * 32), 1, log_softmax_range, &j);
-  return CT_OK;
-}
 
 /* ---- softmax cross-entropy ---------------------------------------------------- */
 
@@ -437,7 +382,6 @@ void ct_cpu_register_nn(ct_registry *r) {
   static const ct_dtype floats[] = {CT_FLOAT32, CT_FLOAT64, CT_FLOAT16, CT_BFLOAT16};
   static const ct_dtype numeric[] = {CT_FLOAT32, CT_FLOAT64, CT_FLOAT16, CT_BFLOAT16, CT_INT32, CT_INT64};
   for (size_t d = 0; d < CT_ARRAY_LEN(floats); d++) {
-    ct_registry_add(r, CT_OP_LOG_SOFTMAX, CT_DEV_CPU, floats[d], log_softmax_kernel);
     ct_registry_add(r, CT_OP_SPARSE_XENT, CT_DEV_CPU, floats[d], xent_kernel);
     ct_registry_add(r, CT_OP_SOFTMAX_XENT, CT_DEV_CPU, floats[d], xent_kernel);
   }

@@ -1,5 +1,6 @@
 /*
- * CPU kernels: sum, mean, max, min over any set of axes, argmax, softmax.
+ * CPU kernels: sum, mean, max, min over any set of axes, argmax, softmax
+ * and log_softmax.
  *
  * A reduction first collapses the input's axes: size-1 axes are dropped and
  * neighbouring axes of the same kind (reduced or kept) merged, leaving an
@@ -403,6 +404,7 @@ typedef struct axis_job {
   const ct_tensor *x;
   ct_tensor *out;
   int64_t outer, len, inner;
+  bool log; /* softmax_range: log_softmax instead */
 } axis_job;
 
 /* First maximum; for floats the first NaN counts as the maximum (NumPy). */
@@ -467,7 +469,7 @@ static void axis_split(const ct_tensor *x, int axis, axis_job *j) {
 
 static ct_status argmax_kernel(const ct_kernel_args *args) {
   const ct_axis_attrs *at = args->attrs;
-  axis_job j = {args->in[0], args->out, 0, 0, 0};
+  axis_job j = {args->in[0], args->out, 0, 0, 0, false};
   if (args->out->numel == 0) return CT_OK;
   axis_split(j.x, at->axis, &j);
   ct_k_parallel(j.outer, ct_cpu_threads_for(j.x->numel), 1, argmax_range, &j);
@@ -478,7 +480,9 @@ static ct_status argmax_kernel(const ct_kernel_args *args) {
 
 /* Computed in float64 for every float dtype, max subtracted first so that
  * exp never overflows; a NaN anywhere along the axis makes that slice NaN,
- * and a slice of all -inf is NaN (0/0), as in TensorFlow. */
+ * and a slice of all -inf is NaN (0/0), as in TensorFlow. log_softmax is
+ * the same walk with a different last step: x - max - log(sum), which
+ * never takes the log of a rounded-to-zero probability. */
 static void softmax_range(void *ctx, int64_t begin, int64_t end) {
   const axis_job *j = ctx;
   const ct_dtype dt = j->x->dtype;
@@ -500,11 +504,12 @@ static void softmax_range(void *ctx, int64_t begin, int64_t end) {
         }
       for (int64_t l = 0; l < j->len; l++)
         for (int64_t c = 0; c < w; c++) s[c] += exp(ct_k_load_f64(px, dt, base + l * j->inner + i0 + c) - m[c]);
-      for (int64_t c = 0; c < w; c++) s[c] = 1.0 / s[c];
+      for (int64_t c = 0; c < w; c++) s[c] = j->log ? log(s[c]) : 1.0 / s[c];
       for (int64_t l = 0; l < j->len; l++)
         for (int64_t c = 0; c < w; c++) {
           const int64_t e = base + l * j->inner + i0 + c;
-          ct_k_store_f64(po, dt, e, exp(ct_k_load_f64(px, dt, e) - m[c]) * s[c]);
+          const double v = ct_k_load_f64(px, dt, e) - m[c];
+          ct_k_store_f64(po, dt, e, j->log ? v - s[c] : exp(v) * s[c]);
         }
     }
   }
@@ -512,7 +517,7 @@ static void softmax_range(void *ctx, int64_t begin, int64_t end) {
 
 static ct_status softmax_kernel(const ct_kernel_args *args) {
   const ct_axis_attrs *at = args->attrs;
-  axis_job j = {args->in[0], args->out, 0, 0, 0};
+  axis_job j = {args->in[0], args->out, 0, 0, 0, args->op == CT_OP_LOG_SOFTMAX};
   if (args->out->numel == 0) return CT_OK;
   axis_split(j.x, at->axis, &j);
   ct_k_parallel(j.outer, ct_cpu_threads_for(j.x->numel * 32), 1, softmax_range, &j);
@@ -525,5 +530,8 @@ void ct_cpu_register_reduce(ct_registry *r) {
   for (size_t k = 0; k < CT_ARRAY_LEN(ops); k++)
     for (size_t d = 0; d < CT_ARRAY_LEN(numeric); d++) ct_registry_add(r, ops[k], CT_DEV_CPU, numeric[d], reduce_kernel);
   for (int d = 0; d < CT_DTYPE_COUNT; d++) ct_registry_add(r, CT_OP_ARGMAX, CT_DEV_CPU, (ct_dtype)d, argmax_kernel);
-  for (size_t d = 0; d < 4; d++) ct_registry_add(r, CT_OP_SOFTMAX, CT_DEV_CPU, numeric[d], softmax_kernel);
+  for (size_t d = 0; d < 4; d++) {
+    ct_registry_add(r, CT_OP_SOFTMAX, CT_DEV_CPU, numeric[d], softmax_kernel);
+    ct_registry_add(r, CT_OP_LOG_SOFTMAX, CT_DEV_CPU, numeric[d], softmax_kernel);
+  }
 }
