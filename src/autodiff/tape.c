@@ -23,7 +23,7 @@
 
 #include "autodiff/internal.h"
 
-_Thread_local struct ct_tape *ct_tl_tapes;
+_Thread_local struct ct_tape *ct_tl_tapes CT_TLS_FAST;
 
 /* Open-addressing set of tape ids (0 marks an empty slot). */
 typedef struct id_set {

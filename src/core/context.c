@@ -46,7 +46,7 @@ static pthread_key_t thread_key;
 static int key_error;  /* pthread_key_create's result */
 static bool key_ready; /* written once, inside pthread_once */
 
-_Thread_local ct_thread_state *ct_tl_state;
+_Thread_local ct_thread_state *ct_tl_state CT_TLS_FAST;
 
 static void node_unref(struct ct_thread_node *node) {
   if (atomic_fetch_sub_explicit(&node->refs, 1, memory_order_acq_rel) == 1) free(node);
