@@ -15,6 +15,10 @@
  * UNAVAILABLE without NVRTC, INTERNAL when a kernel fails to compile or
  * load. Thread-safe. */
 ct_status ct_cuda_kernel_get(ct_cuda_device *cd, const ct_cuda_kref *k, CUfunction fn[2]);
+/* The same on an op's device, for the launch code of kernels_*register.c:
+ * found is whether the catalog has a kernel for the op and dtype
+ * (INTERNAL naming both when not). */
+ct_status ct_cuda_kernel_for(ct_device *dev, ct_op op, bool found, const ct_cuda_kref *k, CUfunction fn[2]);
 
 /* Queues f on the device's stream; the error names the op. */
 ct_status ct_cuda_launch(ct_cuda_device *cd, ct_op op, CUfunction f, unsigned grid_x, unsigned grid_y,

@@ -40,12 +40,6 @@ typedef struct gpu_select { /* nn.cu: Select */
   int64_t stride[3][CT_MAX_RANK]; /* condition, x, y */
 } gpu_select;
 
-static ct_status kernel_of(ct_device *dev, ct_op op, bool found, const ct_cuda_kref *k, CUfunction fn[2]) {
-  if (!found)
-    return ct_error(CT_INTERNAL, "%s: no GPU kernel for this dtype on %s", ct_op_name(op), dev->short_name);
-  return ct_cuda_kernel_get(ct_cuda_device_of(dev), k, fn);
-}
-
 /* An empty GPU tensor's data is not device memory: kernels get NULL. */
 static void *dptr(const ct_tensor *t) { return t->numel > 0 ? t->data : NULL; }
 
@@ -66,7 +60,7 @@ static ct_status memset_async(ct_device *dev, ct_op op, void *p, unsigned char b
 static ct_status find_bad(ct_device *dev, ct_op op, const ct_tensor *v, int64_t lo, int64_t hi, int64_t *first) {
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_of(dev, op, ct_cuda_kref_find_bad(v->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(dev, op, ct_cuda_kref_find_bad(v->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   void *slot = NULL;
   s = dev->backend->alloc(dev, 8, &slot);
@@ -113,7 +107,7 @@ static ct_status log_softmax_kernel(const ct_kernel_args *args) {
   if (o->numel == 0) return CT_OK;
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_of(args->device, args->op, ct_cuda_kref_log_softmax(x->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_log_softmax(x->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t outer = 1, len = x->shape[at->axis], inner = 1;
   for (int i = 0; i < at->axis; i++) outer *= x->shape[i];
@@ -135,7 +129,7 @@ static ct_status xent_kernel(const ct_kernel_args *args) {
   if (batch == 0) return CT_OK;
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_of(dev, args->op, ct_cuda_kref_xent(args->op, logits->dtype, labels->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(dev, args->op, ct_cuda_kref_xent(args->op, logits->dtype, labels->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   if (args->op == CT_OP_SPARSE_XENT) {
     int64_t first;
@@ -161,7 +155,7 @@ static ct_status one_hot_kernel(const ct_kernel_args *args) {
   ct_cuda_kref k;
   CUfunction fn[2];
   ct_status s =
-      kernel_of(args->device, args->op, ct_cuda_kref_one_hot(ct_dtype_size(o->dtype), ix->dtype, &k), &k, fn);
+      ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_one_hot(ct_dtype_size(o->dtype), ix->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t outer = 1, inner = 1, depth = at->depth;
   for (int i = 0; i < at->axis; i++) outer *= ix->shape[i];
@@ -207,7 +201,7 @@ static ct_status select_kernel(const ct_kernel_args *args) {
   if (o->numel == 0) return CT_OK;
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_of(args->device, args->op, ct_cuda_kref_select(ct_dtype_size(o->dtype), &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_select(ct_dtype_size(o->dtype), &k), &k, fn);
   if (s != CT_OK) return s;
   gpu_select d;
   memset(&d, 0, sizeof d);
@@ -231,7 +225,7 @@ static ct_status broadcast_to_kernel(const ct_kernel_args *args) {
   if (d.rank == 1 && d.stride[0] == 1) return dev->backend->copy_device(dev, o->data, dev, x->data, o->nbytes);
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_of(dev, args->op, ct_cuda_kref_gather(ct_dtype_size(o->dtype), &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(dev, args->op, ct_cuda_kref_gather(ct_dtype_size(o->dtype), &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t n = o->numel;
   void *po = o->data, *px = x->data;
@@ -260,9 +254,9 @@ static ct_status segment_sum_kernel(const ct_kernel_args *args) {
   if (s != CT_OK || o->numel == 0) return s;
   ct_cuda_kref k, kc;
   CUfunction fn[2], fc[2];
-  s = kernel_of(dev, args->op, ct_cuda_kref_segment_sum(data->dtype, ids->dtype, &k), &k, fn);
+  s = ct_cuda_kernel_for(dev, args->op, ct_cuda_kref_segment_sum(data->dtype, ids->dtype, &k), &k, fn);
   bool half = data->dtype == CT_FLOAT16 || data->dtype == CT_BFLOAT16;
-  if (s == CT_OK && half) s = kernel_of(dev, args->op, ct_cuda_kref_cast(CT_FLOAT32, data->dtype, &kc), &kc, fc);
+  if (s == CT_OK && half) s = ct_cuda_kernel_for(dev, args->op, ct_cuda_kref_cast(CT_FLOAT32, data->dtype, &kc), &kc, fc);
   if (s != CT_OK) return s;
   int64_t n_ids = ids->numel, inner = data->numel / n_ids, n = o->numel, num_segments = at->num_segments;
   size_t bytes = half ? (size_t)n * sizeof(float) : o->nbytes;

@@ -39,7 +39,7 @@ typedef struct gpu_reduce { /* reduce.cu: Reduce */
   int64_t red_stride[CT_MAX_RANK];
 } gpu_reduce;
 
-static ct_status kernel_for(ct_device *dev, ct_op op, bool found, const ct_cuda_kref *k, CUfunction fn[2]) {
+ct_status ct_cuda_kernel_for(ct_device *dev, ct_op op, bool found, const ct_cuda_kref *k, CUfunction fn[2]) {
   if (!found)
     return ct_error(CT_INTERNAL, "%s: no GPU kernel for this dtype on %s", ct_op_name(op), dev->short_name);
   return ct_cuda_kernel_get(ct_cuda_device_of(dev), k, fn);
@@ -52,7 +52,7 @@ static int64_t vec_width(size_t elem_size) { return (int64_t)(16 / elem_size); }
 static ct_status launch_binary(ct_device *dev, ct_op op, const ct_tensor *a, const ct_tensor *b, ct_tensor *o) {
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(dev, op, ct_cuda_kref_binary(op, a->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(dev, op, ct_cuda_kref_binary(op, a->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   ct_bcast_plan plan;
   ct_bcast_plan_make(a->shape, a->rank, b->shape, b->rank, o->shape, o->rank, &plan);
@@ -166,7 +166,7 @@ static ct_status unary_kernel(const ct_kernel_args *args) {
   if (o->numel == 0) return CT_OK;
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(args->device, args->op, ct_cuda_kref_unary(args->op, x->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_unary(args->op, x->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t n = o->numel;
   void *po = o->data, *px = x->data;
@@ -188,7 +188,7 @@ static ct_status cast_kernel(const ct_kernel_args *args) {
   if (x->dtype == o->dtype) return copy_on_device(args->device, o->data, x->data, o->nbytes);
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(args->device, args->op, ct_cuda_kref_cast(x->dtype, o->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_cast(x->dtype, o->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t n = o->numel;
   void *po = o->data, *px = x->data;
@@ -206,7 +206,7 @@ static ct_status fill_kernel(const ct_kernel_args *args) {
   size_t esz = ct_dtype_size(o->dtype);
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(args->device, args->op, ct_cuda_kref_fill(esz, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_fill(esz, &k), &k, fn);
   if (s != CT_OK) return s;
   /* the value converts exactly as on the CPU (and as ct_cast a float64) */
   uint64_t pattern = 0;
@@ -224,7 +224,7 @@ static ct_status range_kernel(const ct_kernel_args *args) {
   if (o->numel == 0) return CT_OK;
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(args->device, args->op, ct_cuda_kref_range(o->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_range(o->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t n = o->numel;
   void *po = o->data;
@@ -242,7 +242,7 @@ static ct_status random_kernel(const ct_kernel_args *args) {
   if (o->numel == 0) return CT_OK;
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(args->device, args->op, ct_cuda_kref_random(args->op, o->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_random(args->op, o->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t n = o->numel;
   uint64_t seed = at->seed, offset = at->offset;
@@ -300,7 +300,7 @@ static void reduce_plan(const ct_tensor *x, const unsigned char *reduce, gpu_red
 static ct_status reduce_to(ct_device *dev, ct_op op, const ct_tensor *x, const unsigned char *reduce, void *dst) {
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(dev, op, ct_cuda_kref_reduce(op, x->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(dev, op, ct_cuda_kref_reduce(op, x->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   ct_cuda_device *cd = ct_cuda_device_of(dev);
   gpu_reduce d;
@@ -373,7 +373,7 @@ static ct_status argmax_kernel(const ct_kernel_args *args) {
   if (o->numel == 0) return CT_OK;
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(args->device, args->op, ct_cuda_kref_argmax(x->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_argmax(x->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t outer, len, inner;
   axis_split(x, at->axis, &outer, &len, &inner);
@@ -391,7 +391,7 @@ static ct_status softmax_kernel(const ct_kernel_args *args) {
   if (o->numel == 0) return CT_OK;
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(args->device, args->op, ct_cuda_kref_softmax(x->dtype, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_softmax(x->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t outer, len, inner;
   axis_split(x, at->axis, &outer, &len, &inner);
@@ -417,7 +417,7 @@ static void contiguous_strides(const int64_t *shape, int rank, int64_t *strides)
 static ct_status launch_gather(ct_device *dev, ct_op op, ct_tensor *o, const void *in, const gpu_strided *d) {
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(dev, op, ct_cuda_kref_gather(ct_dtype_size(o->dtype), &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(dev, op, ct_cuda_kref_gather(ct_dtype_size(o->dtype), &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t n = o->numel;
   void *po = o->data;
@@ -471,7 +471,7 @@ static ct_status concat_kernel(const ct_kernel_args *args) {
   size_t esz = ct_dtype_size(o->dtype);
   ct_cuda_kref k;
   CUfunction fn[2];
-  ct_status s = kernel_for(args->device, args->op, ct_cuda_kref_copy2d(esz, &k), &k, fn);
+  ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_copy2d(esz, &k), &k, fn);
   if (s != CT_OK) return s;
   ct_cuda_device *cd = ct_cuda_device_of(args->device);
   int64_t outer, len, inner;
@@ -521,7 +521,7 @@ static ct_status gather_kernel(const ct_kernel_args *args) {
 
   ct_cuda_kref k;
   CUfunction fn[2];
-  s = kernel_for(dev, args->op, ct_cuda_kref_take(ct_dtype_size(p->dtype), ix->dtype, &k), &k, fn);
+  s = ct_cuda_kernel_for(dev, args->op, ct_cuda_kref_take(ct_dtype_size(p->dtype), ix->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   void *po = o->data, *pp = p->data, *pi = ix->data;
   void *params[] = {&po, &pp, &pi, &outer, &n_idx, &dim, &inner};
