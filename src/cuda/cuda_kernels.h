@@ -23,6 +23,10 @@ void ct_cuda_prune_kernels(ct_registry *r, bool have_nvrtc, bool have_cublas);
  * check_libraries. */
 unsigned ct_cuda_check_libraries(ct_context *ctx, unsigned need);
 
+/* x's shape around `axis`: the product of the dims before it, its own
+ * extent, the product of the dims after it (argmax, softmax, log_softmax). */
+void ct_cuda_axis_split(const ct_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner);
+
 /* The ops for gradients and training (kernels_nn_register.c): registers
  * their GPU kernels; whether fn is one of them (all need NVRTC). */
 void ct_cuda_register_nn_kernels(ct_registry *r);

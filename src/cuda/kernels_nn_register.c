@@ -109,9 +109,8 @@ static ct_status log_softmax_kernel(const ct_kernel_args *args) {
   CUfunction fn[2];
   ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_log_softmax(x->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
-  int64_t outer = 1, len = x->shape[at->axis], inner = 1;
-  for (int i = 0; i < at->axis; i++) outer *= x->shape[i];
-  for (int i = at->axis + 1; i < x->rank; i++) inner *= x->shape[i];
+  int64_t outer, len, inner;
+  ct_cuda_axis_split(x, at->axis, &outer, &len, &inner);
   int per_row = inner == 1 && len >= ROW_PER_BLOCK;
   void *po = o->data, *px = x->data;
   void *params[] = {&po, &px, &outer, &len, &inner, &per_row};

@@ -358,7 +358,7 @@ static ct_status reduce_kernel(const ct_kernel_args *args) {
   return reduce_to(args->device, args->op, args->in[0], at->reduce, args->out->data);
 }
 
-static void axis_split(const ct_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
+void ct_cuda_axis_split(const ct_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
   *outer = 1;
   *inner = 1;
   for (int i = 0; i < axis; i++) *outer *= x->shape[i];
@@ -376,7 +376,7 @@ static ct_status argmax_kernel(const ct_kernel_args *args) {
   ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_argmax(x->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t outer, len, inner;
-  axis_split(x, at->axis, &outer, &len, &inner);
+  ct_cuda_axis_split(x, at->axis, &outer, &len, &inner);
   int out64 = o->dtype == CT_INT64;
   void *po = o->data, *px = x->data;
   void *params[] = {&po, &px, &outer, &len, &inner, &out64};
@@ -394,7 +394,7 @@ static ct_status softmax_kernel(const ct_kernel_args *args) {
   ct_status s = ct_cuda_kernel_for(args->device, args->op, ct_cuda_kref_softmax(x->dtype, &k), &k, fn);
   if (s != CT_OK) return s;
   int64_t outer, len, inner;
-  axis_split(x, at->axis, &outer, &len, &inner);
+  ct_cuda_axis_split(x, at->axis, &outer, &len, &inner);
   /* a block per row pays when rows are long; short rows get a thread each */
   int per_row = inner == 1 && len >= 128;
   void *po = o->data, *px = x->data;
@@ -475,7 +475,7 @@ static ct_status concat_kernel(const ct_kernel_args *args) {
   if (s != CT_OK) return s;
   ct_cuda_device *cd = ct_cuda_device_of(args->device);
   int64_t outer, len, inner;
-  axis_split(o, at->axis, &outer, &len, &inner);
+  ct_cuda_axis_split(o, at->axis, &outer, &len, &inner);
   int64_t dst_pitch = len * inner, col = 0;
   for (int i = 0; i < args->n_in; i++) {
     const ct_tensor *x = args->in[i];
