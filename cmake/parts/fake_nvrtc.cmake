@@ -38,6 +38,8 @@ set_target_properties(fake_nvrtc PROPERTIES
   LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fake_nvrtc
   C_VISIBILITY_PRESET hidden)
 target_compile_options(fake_nvrtc PRIVATE ${CT_WARN})
+# pthread and dlopen: the failure counts (fake_fail.h) and the fake driver's epoch
+target_link_libraries(fake_nvrtc PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
 target_compile_definitions(fake_nvrtc PRIVATE
   CT_EMU_CXX="${CT_EMU_CXX}"
   CT_EMU_HEADER="${CMAKE_SOURCE_DIR}/tests/fake_cuda/emu/ct_emu.h"

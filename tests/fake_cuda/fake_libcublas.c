@@ -23,6 +23,9 @@
  * kept for tests: ct_fake_cublas_last_call(). Configuration (environment,
  * read at each call): CT_FAKE_CUBLAS_CREATE_ERROR=<status> makes
  * cublasCreate_v2 fail, CT_FAKE_CUBLAS_GEMM_ERROR=<status> every GEMM.
+ * CT_FAKE_CUBLAS_FAIL=<entry>@<N>[=<status>] fails one call
+ * (fake_fail.h), counted from the fake driver's last configuring cuInit;
+ * ct_fake_cublas_calls() returns the counts.
  *
  * Built with CT_FAKE_CUBLASLT as libcublasLt.so.13, which ctensor's loader
  * opens before cuBLAS; it only exports cublasLtGetVersion.
@@ -38,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "fake_fail.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -110,6 +115,59 @@ static int env_int(const char *name, int dflt) {
   return v && *v ? atoi(v) : dflt;
 }
 
+/* ---- CT_FAKE_CUBLAS_FAIL ------------------------------------------------ */
+
+enum { F_cublasCreate, F_cublasDestroy, F_cublasSetStream, F_cublasGemmEx, F_cublasGemmStridedBatchedEx, F_COUNT };
+/* By default: no memory for the handle's workspace (3,
+ * CUBLAS_STATUS_ALLOC_FAILED), a GEMM that failed on the GPU (13,
+ * CUBLAS_STATUS_EXECUTION_FAILED), anything else (14, INTERNAL_ERROR). */
+static const fake_fail_entry fail_entries[F_COUNT] = {
+    {"cublasCreate", 3}, {"cublasDestroy", 14}, {"cublasSetStream", 14}, {"cublasGemmEx", 13},
+    {"cublasGemmStridedBatchedEx", 13},
+};
+static fake_fail fails = {"CT_FAKE_CUBLAS_FAIL", "fake libcublas", fail_entries, F_COUNT, {0}, {{0, 0, 0}}, 0, 0};
+static long fails_epoch = -1;
+
+static void *find_driver(void);
+
+/* The fake driver's configuration count (0 without it): calls are counted
+ * from the same cuInit as the driver's own. */
+static long driver_epoch(void) {
+  static long (*epoch_fn)(void);
+  if (!epoch_fn) {
+    void *d = find_driver();
+    if (d) {
+      epoch_fn = (long (*)(void))dlsym(d, "ct_fake_cuda_epoch");
+      dlclose(d); /* loaded by ctensor, which never unloads it */
+    }
+  }
+  return epoch_fn ? epoch_fn() : 0;
+}
+
+/* Counts a call; returns the status it must fail with, or 0. */
+static int inject(int e) {
+  long ep = driver_epoch();
+  pthread_mutex_lock(&lock);
+  if (ep != fails_epoch) {
+    fails_epoch = ep;
+    fake_fail_reset(&fails);
+  }
+  int r = fake_fail_call(&fails, e);
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+/* Calls of an entry point ("cublasGemmEx") since the count started; -1
+ * for a name CT_FAKE_CUBLAS_FAIL does not know. */
+EXPORT long ct_fake_cublas_calls(const char *entry) {
+  long ep = driver_epoch();
+  pthread_mutex_lock(&lock);
+  long n = ep != fails_epoch ? (fake_fail_find(&fails, entry, strlen(entry)) < 0 ? -1 : 0)
+                             : fake_fail_count(&fails, entry);
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
 EXPORT void ct_fake_cublas_last_call(ct_fake_cublas_call *out) {
   pthread_mutex_lock(&lock);
   *out = last_call;
@@ -138,7 +196,9 @@ static void *find_driver(void) {
 EXPORT int cublasCreate_v2(fake_handle **out) {
   if (!out) return ST_INVALID_VALUE;
   *out = NULL;
-  int forced = env_int("CT_FAKE_CUBLAS_CREATE_ERROR", 0);
+  int forced = inject(F_cublasCreate);
+  if (forced) return forced;
+  forced = env_int("CT_FAKE_CUBLAS_CREATE_ERROR", 0);
   if (forced) return forced;
   fake_handle *h = calloc(1, sizeof *h);
   if (!h) return 3; /* CUBLAS_STATUS_ALLOC_FAILED */
@@ -163,6 +223,8 @@ EXPORT int cublasCreate_v2(fake_handle **out) {
 }
 
 EXPORT int cublasDestroy_v2(fake_handle *h) {
+  int forced = inject(F_cublasDestroy);
+  if (forced) return forced;
   if (!h || h->magic != HANDLE_MAGIC) return ST_NOT_INITIALIZED;
   h->magic = 0;
   dlclose(h->driver);
@@ -174,6 +236,8 @@ EXPORT int cublasDestroy_v2(fake_handle *h) {
 }
 
 EXPORT int cublasSetStream_v2(fake_handle *h, void *stream) {
+  int forced = inject(F_cublasSetStream);
+  if (forced) return forced;
   if (!h || h->magic != HANDLE_MAGIC) return ST_NOT_INITIALIZED;
   h->stream = stream;
   return ST_SUCCESS;
@@ -351,7 +415,9 @@ static int gemm(const gemm_call *g) {
   fake_handle *h = g->h;
   if (!h || h->magic != HANDLE_MAGIC) return finish(&rec, ST_NOT_INITIALIZED, "invalid handle");
   rec.stream = h->stream;
-  int forced = env_int("CT_FAKE_CUBLAS_GEMM_ERROR", 0);
+  int forced = inject(strcmp(g->func, "cublasGemmEx") == 0 ? F_cublasGemmEx : F_cublasGemmStridedBatchedEx);
+  if (forced) return finish(&rec, forced, "CT_FAKE_CUBLAS_FAIL");
+  forced = env_int("CT_FAKE_CUBLAS_GEMM_ERROR", 0);
   if (forced) return finish(&rec, forced, "CT_FAKE_CUBLAS_GEMM_ERROR");
 
   /* cuBLAS's CUBLAS_STATUS_INVALID_VALUE conditions, in its order */

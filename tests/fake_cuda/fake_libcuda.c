@@ -29,6 +29,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fake_fail.h"
+
 #define EXPORT __attribute__((visibility("default")))
 
 typedef int CUresult;
@@ -73,8 +75,90 @@ static int fault_pending; /* a CUresult the next stream synchronisation returns 
 static int sticky_error, sticky_at; /* CT_FAKE_CUDA_STICKY=error@N */
 static long launches;               /* cuLaunchKernel calls accepted since cuInit configured */
 static __thread fake_ctx *current;
+static long epoch;                  /* configurations read so far (cuInit) */
+static int n_modules_live;
 static void flush_copies(void);
 static int stream_sticky(void *stream);
+
+/* CT_FAKE_CUDA_FAIL (fake_fail.h): the entry points that can be failed,
+ * counted from the cuInit that last read the configuration, and what a
+ * failed call returns by default: what the real driver returns when that
+ * call fails for want of a resource (2: CUDA_ERROR_OUT_OF_MEMORY), finds
+ * the context destroyed by earlier work (700: CUDA_ERROR_ILLEGAL_ADDRESS,
+ * for the calls that wait), or cannot say why (999: CUDA_ERROR_UNKNOWN). */
+enum {
+  F_cuInit, F_cuDeviceGetCount, F_cuDeviceGet, F_cuDeviceGetName, F_cuDeviceGetUuid, F_cuDeviceGetAttribute,
+  F_cuDeviceTotalMem, F_cuDeviceGetPCIBusId, F_cuDevicePrimaryCtxRetain, F_cuDevicePrimaryCtxRelease,
+  F_cuCtxSetCurrent, F_cuCtxGetCurrent, F_cuCtxSynchronize, F_cuMemAlloc, F_cuMemFree, F_cuMemGetInfo,
+  F_cuMemcpyHtoDAsync, F_cuMemcpyDtoHAsync, F_cuMemcpyDtoDAsync, F_cuMemcpyPeerAsync, F_cuMemsetD8Async,
+  F_cuMemsetD32Async, F_cuStreamCreate, F_cuStreamSynchronize, F_cuStreamQuery, F_cuStreamDestroy,
+  F_cuModuleLoadData, F_cuModuleGetFunction, F_cuModuleUnload, F_cuLaunchKernel, F_COUNT
+};
+static const fake_fail_entry fail_entries[F_COUNT] = {
+    {"cuInit", 999},
+    {"cuDeviceGetCount", 999},
+    {"cuDeviceGet", 999},
+    {"cuDeviceGetName", 999},
+    {"cuDeviceGetUuid", 999},
+    {"cuDeviceGetAttribute", 999},
+    {"cuDeviceTotalMem", 999},
+    {"cuDeviceGetPCIBusId", 999},
+    {"cuDevicePrimaryCtxRetain", 2},
+    {"cuDevicePrimaryCtxRelease", 999},
+    {"cuCtxSetCurrent", 999},
+    {"cuCtxGetCurrent", 999},
+    {"cuCtxSynchronize", 700},
+    {"cuMemAlloc", 2},
+    {"cuMemFree", 999},
+    {"cuMemGetInfo", 999},
+    {"cuMemcpyHtoDAsync", 999},
+    {"cuMemcpyDtoHAsync", 999},
+    {"cuMemcpyDtoDAsync", 999},
+    {"cuMemcpyPeerAsync", 999},
+    {"cuMemsetD8Async", 999},
+    {"cuMemsetD32Async", 999},
+    {"cuStreamCreate", 2},
+    {"cuStreamSynchronize", 700},
+    {"cuStreamQuery", 700},
+    {"cuStreamDestroy", 999},
+    {"cuModuleLoadData", 2},
+    {"cuModuleGetFunction", 500},
+    {"cuModuleUnload", 999},
+    {"cuLaunchKernel", 701},
+};
+static fake_fail fails = {"CT_FAKE_CUDA_FAIL", "fake libcuda", fail_entries, F_COUNT, {0}, {{0, 0, 0}}, 0, 0};
+
+/* Errors after which the real driver's context is unusable until it is
+ * destroyed: an injected one breaks the context as CT_FAKE_CUDA_STICKY
+ * does, so that every later call there returns it too. */
+static int sticky_code(int r) {
+  return r == 700 || r == 702 || r == 709 || r == 710 || r == 214 || r == 719 || (r >= 714 && r <= 718);
+}
+
+/* Counts a call of entry point e and says whether it must fail (the
+ * error, or 0). `ctx` is the context the call works in (NULL: none). */
+static int inject_in(int e, fake_ctx *ctx) {
+  pthread_mutex_lock(&lock);
+  int r = fake_fail_call(&fails, e);
+  if (r && sticky_code(r) && ctx && ctx->refs > 0 && !ctx->sticky) ctx->sticky = r;
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+#define FAIL_POINT(e, ctx)         \
+  do {                             \
+    int f_ = inject_in((e), (ctx)); \
+    if (f_) return f_;             \
+  } while (0)
+
+typedef struct fake_stream {
+  int device;
+} fake_stream;
+
+/* The context a stream belongs to; the current one for the NULL stream. */
+static fake_ctx *stream_ctx(const void *stream) {
+  const fake_stream *s = stream;
+  return s ? &devices[s->device].ctx : current;
+}
 
 static const char *env(const char *name) { return getenv(name); }
 
@@ -107,6 +191,8 @@ static void list_item(const char *var, int i, const char *dflt, char *out, size_
 
 /* Reads the configuration; returns the cuInit result. Caller holds lock. */
 static CUresult configure(void) {
+  epoch++;
+  fake_fail_reset(&fails);
   int forced = env_int("CT_FAKE_CUDA_INIT_ERROR", 0);
   if (forced) return forced;
   int phys = env_int("CT_FAKE_CUDA_DEVICES", 1);
@@ -179,6 +265,14 @@ EXPORT CUresult cuInit(unsigned int flags) {
     }
   }
   pthread_mutex_unlock(&lock);
+  if (r == 0 && (r = inject_in(F_cuInit, NULL)) != 0) {
+    /* as a failed first cuInit: nothing works until one succeeds */
+    pthread_mutex_lock(&lock);
+    int any_ctx = 0;
+    for (int i = 0; i < n_devices; i++) any_ctx |= devices[i].ctx.refs > 0;
+    if (!any_ctx) initialized = 0;
+    pthread_mutex_unlock(&lock);
+  }
   return r;
 }
 
@@ -205,9 +299,11 @@ static const char *err_name(CUresult r) {
     case 218: return "CUDA_ERROR_INVALID_PTX";
     case 500: return "CUDA_ERROR_NOT_FOUND";
     case 700: return "CUDA_ERROR_ILLEGAL_ADDRESS";
+    case 701: return "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES";
     case 702: return "CUDA_ERROR_LAUNCH_TIMEOUT";
     case 709: return "CUDA_ERROR_CONTEXT_IS_DESTROYED";
     case 710: return "CUDA_ERROR_ASSERT";
+    case 719: return "CUDA_ERROR_LAUNCH_FAILED";
     case 803: return "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH";
     case 999: return "CUDA_ERROR_UNKNOWN";
     default: return NULL;
@@ -236,12 +332,14 @@ static int valid_dev(CUdevice d) { return d >= 0 && d < n_devices; }
 
 EXPORT CUresult cuDeviceGetCount(int *n) {
   NEED_INIT();
+  FAIL_POINT(F_cuDeviceGetCount, NULL);
   *n = n_devices;
   return 0;
 }
 
 EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal) {
   NEED_INIT();
+  FAIL_POINT(F_cuDeviceGet, NULL);
   if (!valid_dev(ordinal)) return 101;
   *d = ordinal;
   return 0;
@@ -249,6 +347,7 @@ EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal) {
 
 EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
   NEED_INIT();
+  FAIL_POINT(F_cuDeviceGetName, NULL);
   if (!valid_dev(d) || len <= 0) return 101;
   snprintf(name, (size_t)len, "%s", devices[d].name);
   return 0;
@@ -256,6 +355,7 @@ EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
 
 EXPORT CUresult cuDeviceGetUuid(unsigned char *uuid, CUdevice d) {
   NEED_INIT();
+  FAIL_POINT(F_cuDeviceGetUuid, NULL);
   if (!valid_dev(d)) return 101;
   for (int i = 0; i < 16; i++) uuid[i] = (unsigned char)(0x10 * (devices[d].physical + 1) + i);
   return 0;
@@ -264,6 +364,7 @@ EXPORT CUresult cuDeviceGetUuid_v2(unsigned char *uuid, CUdevice d) { return cuD
 
 EXPORT CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice d) {
   NEED_INIT();
+  FAIL_POINT(F_cuDeviceGetAttribute, NULL);
   if (!valid_dev(d)) return 101;
   const fake_device *f = &devices[d];
   switch (attr) {
@@ -283,6 +384,7 @@ EXPORT CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice d) {
 
 EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d) {
   NEED_INIT();
+  FAIL_POINT(F_cuDeviceTotalMem, NULL);
   if (!valid_dev(d)) return 101;
   *bytes = devices[d].memory;
   return 0;
@@ -290,6 +392,7 @@ EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d) {
 
 EXPORT CUresult cuDeviceGetPCIBusId(char *bus, int len, CUdevice d) {
   NEED_INIT();
+  FAIL_POINT(F_cuDeviceGetPCIBusId, NULL);
   if (!valid_dev(d)) return 101;
   snprintf(bus, (size_t)len, "0000:%02X:00.0", 1 + devices[d].physical);
   return 0;
@@ -297,6 +400,7 @@ EXPORT CUresult cuDeviceGetPCIBusId(char *bus, int len, CUdevice d) {
 
 EXPORT CUresult cuDevicePrimaryCtxRetain(fake_ctx **ctx, CUdevice d) {
   NEED_INIT();
+  FAIL_POINT(F_cuDevicePrimaryCtxRetain, NULL);
   if (!valid_dev(d)) return 101;
   /* A GPU in prohibited mode, held in exclusive-process mode by another
    * process, full, or fallen off the bus after an Xid error. */
@@ -312,6 +416,7 @@ EXPORT CUresult cuDevicePrimaryCtxRetain(fake_ctx **ctx, CUdevice d) {
 
 EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
   NEED_INIT();
+  FAIL_POINT(F_cuDevicePrimaryCtxRelease, NULL);
   if (!valid_dev(d) || devices[d].ctx.refs <= 0) return 101;
   pthread_mutex_lock(&lock);
   /* The last release destroys the primary context: the next retain gets a
@@ -325,6 +430,7 @@ static long counter_ctx_switches; /* cuCtxSetCurrent calls since load */
 
 EXPORT CUresult cuCtxSetCurrent(fake_ctx *c) {
   NEED_INIT();
+  FAIL_POINT(F_cuCtxSetCurrent, NULL);
   current = c;
   pthread_mutex_lock(&lock);
   counter_ctx_switches++;
@@ -367,12 +473,14 @@ EXPORT long ct_fake_cuda_ctx_switches(void) {
 
 EXPORT CUresult cuCtxGetCurrent(fake_ctx **c) {
   NEED_INIT();
+  FAIL_POINT(F_cuCtxGetCurrent, NULL);
   *c = current;
   return 0;
 }
 
 EXPORT CUresult cuCtxSynchronize(void) {
   NEED_INIT();
+  FAIL_POINT(F_cuCtxSynchronize, current);
   flush_copies();
   return current ? 0 : 201;
 }
@@ -380,6 +488,7 @@ EXPORT CUresult cuCtxSynchronize(void) {
 #ifndef CT_FAKE_OMIT_SYMBOLS
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
   NEED_INIT();
+  FAIL_POINT(F_cuMemAlloc, current);
   if (!current) return 201;
   if (bytes == 0) return 1;
   pthread_mutex_lock(&lock);
@@ -412,6 +521,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
 
 EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
   NEED_INIT();
+  FAIL_POINT(F_cuMemFree, current);
   flush_copies(); /* cuMemFree synchronises */
   pthread_mutex_lock(&lock);
   fake_alloc **pp = &allocs;
@@ -432,6 +542,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
 
 EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total) {
   NEED_INIT();
+  FAIL_POINT(F_cuMemGetInfo, current);
   if (!current) return 201;
   fake_device *d = &devices[current->device];
   *free_b = d->memory - d->used;
@@ -481,6 +592,7 @@ static void flush_copies(void) {
 
 EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *stream) {
   NEED_INIT();
+  FAIL_POINT(F_cuMemcpyHtoDAsync, stream_ctx(stream));
   if (stream_sticky(stream)) return stream_sticky(stream);
   if (!valid_range(dst, n)) return 1;
   if (env_int("CT_FAKE_CUDA_ASYNC_COPY", 0)) {
@@ -500,6 +612,7 @@ EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n,
 
 EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void *stream) {
   NEED_INIT();
+  FAIL_POINT(F_cuMemcpyDtoHAsync, stream_ctx(stream));
   if (stream_sticky(stream)) return stream_sticky(stream);
   flush_copies();
   if (!valid_range(src, n)) return 1;
@@ -507,8 +620,7 @@ EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void 
   return 0;
 }
 
-EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *stream) {
-  NEED_INIT();
+static CUresult copy_dtod(CUdeviceptr dst, CUdeviceptr src, size_t n, void *stream) {
   if (stream_sticky(stream)) return stream_sticky(stream);
   flush_copies();
   if (!valid_range(dst, n) || !valid_range(src, n)) return 1;
@@ -516,14 +628,23 @@ EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n,
   return 0;
 }
 
+EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *stream) {
+  NEED_INIT();
+  FAIL_POINT(F_cuMemcpyDtoDAsync, stream_ctx(stream));
+  return copy_dtod(dst, src, n, stream);
+}
+
 EXPORT CUresult cuMemcpyPeerAsync(CUdeviceptr dst, void *dc, CUdeviceptr src, void *sc, size_t n, void *stream) {
   (void)dc;
   (void)sc;
-  return cuMemcpyDtoDAsync_v2(dst, src, n, stream);
+  NEED_INIT();
+  FAIL_POINT(F_cuMemcpyPeerAsync, stream_ctx(stream));
+  return copy_dtod(dst, src, n, stream);
 }
 
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, void *stream) {
   NEED_INIT();
+  FAIL_POINT(F_cuMemsetD8Async, stream_ctx(stream));
   if (stream_sticky(stream)) return stream_sticky(stream);
   flush_copies();
   if (!valid_range(dst, n)) return 1;
@@ -533,6 +654,7 @@ EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, void
 
 EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, void *stream) {
   NEED_INIT();
+  FAIL_POINT(F_cuMemsetD32Async, stream_ctx(stream));
   if (stream_sticky(stream)) return stream_sticky(stream);
   flush_copies();
   if (!valid_range(dst, n * 4)) return 1;
@@ -541,13 +663,10 @@ EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, void
   return 0;
 }
 
-typedef struct fake_stream {
-  int device;
-} fake_stream;
-
 EXPORT CUresult cuStreamCreate(fake_stream **s, unsigned int flags) {
   (void)flags;
   NEED_INIT();
+  FAIL_POINT(F_cuStreamCreate, stream_ctx(NULL));
   if (!current) return 201;
   fake_stream *f = calloc(1, sizeof *f);
   if (!f) return 2;
@@ -571,6 +690,7 @@ static int stream_sticky(void *stream) {
 
 EXPORT CUresult cuStreamSynchronize(fake_stream *s) {
   NEED_INIT();
+  FAIL_POINT(F_cuStreamSynchronize, stream_ctx(s));
   flush_copies();
   if (!s) return 400;
   if (stream_sticky(s)) return stream_sticky(s);
@@ -583,11 +703,13 @@ EXPORT CUresult cuStreamSynchronize(fake_stream *s) {
 
 EXPORT CUresult cuStreamQuery(fake_stream *s) {
   NEED_INIT();
+  FAIL_POINT(F_cuStreamQuery, stream_ctx(s));
   return s ? 0 : 400;
 }
 
 EXPORT CUresult cuStreamDestroy_v2(fake_stream *s) {
   NEED_INIT();
+  FAIL_POINT(F_cuStreamDestroy, stream_ctx(s));
   if (!s) return 400;
   pthread_mutex_lock(&lock);
   counter_streams--;
@@ -729,8 +851,15 @@ static void parse_ptx(fake_module *m, const char *ptx) {
   }
 }
 
+static void module_loaded(int delta) {
+  pthread_mutex_lock(&lock);
+  n_modules_live += delta;
+  pthread_mutex_unlock(&lock);
+}
+
 EXPORT CUresult cuModuleLoadData(void **m, const void *image) {
   NEED_INIT();
+  FAIL_POINT(F_cuModuleLoadData, current);
   if (!image || !m) return 1;
   fake_module *mod = calloc(1, sizeof *mod);
   if (!mod) return 2;
@@ -748,6 +877,7 @@ EXPORT CUresult cuModuleLoadData(void **m, const void *image) {
     }
     mod->n_funcs = 0;
     *m = mod;
+    module_loaded(1);
     return 0;
   }
   /* PTX is text with entry points; a cubin is ELF. Anything else the real
@@ -759,11 +889,13 @@ EXPORT CUresult cuModuleLoadData(void **m, const void *image) {
     return 200; /* CUDA_ERROR_INVALID_IMAGE */
   }
   *m = mod;
+  module_loaded(1);
   return 0;
 }
 
 EXPORT CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
   NEED_INIT();
+  FAIL_POINT(F_cuModuleGetFunction, current);
   fake_module *mod = m;
   if (!mod || mod->magic != FAKE_MODULE_MAGIC || !name || !f) return 400;
   if (mod->emu_lib) {
@@ -802,6 +934,7 @@ EXPORT CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
 
 EXPORT CUresult cuModuleUnload(void *m) {
   NEED_INIT();
+  FAIL_POINT(F_cuModuleUnload, current);
   fake_module *mod = m;
   if (!mod || mod->magic != FAKE_MODULE_MAGIC) return 400;
   mod->magic = 0;
@@ -812,6 +945,7 @@ EXPORT CUresult cuModuleUnload(void *m) {
   }
   if (mod->emu_lib) dlclose(mod->emu_lib);
   free(mod);
+  module_loaded(-1);
   return 0;
 }
 
@@ -888,6 +1022,7 @@ EXPORT CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, u
                                unsigned bz, unsigned shared, void *stream, void **params, void **extra) {
   (void)extra;
   NEED_INIT();
+  FAIL_POINT(F_cuLaunchKernel, stream_ctx(stream));
   fake_func *fn = f;
   if (!fn || fn->magic != FAKE_FUNC_MAGIC) return 400;
   if (stream_sticky(stream)) return stream_sticky(stream);
@@ -1038,4 +1173,54 @@ EXPORT void ct_fake_cuda_get_counters(ct_fake_cuda_counters *out) {
   out->proc_lookups = counter_proc_lookups;
   for (int i = 0; i < MAX_DEV; i++) out->used[i] = i < n_devices ? devices[i].used : 0;
   pthread_mutex_unlock(&lock);
+}
+
+/* What is alive now: a test checks that teardown after a failure gave
+ * everything back. */
+typedef struct ct_fake_cuda_live {
+  int allocs;   /* cuMemAlloc without cuMemFree */
+  int modules;  /* cuModuleLoadData without cuModuleUnload */
+  long streams; /* cuStreamCreate without cuStreamDestroy */
+  int ctx_refs; /* primary-context retains without release, over all GPUs */
+} ct_fake_cuda_live;
+
+EXPORT void ct_fake_cuda_get_live(ct_fake_cuda_live *out) {
+  pthread_mutex_lock(&lock);
+  out->allocs = n_allocs_live;
+  out->modules = n_modules_live;
+  out->streams = counter_streams;
+  out->ctx_refs = 0;
+  for (int i = 0; i < n_devices; i++) out->ctx_refs += devices[i].ctx.refs;
+  pthread_mutex_unlock(&lock);
+}
+
+/* CT_FAKE_CUDA_FAIL's counts: calls of an entry point (a name of
+ * fail_entries, such as "cuMemAlloc") since the cuInit that last read the
+ * configuration; -1 for a name the fake cannot fail. */
+EXPORT long ct_fake_cuda_calls(const char *entry) {
+  pthread_mutex_lock(&lock);
+  long n = entry ? fake_fail_count(&fails, entry) : -1;
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+/* The i-th entry point CT_FAKE_CUDA_FAIL knows, NULL past the last. */
+EXPORT const char *ct_fake_cuda_fail_entry(int i) { return i >= 0 && i < F_COUNT ? fail_entries[i].name : NULL; }
+
+/* Failures injected since the configuration was read. */
+EXPORT long ct_fake_cuda_injected(void) {
+  pthread_mutex_lock(&lock);
+  long n = fails.injected;
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+/* How many times cuInit has read the configuration: the fake cuBLAS and
+ * NVRTC start counting their calls again when it changes, so that all
+ * three count from the same cuInit. */
+EXPORT long ct_fake_cuda_epoch(void) {
+  pthread_mutex_lock(&lock);
+  long e = epoch;
+  pthread_mutex_unlock(&lock);
+  return e;
 }

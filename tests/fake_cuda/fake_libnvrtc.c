@@ -25,9 +25,15 @@
  * CT_EMU_FLAGS (the build's sanitizer flags, so that an ASan build checks
  * the kernels' memory accesses too). CT_FAKE_NVRTC_CXX overrides the
  * compiler; CT_FAKE_NVRTC_KEEP=1 keeps the working directories.
+ * CT_FAKE_NVRTC_FAIL=<entry>@<N>[=<result>] fails one call (fake_fail.h),
+ * counted from the fake driver's last configuring cuInit;
+ * ct_fake_nvrtc_calls() and ct_fake_nvrtc_live_programs() tell a test what
+ * a scenario did.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +42,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "fake_fail.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -76,6 +84,93 @@ typedef struct fake_prog {
   int virtual_arch; /* compiled for compute_XX: GetPTX, not GetCUBIN */
 } fake_prog;
 
+/* ---- CT_FAKE_NVRTC_FAIL --------------------------------------------------- */
+
+enum {
+  F_nvrtcVersion, F_nvrtcCreateProgram, F_nvrtcDestroyProgram, F_nvrtcCompileProgram, F_nvrtcGetProgramLogSize,
+  F_nvrtcGetProgramLog, F_nvrtcGetPTXSize, F_nvrtcGetPTX, F_nvrtcGetCUBINSize, F_nvrtcGetCUBIN, F_COUNT
+};
+/* By default: no host memory (1) to create a program, a program that does
+ * not compile (6, with a log saying why), an internal error (11) for the
+ * rest. */
+static const fake_fail_entry fail_entries[F_COUNT] = {
+    {"nvrtcVersion", NV_INTERNAL_ERROR},        {"nvrtcCreateProgram", NV_OUT_OF_MEMORY},
+    {"nvrtcDestroyProgram", NV_INTERNAL_ERROR}, {"nvrtcCompileProgram", NV_COMPILATION},
+    {"nvrtcGetProgramLogSize", NV_INTERNAL_ERROR}, {"nvrtcGetProgramLog", NV_INTERNAL_ERROR},
+    {"nvrtcGetPTXSize", NV_INTERNAL_ERROR},     {"nvrtcGetPTX", NV_INTERNAL_ERROR},
+    {"nvrtcGetCUBINSize", NV_INTERNAL_ERROR},   {"nvrtcGetCUBIN", NV_INTERNAL_ERROR},
+};
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static fake_fail fails = {"CT_FAKE_NVRTC_FAIL", "fake libnvrtc", fail_entries, F_COUNT, {0}, {{0, 0, 0}}, 0, 0};
+static long fails_epoch = -1;
+static int programs_live;
+
+/* The fake driver's configuration count (0 without it), found as the fake
+ * cuBLAS finds the driver: calls are counted from the same cuInit. */
+static long driver_epoch(void) {
+  static long (*epoch_fn)(void);
+  if (!epoch_fn) {
+    const char *p = getenv("CT_CUDA_DRIVER_PATH");
+    void *d = NULL;
+    if (p && *p) {
+      char path[1024];
+      struct stat sb;
+      snprintf(path, sizeof path, stat(p, &sb) == 0 && S_ISDIR(sb.st_mode) ? "%s/libcuda.so.1" : "%s", p);
+      d = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    }
+    if (!d) d = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+    if (d) {
+      epoch_fn = (long (*)(void))dlsym(d, "ct_fake_cuda_epoch");
+      dlclose(d); /* loaded by ctensor, which never unloads it */
+    }
+  }
+  return epoch_fn ? epoch_fn() : 0;
+}
+
+/* Counts a call; returns the result it must fail with, or 0. */
+static int inject(int e) {
+  long ep = driver_epoch();
+  pthread_mutex_lock(&lock);
+  if (ep != fails_epoch) {
+    fails_epoch = ep;
+    fake_fail_reset(&fails);
+  }
+  int r = fake_fail_call(&fails, e);
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+#define FAIL_POINT(e)         \
+  do {                        \
+    int f_ = inject(e);       \
+    if (f_) return f_;        \
+  } while (0)
+
+/* Calls of an entry point ("nvrtcCompileProgram") since the count started;
+ * -1 for a name CT_FAKE_NVRTC_FAIL does not know. */
+EXPORT long ct_fake_nvrtc_calls(const char *entry) {
+  long ep = driver_epoch();
+  pthread_mutex_lock(&lock);
+  long n = ep != fails_epoch ? (fake_fail_find(&fails, entry, strlen(entry)) < 0 ? -1 : 0)
+                             : fake_fail_count(&fails, entry);
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+/* Programs created and not yet destroyed. */
+EXPORT int ct_fake_nvrtc_live_programs(void) {
+  pthread_mutex_lock(&lock);
+  int n = programs_live;
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+static void program_count(int delta) {
+  pthread_mutex_lock(&lock);
+  programs_live += delta;
+  pthread_mutex_unlock(&lock);
+}
+
 EXPORT const char *nvrtcGetErrorString(int r) {
   switch (r) {
   case NV_SUCCESS: return "NVRTC_SUCCESS";
@@ -92,6 +187,7 @@ EXPORT const char *nvrtcGetErrorString(int r) {
 }
 
 EXPORT int nvrtcVersion(int *major, int *minor) {
+  FAIL_POINT(F_nvrtcVersion);
   if (!major || !minor) return NV_INVALID_INPUT;
   *major = 13;
   *minor = 0;
@@ -128,6 +224,7 @@ static void prog_free(fake_prog *p) {
 
 EXPORT int nvrtcCreateProgram(fake_prog **out, const char *src, const char *name, int n_headers,
                               const char *const *headers, const char *const *include_names) {
+  FAIL_POINT(F_nvrtcCreateProgram);
   if (!out || !src || n_headers < 0 || (n_headers > 0 && (!headers || !include_names))) return NV_INVALID_INPUT;
   fake_prog *p = calloc(1, sizeof *p);
   if (!p) return NV_OUT_OF_MEMORY;
@@ -152,13 +249,16 @@ EXPORT int nvrtcCreateProgram(fake_prog **out, const char *src, const char *name
     return NV_OUT_OF_MEMORY;
   }
   *out = p;
+  program_count(1);
   return NV_SUCCESS;
 }
 
 EXPORT int nvrtcDestroyProgram(fake_prog **p) {
+  FAIL_POINT(F_nvrtcDestroyProgram);
   if (!p || !*p || (*p)->magic != PROG_MAGIC) return NV_INVALID_PROGRAM;
   prog_free(*p);
   *p = NULL;
+  program_count(-1);
   return NV_SUCCESS;
 }
 
@@ -280,12 +380,18 @@ static char *entries_for(const char *pre, int *count) {
 }
 
 EXPORT int nvrtcCompileProgram(fake_prog *p, int n_options, const char *const *options) {
+  int forced = inject(F_nvrtcCompileProgram);
   if (!p || p->magic != PROG_MAGIC) return NV_INVALID_PROGRAM;
   if (n_options < 0 || (n_options > 0 && !options)) return NV_INVALID_INPUT;
   free(p->image);
   p->image = NULL;
   p->image_size = 0;
   set_log(p, "", NULL, NULL);
+  if (forced) {
+    /* the compiler is not run: the point is the failure, not its cause */
+    set_log(p, "fake nvrtc: compilation failed (CT_FAKE_NVRTC_FAIL)%s%s\n", NULL, NULL);
+    return forced;
+  }
   int arch = 0, virtual_arch = 0;
   for (int i = 0; i < n_options; i++) {
     const char *o = options[i], *v = NULL;
@@ -406,6 +512,7 @@ EXPORT int nvrtcCompileProgram(fake_prog *p, int n_options, const char *const *o
 }
 
 EXPORT int nvrtcGetProgramLogSize(fake_prog *p, size_t *n) {
+  FAIL_POINT(F_nvrtcGetProgramLogSize);
   if (!p || p->magic != PROG_MAGIC) return NV_INVALID_PROGRAM;
   if (!n) return NV_INVALID_INPUT;
   *n = (p->log ? strlen(p->log) : 0) + 1;
@@ -413,6 +520,7 @@ EXPORT int nvrtcGetProgramLogSize(fake_prog *p, size_t *n) {
 }
 
 EXPORT int nvrtcGetProgramLog(fake_prog *p, char *out) {
+  FAIL_POINT(F_nvrtcGetProgramLog);
   if (!p || p->magic != PROG_MAGIC) return NV_INVALID_PROGRAM;
   if (!out) return NV_INVALID_INPUT;
   strcpy(out, p->log ? p->log : "");
@@ -436,7 +544,19 @@ static int image_copy(fake_prog *p, char *out, int want_virtual) {
   return NV_SUCCESS;
 }
 
-EXPORT int nvrtcGetCUBINSize(fake_prog *p, size_t *n) { return image_size(p, n, 0); }
-EXPORT int nvrtcGetCUBIN(fake_prog *p, char *out) { return image_copy(p, out, 0); }
-EXPORT int nvrtcGetPTXSize(fake_prog *p, size_t *n) { return image_size(p, n, 1); }
-EXPORT int nvrtcGetPTX(fake_prog *p, char *out) { return image_copy(p, out, 1); }
+EXPORT int nvrtcGetCUBINSize(fake_prog *p, size_t *n) {
+  FAIL_POINT(F_nvrtcGetCUBINSize);
+  return image_size(p, n, 0);
+}
+EXPORT int nvrtcGetCUBIN(fake_prog *p, char *out) {
+  FAIL_POINT(F_nvrtcGetCUBIN);
+  return image_copy(p, out, 0);
+}
+EXPORT int nvrtcGetPTXSize(fake_prog *p, size_t *n) {
+  FAIL_POINT(F_nvrtcGetPTXSize);
+  return image_size(p, n, 1);
+}
+EXPORT int nvrtcGetPTX(fake_prog *p, char *out) {
+  FAIL_POINT(F_nvrtcGetPTX);
+  return image_copy(p, out, 1);
+}
