@@ -411,7 +411,12 @@ static ct_status find_physical(ct_context *ctx, const char *what, const char *na
   for (int t = 0; t < CT_DEVTYPE_COUNT; t++)
     for (int i = 0; i < ctx->n_phys[t] && n < sizeof list; i++)
       n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", ctx->phys[t][i].name);
-  return ct_error(CT_INVALID_ARGUMENT, "%s: unrecognized device '%s'; physical devices are [%s]", what, name, list);
+  /* A GPU asked for on a machine where discovery found none usable: say
+   * why (cuInit failed, no driver, ...), or the message reads as a typo. */
+  bool gpu = strstr(name, "GPU") != NULL && ctx->n_phys[CT_DEV_GPU] == 0 && ctx->gpu_reason != CT_GPU_USABLE;
+  return ct_error(CT_INVALID_ARGUMENT, "%s: unrecognized device '%s'; physical devices are [%s]%s%s%s%s", what, name,
+                  list, gpu ? "; no GPU is usable: " : "", gpu ? ct_gpu_reason_name(ctx->gpu_reason) : "",
+                  gpu ? ": " : "", gpu ? ctx->gpu_reason_detail : "");
 }
 
 /* After initialisation only a call that changes nothing is allowed. */

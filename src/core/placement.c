@@ -324,12 +324,29 @@ static __attribute__((noinline)) ct_device *place_auto_past_failed(ct_context *c
   return NULL;
 }
 
+/* Ops without a scope that would have run on a GPU whose context was
+ * destroyed now run elsewhere: said once per failed device, so that a
+ * program does not move to the CPU without a word. */
+static __attribute__((noinline)) void note_auto_past_failed(ct_context *ctx, ct_op op, const ct_device *failed,
+                                                            const ct_device *placed) {
+  char key[96];
+  snprintf(key, sizeof key, "auto-past-failed|%s", failed->name);
+  ct_logf_once(ctx, key, CT_LOG_WARNING,
+               "%s is unusable (%s: its CUDA context was destroyed); ops without a device scope that would run "
+               "there, starting with %s, run on %s instead",
+               failed->name, ct_gpu_reason_name(CT_GPU_DEVICE_FAILED), ct_op_tf_name(op),
+               placed ? placed->name : "no device");
+}
+
 static ct_status place_auto(ct_context *ctx, ct_op op, ct_dtype kdtype, ct_device **out) {
   ct_device *dev = ctx->auto_device[op][kdtype];
   if (dev && dev->type == CT_DEV_GPU && !ct_gpu_kernel_ready(ctx, op, kdtype))
     dev = place_auto_without_gpu(ctx, op, kdtype);
-  if (dev && dev->type == CT_DEV_GPU && atomic_load_explicit(&dev->failed, memory_order_relaxed))
+  if (dev && dev->type == CT_DEV_GPU && atomic_load_explicit(&dev->failed, memory_order_relaxed)) {
+    ct_device *failed = dev;
     dev = place_auto_past_failed(ctx, op, kdtype);
+    note_auto_past_failed(ctx, op, failed, dev);
+  }
   if (!dev) return no_kernel_anywhere(ctx, op, kdtype);
   *out = dev;
   return CT_OK;

@@ -38,8 +38,9 @@ static void release_device(ct_cuda_device *cd, bool allocator_ready) {
   free(cd);
 }
 
-/* Why cuDevicePrimaryCtxRetain failed, as the fix a person can make. */
-static ct_status context_failure(ct_cuda_device *cd, CUresult r) {
+/* Why `call` (cuDeviceGet, cuDevicePrimaryCtxRetain, a query of the compute
+ * capability) failed, as the fix a person can make. */
+static ct_status context_failure(ct_cuda_device *cd, const char *call, CUresult r) {
   const char *name = ct_cuda_error_name(cd->drv, r);
   const char *hint;
   switch (r) {
@@ -58,9 +59,9 @@ static ct_status context_failure(ct_cuda_device *cd, CUresult r) {
       break;
     default: hint = "the driver refused to create a context on this GPU";
   }
-  return ct_error(CT_UNAVAILABLE, "%s (CUDA device %d): cannot create a CUDA context: cuDevicePrimaryCtxRetain "
-                  "failed with %s (%d): %s; the other devices are used",
-                  cd->dev->short_name, cd->ordinal, name, r, hint);
+  return ct_error(CT_UNAVAILABLE, "%s (CUDA device %d): cannot create a CUDA context: %s failed with %s (%d): %s; "
+                  "the other devices are used",
+                  cd->dev->short_name, cd->ordinal, call, name, r, hint);
 }
 
 ct_status ct_cuda_device_init(ct_context *ctx, ct_device *dev) {
@@ -78,16 +79,28 @@ ct_status ct_cuda_device_init(ct_context *ctx, ct_device *dev) {
   cd->ordinal = st->ordinals[dev->physical_index];
   const ct_cuda_driver *d = cd->drv;
 
+  const char *call = "cuDeviceGet";
   CUresult r = d->cuDeviceGet(&cd->cu_device, cd->ordinal);
   if (r == CUDA_SUCCESS) {
+    call = "cuDevicePrimaryCtxRetain";
     r = d->cuDevicePrimaryCtxRetain(&cd->cu_ctx, cd->cu_device);
     if (r != CUDA_SUCCESS) cd->cu_ctx = NULL;
+  }
+  /* The compute capability picks the kernels' architecture: unknown, it
+   * would be read as 0.0 and every kernel would fail to build. */
+  if (r == CUDA_SUCCESS) {
+    call = "cuDeviceGetAttribute(COMPUTE_CAPABILITY_MAJOR)";
+    r = d->cuDeviceGetAttribute(&cd->cc_major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, cd->cu_device);
+  }
+  if (r == CUDA_SUCCESS) {
+    call = "cuDeviceGetAttribute(COMPUTE_CAPABILITY_MINOR)";
+    r = d->cuDeviceGetAttribute(&cd->cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, cd->cu_device);
   }
   if (r != CUDA_SUCCESS) {
     /* CT_UNAVAILABLE tells the core that this GPU, not the configuration,
      * is the problem: it marks the GPU unusable (DEVICE_UNAVAILABLE) and
      * keeps the other devices. */
-    ct_status s = context_failure(cd, r);
+    ct_status s = context_failure(cd, call, r);
     release_device(cd, false);
     return s;
   }
@@ -99,9 +112,10 @@ ct_status ct_cuda_device_init(ct_context *ctx, ct_device *dev) {
     s = ct_cuda_check(cd, r, "cuStreamCreate");
   }
   if (s == CT_OK) {
-    d->cuDeviceGetAttribute(&cd->cc_major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, cd->cu_device);
-    d->cuDeviceGetAttribute(&cd->cc_minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, cd->cu_device);
-    d->cuDeviceGetAttribute(&cd->sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, cd->cu_device);
+    /* 0 when unknown: grids are then sized for 16 multiprocessors */
+    if (d->cuDeviceGetAttribute(&cd->sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, cd->cu_device) !=
+        CUDA_SUCCESS)
+      cd->sm_count = 0;
     snprintf(cd->arch, sizeof cd->arch, "sm_%d%d", cd->cc_major, cd->cc_minor);
     int g = ctx->cfg[CT_DEV_GPU].memory_growth[dev->physical_index];
     s = ct_cuda_allocator_init(cd, dev->memory_limit, g != 0);

@@ -93,13 +93,17 @@ static ct_status blas_of(ct_cuda_device *cd, ct_cuda_blas **out) {
     return ct_error(CT_UNAVAILABLE, "%s: the cuBLAS library lacks cublasGemmEx or a function it needs",
                     cd->dev->short_name);
   }
+  const char *call = "cublasCreate_v2";
   cublasStatus_t r = create(&b->handle);
-  if (r == CUBLAS_STATUS_SUCCESS) r = set_stream(b->handle, cd->stream);
+  if (r == CUBLAS_STATUS_SUCCESS) {
+    call = "cublasSetStream_v2";
+    r = set_stream(b->handle, cd->stream);
+  }
   if (r != CUBLAS_STATUS_SUCCESS) {
     if (b->handle) b->destroy(b->handle);
     free(b);
-    return ct_error(CT_UNAVAILABLE, "%s: cuBLAS initialisation failed: %s (%d)", cd->dev->short_name,
-                    status_name(r), r);
+    return ct_error(CT_UNAVAILABLE, "%s: MatMul: cuBLAS initialisation failed: %s returned %s (%d)",
+                    cd->dev->short_name, call, status_name(r), r);
   }
   pthread_mutex_init(&b->lock, NULL);
   pthread_mutex_lock(&cd->state->lock);

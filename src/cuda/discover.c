@@ -162,7 +162,13 @@ static void format_uuid(const CUuuid *u, char *out, size_t size) {
 }
 
 /* Fills everything but the name, usability and reason of one GPU. */
-static void describe_gpu(const ct_cuda_state *st, int ordinal, ct_physical_device_info *info) {
+/* Fills *info. The compute capability decides whether the GPU can be used
+ * and what kernels are built for it, so a failed query of it is returned
+ * (the name of the attribute in *failed_what, the error as the result)
+ * rather than read as capability 0.0, an "old GPU". The other fields only
+ * describe the GPU: a failed query leaves them empty or "unknown GPU". */
+static CUresult describe_gpu(const ct_cuda_state *st, int ordinal, ct_physical_device_info *info,
+                             const char **failed_what) {
   const ct_cuda_driver *d = &st->drv;
   memset(info, 0, sizeof *info);
   snprintf(info->device_type, sizeof info->device_type, "GPU");
@@ -173,10 +179,14 @@ static void describe_gpu(const ct_cuda_state *st, int ordinal, ct_physical_devic
   name[sizeof name - 1] = '\0';
   snprintf(info->model, sizeof info->model, "%s", name);
   int v = 0;
-  if (d->cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev) == CUDA_SUCCESS)
+  CUresult cc_result = d->cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
+  *failed_what = "cuDeviceGetAttribute(COMPUTE_CAPABILITY_MAJOR)";
+  if (cc_result == CUDA_SUCCESS) {
     info->compute_major = v;
-  if (d->cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev) == CUDA_SUCCESS)
-    info->compute_minor = v;
+    cc_result = d->cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
+    *failed_what = "cuDeviceGetAttribute(COMPUTE_CAPABILITY_MINOR)";
+    if (cc_result == CUDA_SUCCESS) info->compute_minor = v;
+  }
   if (d->cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev) == CUDA_SUCCESS) info->cores = v;
   size_t mem = 0;
   if (d->cuDeviceTotalMem(&mem, dev) == CUDA_SUCCESS) info->memory_bytes = mem;
@@ -195,6 +205,7 @@ static void describe_gpu(const ct_cuda_state *st, int ordinal, ct_physical_devic
   memset(&u, 0, sizeof u);
   if (d->cuDeviceGetUuid(&u, dev) == CUDA_SUCCESS) format_uuid(&u, info->uuid, sizeof info->uuid);
   info->reason = CT_GPU_USABLE;
+  return cc_result;
 }
 
 /* The library that decides the driver requirement, if any is too new. */
@@ -313,7 +324,14 @@ ct_status ct_cuda_discover(ct_context *ctx, ct_physical_device_info *usable, int
   }
   st->cu_initialized = true;
   int count = 0;
-  if (st->drv.cuDeviceGetCount(&count) != CUDA_SUCCESS) count = 0;
+  r = st->drv.cuDeviceGetCount(&count);
+  if (r != CUDA_SUCCESS) {
+    /* not "no GPU": the driver could not say */
+    snprintf(msg, sizeof msg, "cuDeviceGetCount failed with %s (%d) after cuInit succeeded (driver %s)",
+             ct_cuda_error_name(&st->drv, r), r, drvlib->path);
+    set_reason(overall, detail, detail_size, CT_GPU_DRIVER_INIT_FAILED, msg);
+    return CT_OK;
+  }
   if (count <= 0) {
     if (vis[0]) {
       snprintf(msg, sizeof msg, "no GPU is visible: %s (an empty value, -1 or an unknown index hides every GPU)",
@@ -339,10 +357,17 @@ ct_status ct_cuda_discover(ct_context *ctx, ct_physical_device_info *usable, int
 
   for (int ord = 0; ord < count; ord++) {
     ct_physical_device_info info;
-    describe_gpu(st, ord, &info);
+    const char *failed_what = NULL;
+    CUresult described = describe_gpu(st, ord, &info, &failed_what);
     int cc = info.compute_major * 10 + info.compute_minor;
     ct_gpu_reason why = CT_GPU_USABLE;
-    if (too_old) {
+    if (described != CUDA_SUCCESS) {
+      why = CT_GPU_DEVICE_UNAVAILABLE;
+      snprintf(info.reason_detail, sizeof info.reason_detail,
+               "%s (pci bus id %s, CUDA device %d): %s failed with %s (%d): its compute capability is unknown, so "
+               "it is not used",
+               info.model, info.pci_bus_id, ord, failed_what, ct_cuda_error_name(&st->drv, described), described);
+    } else if (too_old) {
       why = CT_GPU_DRIVER_TOO_OLD;
       snprintf(info.reason_detail, sizeof info.reason_detail, "%s", old_msg);
     } else if (cc < min_cc) {

@@ -70,8 +70,18 @@ static ct_status ensure_nvrtc(ct_cuda_jit *j, ct_cuda_device *cd) {
   return CT_OK;
 }
 
-/* Loads an image into the device's context and finds the kernel(s). */
-static ct_status load_image(ct_cuda_device *cd, const ct_cuda_kref *k, const void *image, jit_entry *e) {
+/* Whether the driver refused an image itself (damaged, for another GPU or
+ * driver, lacking the kernel), as opposed to failing for want of memory
+ * or with a destroyed context: only the first is cured by compiling again. */
+static bool image_refused(CUresult r) {
+  return r == 200 /* INVALID_IMAGE */ || r == 209 /* NO_BINARY_FOR_GPU */ || r == 218 /* INVALID_PTX */ ||
+         r == 222 /* UNSUPPORTED_PTX_VERSION */ || r == 500 /* NOT_FOUND: a kernel missing from the image */;
+}
+
+/* Loads an image into the device's context and finds the kernel(s); the
+ * driver's error, if any, in *refused_by (CUDA_SUCCESS otherwise). */
+static ct_status load_image(ct_cuda_device *cd, const ct_cuda_kref *k, const void *image, jit_entry *e,
+                            CUresult *result) {
   ct_status s = ct_cuda_make_current(cd);
   CUresult r = CUDA_SUCCESS;
   if (s == CT_OK) {
@@ -89,6 +99,7 @@ static ct_status load_image(ct_cuda_device *cd, const ct_cuda_kref *k, const voi
     cd->drv->cuModuleUnload(e->module);
     e->module = NULL;
   }
+  *result = r;
   return s;
 }
 
@@ -134,10 +145,13 @@ static ct_status build(ct_cuda_jit *j, ct_cuda_device *cd, const ct_cuda_kref *k
       }
       if (s != CT_OK) break;
     }
-    s = load_image(cd, k, image, e);
+    CUresult r = CUDA_SUCCESS;
+    s = load_image(cd, k, image, e, &r);
     free(image);
     image = NULL;
-    if (s == CT_OK || !cached) break;
+    /* Out of memory, or a context destroyed by earlier work: a fresh
+     * compile would fail the same way and the entry is good. */
+    if (s == CT_OK || !cached || !image_refused(r)) break;
     /* The driver refused a cached image (written by another driver, cut
      * short by a full disk, ...): it would be refused forever, so it goes
      * and the kernel is compiled again. */
@@ -147,7 +161,8 @@ static ct_status build(ct_cuda_jit *j, ct_cuda_device *cd, const ct_cuda_kref *k
     cached = false;
   }
   free(src);
-  if (s != CT_OK) return ct_error_prefix(s, "kernel %s (%s for %s)", k->name[0], k->module, j->target.arch);
+  if (s != CT_OK)
+    return ct_error_prefix(s, "%s: kernel %s (%s for %s)", cd->dev->short_name, k->name[0], k->module, j->target.arch);
   return CT_OK;
 }
 
