@@ -102,8 +102,8 @@ static ct_status blas_of(ct_cuda_device *cd, ct_cuda_blas **out) {
   if (r != CUBLAS_STATUS_SUCCESS) {
     if (b->handle) b->destroy(b->handle);
     free(b);
-    return ct_error(CT_UNAVAILABLE, "%s: MatMul: cuBLAS initialisation failed: %s returned %s (%d)",
-                    cd->dev->short_name, call, status_name(r), r);
+    return ct_error(CT_UNAVAILABLE, "%s: MatMul: cuBLAS initialisation failed: %s (%d) from %s", cd->dev->short_name,
+                    status_name(r), r, call);
   }
   pthread_mutex_init(&b->lock, NULL);
   pthread_mutex_lock(&cd->state->lock);
