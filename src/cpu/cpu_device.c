@@ -3,7 +3,9 @@
  * caching host allocator, and the CPU backend table.
  *
  * Allocator: blocks under 256 KiB come from malloc (glibc's per-thread
- * caches are already fast there). Larger blocks are rounded up to one of
+ * caches are already fast there), aligned to 64 bytes by hand: glibc's
+ * aligned_alloc bypasses those caches (2.36) and took 20-50 ns where malloc
+ * takes 5. Larger blocks are rounded up to one of
  * four size classes per power of two (at most 25 % slack) and kept on a
  * free list when released, so a loop that allocates a 256 MiB result each
  * iteration reuses warm pages instead of taking a page fault per 4 KiB —
@@ -59,6 +61,24 @@ static void account_alloc(ct_device *dev, size_t bytes) {
   }
 }
 
+/* A small block: malloc'ed with room to move the start up to the next
+ * 64-byte boundary; the distance moved (16..64, malloc's blocks being
+ * 16-aligned) is kept in the byte before the start. */
+#define SMALL_ALIGN 64
+
+static void *small_alloc(size_t bytes) {
+  unsigned char *p = malloc(bytes + SMALL_ALIGN);
+  if (!p) return NULL;
+  unsigned char *q = (unsigned char *)(((uintptr_t)p + SMALL_ALIGN) & ~(uintptr_t)(SMALL_ALIGN - 1));
+  q[-1] = (unsigned char)(q - p);
+  return q;
+}
+
+static void small_free(void *ptr) {
+  unsigned char *q = ptr;
+  free(q - q[-1]);
+}
+
 static ct_status cpu_alloc(ct_device *dev, size_t bytes, void **out) {
   if (dev->memory_limit) {
     uint64_t used = atomic_load(&dev->bytes_in_use);
@@ -69,7 +89,7 @@ static ct_status cpu_alloc(ct_device *dev, size_t bytes, void **out) {
   }
   void *p = NULL;
   if (bytes < CACHE_MIN_BYTES) {
-    p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    p = small_alloc(bytes);
   } else {
     cpu_allocator *a = dev->impl;
     size_t rounded;
@@ -99,21 +119,23 @@ static ct_status cpu_alloc(ct_device *dev, size_t bytes, void **out) {
 static void cpu_free(ct_device *dev, void *ptr, size_t bytes) {
   if (!ptr) return;
   atomic_fetch_sub_explicit(&dev->bytes_in_use, bytes, memory_order_relaxed);
-  if (bytes >= CACHE_MIN_BYTES) {
-    cpu_allocator *a = dev->impl;
-    size_t rounded;
-    int c = size_class(bytes, &rounded);
-    if (c >= 0) {
-      pthread_mutex_lock(&a->lock);
-      if (a->cached_bytes + rounded <= a->cache_limit) {
-        free_block *b = ptr;
-        b->next = a->free_lists[c];
-        a->free_lists[c] = b;
-        a->cached_bytes += rounded;
-        ptr = NULL;
-      }
-      pthread_mutex_unlock(&a->lock);
+  if (bytes < CACHE_MIN_BYTES) {
+    small_free(ptr);
+    return;
+  }
+  cpu_allocator *a = dev->impl;
+  size_t rounded;
+  int c = size_class(bytes, &rounded);
+  if (c >= 0) {
+    pthread_mutex_lock(&a->lock);
+    if (a->cached_bytes + rounded <= a->cache_limit) {
+      free_block *b = ptr;
+      b->next = a->free_lists[c];
+      a->free_lists[c] = b;
+      a->cached_bytes += rounded;
+      ptr = NULL;
     }
+    pthread_mutex_unlock(&a->lock);
   }
   free(ptr);
 }
