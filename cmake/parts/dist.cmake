@@ -56,6 +56,17 @@ add_test(NAME dist_collectives
 # this; CTest's is the backstop against a launcher that hangs.
 set_tests_properties(dist_collectives PROPERTIES ENVIRONMENT "${CT_MPI_ENV}" TIMEOUT 90)
 
+# The same suite with each of the all-reduce's point-to-point algorithms
+# forced (src/dist/allreduce.c), so that both run whatever the cost model
+# picks for the sizes above.
+foreach(_algo recursive_doubling rabenseifner)
+  add_test(NAME dist_collectives_${_algo}
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 ${MPIEXEC_PREFLAGS}
+                   $<TARGET_FILE:dist_collectives> ${MPIEXEC_POSTFLAGS})
+  set_tests_properties(dist_collectives_${_algo} PROPERTIES
+    ENVIRONMENT "${CT_MPI_ENV};CT_COLLECTIVE_ALGORITHM=${_algo}" TIMEOUT 90)
+endforeach()
+
 # A process that dies mid-job (rank 2 exits without MPI_Finalize): the others
 # must fail with UNAVAILABLE within a fraction of the timeout.
 add_test(NAME dist_rank_death

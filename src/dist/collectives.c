@@ -68,6 +68,7 @@ static ct_status cpu_collective(const ct_kernel_args *args) {
   const char *what = ct_op_name(args->op);
   void *req = NULL;
   int rc = 0;
+  ct_status st = CT_OK;
   switch (args->op) {
     case CT_OP_ALL_REDUCE:
       if (x->numel == 0) return CT_OK;
@@ -76,7 +77,8 @@ static ct_status cpu_collective(const ct_kernel_args *args) {
         if (a->op == CT_REDUCE_MEAN) divide_by(out, pg->size);
         return CT_OK;
       }
-      rc = pg->mpi->iallreduce(pg->comm, x->data, out->data, elem_count(x), x->dtype, a->op, &req);
+      /* point to point, not MPI's collective (allreduce.c says why) */
+      st = ct_dist_allreduce_host(pg, x->data, out->data, x->numel, x->dtype, a->op, what);
       break;
     case CT_OP_BROADCAST:
       if (x->numel == 0) return CT_OK;
@@ -94,7 +96,7 @@ static ct_status cpu_collective(const ct_kernel_args *args) {
     default: return ct_error(CT_INTERNAL, "collective kernel called for op %s", what);
   }
   if (rc != 0) return ct_dist_mpi_error(pg, rc, what);
-  ct_status st = ct_dist_wait(pg, req, what);
+  if (req) st = ct_dist_wait(pg, req, what);
   if (st == CT_OK && a->op == CT_REDUCE_MEAN && (args->op == CT_OP_ALL_REDUCE || args->op == CT_OP_REDUCE_SCATTER))
     divide_by(out, pg->size);
   return st;
@@ -325,6 +327,16 @@ static ct_status begin(coll *c, const ct_tensor *x, bool numeric, bool axis0, in
    * agreement exchange itself. */
   bool fuse = local == CT_OK && c->op == CT_OP_ALL_REDUCE && c->dev == x->device && x->backing->type == CT_DEV_CPU &&
               x->nbytes <= AGREE_FUSE_MAX;
+  /* Otherwise the data moves after the agreement, through host memory,
+   * arriving in the group's buffer -- also when this process could fuse
+   * but another cannot (its tensor is on a GPU, staged). */
+  if (local == CT_OK && c->op == CT_OP_ALL_REDUCE && c->call.path == CT_PATH_MPI) {
+    local = ct_dist_reserve_scratch(pg, x->numel, x->dtype);
+    if (local != CT_OK) {
+      snprintf(local_error, sizeof local_error, "%s", ct_last_error());
+      c->call.kind = CT_COLL_ERROR;
+    }
+  }
   st = ct_dist_agree(pg, &c->call, local != CT_OK ? local_error : NULL, dims0, fuse ? x->data : NULL,
                      fuse ? x->nbytes : 0, &c->fused);
   if (st == CT_OK && local != CT_OK) st = ct_error(local, "%s", local_error);
@@ -343,20 +355,25 @@ static ct_status run(coll *c, const ct_tensor *x, const int64_t *shape, const ct
   return st;
 }
 
-static coll coll_init(ct_process_group *pg, ct_op op, ct_collective_kind kind, int rop, int root) {
-  coll c;
-  memset(&c, 0, sizeof c);
-  c.pg = pg;
-  c.op = op;
-  c.call.kind = kind;
-  c.call.op = rop;
-  c.call.root = root;
-  return c;
+/* Only the fields every collective reads are set: the struct holds text
+ * buffers that clearing would cost more than the rest of a small
+ * all_reduce's own work. */
+static void coll_init(coll *c, ct_process_group *pg, ct_op op, ct_collective_kind kind, int rop, int root) {
+  c->pg = pg;
+  c->op = op;
+  memset(&c->call, 0, sizeof c->call);
+  c->call.kind = kind;
+  c->call.op = rop;
+  c->call.root = root;
+  c->dev = NULL;
+  c->staged_why[0] = '\0';
+  c->fused = NULL;
 }
 
 ct_status ct_process_group_all_reduce(ct_process_group *pg, const ct_tensor *x, ct_reduce_op op, ct_tensor **out) {
   if (pg == NULL || out == NULL) return ct_error(CT_INVALID_ARGUMENT, "all_reduce: NULL %s", pg ? "out" : "group");
-  coll c = coll_init(pg, CT_OP_ALL_REDUCE, CT_COLL_ALL_REDUCE, (int)op, -1);
+  coll c;
+  coll_init(&c, pg, CT_OP_ALL_REDUCE, CT_COLL_ALL_REDUCE, (int)op, -1);
   ct_status st = begin(&c, x, true, false, NULL);
   if (st != CT_OK) return st;
   ct_collective_attrs attrs = {pg, op, -1, NULL, NULL, CT_PATH_MPI, NULL, NULL};
@@ -369,7 +386,8 @@ ct_status ct_process_group_broadcast(ct_process_group *pg, const ct_tensor *x, i
     /* Every process sees the same bad root: no need to tell the others. */
     return ct_error(CT_INVALID_ARGUMENT, "broadcast: root %d is not a rank of the group (0..%d)", root, pg->size - 1);
   }
-  coll c = coll_init(pg, CT_OP_BROADCAST, CT_COLL_BROADCAST, -1, root);
+  coll c;
+  coll_init(&c, pg, CT_OP_BROADCAST, CT_COLL_BROADCAST, -1, root);
   ct_status st = begin(&c, x, false, false, NULL);
   if (st != CT_OK) return st;
   ct_collective_attrs attrs = {pg, CT_REDUCE_SUM, root, NULL, NULL, CT_PATH_MPI, NULL, NULL};
@@ -385,7 +403,8 @@ ct_status ct_process_group_all_gather(ct_process_group *pg, const ct_tensor *x, 
     free(counts);
     return ct_error(CT_RESOURCE_EXHAUSTED, "all_gather: out of memory");
   }
-  coll c = coll_init(pg, CT_OP_ALL_GATHER, CT_COLL_ALL_GATHER, -1, -1);
+  coll c;
+  coll_init(&c, pg, CT_OP_ALL_GATHER, CT_COLL_ALL_GATHER, -1, -1);
   ct_status st = begin(&c, x, false, true, dims0);
   if (st == CT_OK) {
     int64_t inner = 1, total = 0;
@@ -421,7 +440,8 @@ ct_status ct_process_group_reduce_scatter(ct_process_group *pg, const ct_tensor 
   if (pg == NULL || out == NULL) return ct_error(CT_INVALID_ARGUMENT, "reduce_scatter: NULL %s", pg ? "out" : "group");
   int *counts = calloc((size_t)pg->size, sizeof(int));
   if (!counts) return ct_error(CT_RESOURCE_EXHAUSTED, "reduce_scatter: out of memory");
-  coll c = coll_init(pg, CT_OP_REDUCE_SCATTER, CT_COLL_REDUCE_SCATTER, (int)op, -1);
+  coll c;
+  coll_init(&c, pg, CT_OP_REDUCE_SCATTER, CT_COLL_REDUCE_SCATTER, (int)op, -1);
   ct_status st = begin(&c, x, true, true, NULL);
   if (st == CT_OK) {
     int64_t inner = 1, n = x->shape[0];

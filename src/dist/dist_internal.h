@@ -34,12 +34,30 @@ struct ct_process_group {
   ct_logical_device_info *remote;
   int n_remote;
   ct_nccl *nccl;                 /* NULL until a collective on a GPU tensor */
-  int64_t *agree_buf;            /* the agreement's two messages (process_group.c) */
+  int tag_hash_mask;             /* 2^k - 1: the agreement's hash bits in a tag */
+  void *agree_buf;               /* the agreement's two messages (process_group.c) */
+  ct_mpi_request next_recv;      /* the next agreement's first receive, posted early */
+  bool next_recv_posted;
+  void *scratch;                 /* an all_reduce's received data (allreduce.c) */
+  size_t scratch_bytes;
+  int algorithm;                 /* ct_dist_algorithm: CT_COLLECTIVE_ALGORITHM, or automatic */
 };
 
 /* An all_reduce of at most this many bytes of a CPU tensor travels inside
- * the agreement exchange: one round of messages instead of two. */
-#define AGREE_FUSE_MAX (16 * 1024)
+ * the agreement exchange: one round of messages instead of two. Larger,
+ * the message would pass Open MPI's shared-memory eager limit (4096 bytes
+ * with its own 64-byte header) and wait for a rendezvous round trip:
+ * splitting the data over Rabenseifner's steps is then faster. */
+#define AGREE_FUSE_MAX 4000
+
+/* How an all_reduce's data moves over point-to-point messages
+ * (allreduce.c): chosen per call by a cost model, or forced by
+ * CT_COLLECTIVE_ALGORITHM. */
+typedef enum ct_dist_algorithm {
+  CT_ALGO_AUTO = 0,
+  CT_ALGO_RECURSIVE_DOUBLING,
+  CT_ALGO_RABENSEIFNER
+} ct_dist_algorithm;
 
 /* What every process says about the collective it is about to run. */
 typedef enum ct_collective_kind {
@@ -85,8 +103,29 @@ void ct_dist_end(ct_process_group *pg);
  * collective of the group), else NULL and the data moves separately. */
 ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, const char *local_error,
                         int64_t *dims0, const void *data, size_t nbytes, const void **fused);
-/* Waits for a request of the plugin within the group's timeout. */
+/* Waits for a request of a collective within the group's timeout. */
 ct_status ct_dist_wait(ct_process_group *pg, void *req, const char *what);
+/* One point-to-point exchange with `peer` within the group's timeout:
+ * send (when not NULL) and receive (when not NULL, up to `capacity` bytes,
+ * tag `recv_tag` or CT_MPI_ANY_TAG; *got_tag and *got_bytes, when not
+ * NULL, say what arrived). */
+ct_status ct_dist_exchange(ct_process_group *pg, int peer, const void *send, int send_bytes, int send_tag, void *recv,
+                           int capacity, int recv_tag, int *got_tag, int *got_bytes, const char *what);
+/* out[i] = lo[i] (op) hi[i] for n elements of dtype; out may be lo or hi.
+ * Mean combines as sum. Float16 and bfloat16 compute in float. */
+void ct_dist_combine(ct_dtype dtype, int op, const void *lo, const void *hi, void *out, int64_t n);
+/* The data of an all_reduce of host memory (allreduce.c): out = the
+ * reduction of every process's `in` (count elements), mean as sum. Call
+ * with pg->lock held, after the agreement. */
+ct_status ct_dist_allreduce_host(ct_process_group *pg, const void *in, void *out, int64_t count, ct_dtype dtype,
+                                 int op, const char *what);
+/* Makes the scratch buffer big enough for an all_reduce of count elements
+ * (before the agreement, so that running out of memory is a local failure
+ * every process hears about). */
+ct_status ct_dist_reserve_scratch(ct_process_group *pg, int64_t count, ct_dtype dtype);
+/* CT_COLLECTIVE_ALGORITHM's value as an algorithm; INVALID_ARGUMENT naming
+ * a value that is none. */
+ct_status ct_dist_algorithm_from_env(ct_dist_algorithm *out);
 /* An MPI error code as a status (the group is broken afterwards). */
 ct_status ct_dist_mpi_error(ct_process_group *pg, int rc, const char *what);
 

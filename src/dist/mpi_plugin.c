@@ -286,20 +286,41 @@ static int p_ibarrier(void *comm, void **req) {
   return finish_start(rc, r, req);
 }
 
-static int p_isend(void *comm, const void *buf, int bytes, int peer, int tag, void **req) {
-  request *r;
-  int rc = with_request(req, &r);
-  if (rc != MPI_SUCCESS) return rc;
-  rc = MPI_Isend(buf, bytes, MPI_BYTE, peer, tag, *(MPI_Comm *)comm, &r->r);
-  return finish_start(rc, r, req);
+_Static_assert(sizeof(MPI_Request) <= CT_MPI_REQUEST_MAX, "MPI_Request does not fit ct_mpi_request");
+
+static MPI_Request *p2p_request(ct_mpi_request *req) { return (MPI_Request *)(void *)req->bytes; }
+
+static int p_isend(void *comm, const void *buf, int bytes, int peer, int tag, ct_mpi_request *req) {
+  return MPI_Isend(buf, bytes, MPI_BYTE, peer, tag, *(MPI_Comm *)comm, p2p_request(req));
 }
 
-static int p_irecv(void *comm, void *buf, int capacity, int peer, int tag, void **req) {
-  request *r;
-  int rc = with_request(req, &r);
-  if (rc != MPI_SUCCESS) return rc;
-  rc = MPI_Irecv(buf, capacity, MPI_BYTE, peer, tag, *(MPI_Comm *)comm, &r->r);
-  return finish_start(rc, r, req);
+static int p_irecv(void *comm, void *buf, int capacity, int peer, int tag, ct_mpi_request *req) {
+  return MPI_Irecv(buf, capacity, MPI_BYTE, peer, tag == CT_MPI_ANY_TAG ? MPI_ANY_TAG : tag, *(MPI_Comm *)comm,
+                   p2p_request(req));
+}
+
+static int p_test_p2p(ct_mpi_request *req, int *done, int *tag, int *bytes) {
+  MPI_Status status;
+  int rc = MPI_Test(p2p_request(req), done, &status);
+  if (rc != MPI_SUCCESS) {
+    *done = 1;
+    return rc;
+  }
+  if (*done && tag) *tag = status.MPI_TAG;
+  if (*done && bytes) rc = MPI_Get_count(&status, MPI_BYTE, bytes);
+  return rc;
+}
+
+static int p_cancel_p2p(ct_mpi_request *req) {
+  int rc = MPI_Cancel(p2p_request(req));
+  if (rc == MPI_SUCCESS) rc = MPI_Wait(p2p_request(req), MPI_STATUS_IGNORE);
+  return rc;
+}
+
+static int p_tag_max(void *comm) {
+  int *ub = NULL, flag = 0;
+  if (MPI_Comm_get_attr(*(MPI_Comm *)comm, MPI_TAG_UB, &ub, &flag) != MPI_SUCCESS || !flag || !ub) return 32767;
+  return *ub;
 }
 
 static int p_test(void *req, int *done) {
@@ -313,10 +334,27 @@ static int p_test(void *req, int *done) {
 static void p_abandon(void *req) { free(req); }
 
 static const ct_mpi_plugin table = {
-    CT_MPI_PLUGIN_ABI, p_init,         p_finalize,   p_library_version, p_error_string, p_comm_new,
-    p_comm_free,       p_comm_info,    p_iallreduce, p_ibcast,          p_iallgatherv,  p_ireduce_scatter,
-    p_ibarrier,        p_isend,        p_irecv,      p_test,            p_abandon,
+    .abi = CT_MPI_PLUGIN_ABI,
+    .init = p_init,
+    .finalize = p_finalize,
+    .library_version = p_library_version,
+    .error_string = p_error_string,
+    .comm_new = p_comm_new,
+    .comm_free = p_comm_free,
+    .comm_info = p_comm_info,
+    .iallreduce = p_iallreduce,
+    .ibcast = p_ibcast,
+    .iallgatherv = p_iallgatherv,
+    .ireduce_scatter = p_ireduce_scatter,
+    .ibarrier = p_ibarrier,
+    .test = p_test,
+    .abandon = p_abandon,
+    .isend = p_isend,
+    .irecv = p_irecv,
+    .test_p2p = p_test_p2p,
+    .cancel_p2p = p_cancel_p2p,
+    .tag_max = p_tag_max,
 };
 
-EXPORT const ct_mpi_plugin *ct_mpi_plugin_v2(void);
-const ct_mpi_plugin *ct_mpi_plugin_v2(void) { return &table; }
+EXPORT const ct_mpi_plugin *ct_mpi_plugin_v3(void);
+const ct_mpi_plugin *ct_mpi_plugin_v3(void) { return &table; }

@@ -13,8 +13,18 @@
 #include <stdint.h>
 
 /* Bumped on any change of the table below; the core refuses another. */
-#define CT_MPI_PLUGIN_ABI 2
-#define CT_MPI_PLUGIN_SYMBOL "ct_mpi_plugin_v2"
+#define CT_MPI_PLUGIN_ABI 3
+#define CT_MPI_PLUGIN_SYMBOL "ct_mpi_plugin_v3"
+
+/* Storage for one point-to-point request, in the caller's memory: an
+ * MPI_Request is an int in MPICH and a pointer in Open MPI. */
+#define CT_MPI_REQUEST_MAX 16
+typedef struct ct_mpi_request {
+  _Alignas(16) unsigned char bytes[CT_MPI_REQUEST_MAX];
+} ct_mpi_request;
+
+/* A receive's tag that matches any tag. */
+#define CT_MPI_ANY_TAG (-1)
 
 typedef struct ct_mpi_plugin {
   int abi;
@@ -37,15 +47,29 @@ typedef struct ct_mpi_plugin {
   int (*ireduce_scatter)(void *comm, const void *send, void *recv, const int *counts, int dtype, int op,
                          void **req);
   int (*ibarrier)(void *comm, void **req);
-  /* Point to point, in bytes, for the agreement exchange (process_group.c):
-   * a receive may get fewer bytes than `capacity`, never more. */
-  int (*isend)(void *comm, const void *buf, int bytes, int peer, int tag, void **req);
-  int (*irecv)(void *comm, void *buf, int capacity, int peer, int tag, void **req);
-  /* *done = 1 when the request completed (it is freed then). */
+  /* *done = 1 when the request of a collective completed (it is freed
+   * then). */
   int (*test)(void *req, int *done);
-  /* Forgets a request that will never be waited for again (after a
-   * timeout): its buffers must stay allocated, the process is broken. */
+  /* Forgets a request of a collective that will never be waited for
+   * again (after a timeout): its buffers must stay allocated, the process
+   * is broken. */
   void (*abandon)(void *req);
+  /* Point to point, in bytes: the agreement exchange (process_group.c)
+   * and the data of an all_reduce (allreduce.c), where the time of one
+   * message is the time of the collective, so nothing is allocated per
+   * message. A receive may get fewer bytes than `capacity`, never more;
+   * its tag may be CT_MPI_ANY_TAG. A request that is never completed
+   * needs nothing freed, only its buffers kept. */
+  int (*isend)(void *comm, const void *buf, int bytes, int peer, int tag, ct_mpi_request *req);
+  int (*irecv)(void *comm, void *buf, int capacity, int peer, int tag, ct_mpi_request *req);
+  /* *done = 1 when complete; a completed receive also says the tag and the
+   * byte count that arrived (tag and bytes may be NULL). */
+  int (*test_p2p)(ct_mpi_request *req, int *done, int *tag, int *bytes);
+  /* Cancels a receive that no message completed, and waits for the
+   * cancellation (the group is being freed). */
+  int (*cancel_p2p)(ct_mpi_request *req);
+  /* The largest tag the communicator accepts (MPI_TAG_UB, at least 32767). */
+  int (*tag_max)(void *comm);
 } ct_mpi_plugin;
 
 typedef const ct_mpi_plugin *(*ct_mpi_plugin_fn)(void);

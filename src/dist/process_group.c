@@ -141,10 +141,13 @@ static int dead_peer(const ct_process_group *pg) {
   return -1;
 }
 
-ct_status ct_dist_wait(ct_process_group *pg, void *req, const char *what) {
+/* Waits for a request of a collective (`p2p` false) or a point-to-point
+ * one (then *tag and *bytes, when not NULL, say what a receive got). */
+static ct_status wait_request(ct_process_group *pg, void *req, bool p2p, int *tag, int *bytes, const char *what) {
   double start = 0, next_probe = 0;
   for (unsigned long spins = 0;; spins++) {
-    int done = 0, rc = pg->mpi->test(req, &done);
+    int done = 0;
+    int rc = p2p ? pg->mpi->test_p2p(req, &done, tag, bytes) : pg->mpi->test(req, &done);
     if (rc != 0) return ct_dist_mpi_error(pg, rc, what);
     if (done) return CT_OK;
     /* Spin first (a collective among live processes is usually done in
@@ -163,20 +166,50 @@ ct_status ct_dist_wait(ct_process_group *pg, void *req, const char *what) {
       next_probe = now + 0.25;
       int dead = pg->peers ? dead_peer(pg) : -1;
       if (dead >= 0) {
-        pg->mpi->abandon(req);
+        if (!p2p) pg->mpi->abandon(req);
         return broken(pg, CT_UNAVAILABLE,
                       "%s: rank %d (pid %lld on %s) has exited; the process group is unusable (collective #%llu)",
                       what, dead, (long long)pg->peers[dead].pid, pg->peers[dead].host, (unsigned long long)pg->seq);
       }
     }
     if (now - start >= pg->timeout) {
-      pg->mpi->abandon(req);
+      if (!p2p) pg->mpi->abandon(req);
       return broken(pg, CT_DEADLINE_EXCEEDED,
                     "%s: collective #%llu did not complete within %g s on rank %d: another process did not take part "
                     "(stuck, busy elsewhere, or dead on another node); the process group is unusable",
                     what, (unsigned long long)pg->seq, pg->timeout, pg->rank);
     }
   }
+}
+
+ct_status ct_dist_wait(ct_process_group *pg, void *req, const char *what) {
+  return wait_request(pg, req, false, NULL, NULL, what);
+}
+
+/* ct_dist_exchange; `preposted`: the receive is the one ct_dist_end
+ * posted (from peer, into the agreement's `in` buffer), recv is ignored. */
+static ct_status exchange(ct_process_group *pg, int peer, const void *send, int send_bytes, int send_tag, void *recv,
+                          bool preposted, int capacity, int recv_tag, int *got_tag, int *got_bytes, const char *what) {
+  ct_mpi_request rreq, sreq;
+  bool receiving = preposted || recv;
+  int rc = 0;
+  if (preposted) {
+    rreq = pg->next_recv;
+    pg->next_recv_posted = false;
+  } else if (recv) {
+    rc = pg->mpi->irecv(pg->comm, recv, capacity, peer, recv_tag, &rreq);
+  }
+  if (rc == 0 && send) rc = pg->mpi->isend(pg->comm, send, send_bytes, peer, send_tag, &sreq);
+  /* A receive posted before a failed send is left to a broken group. */
+  if (rc != 0) return ct_dist_mpi_error(pg, rc, what);
+  ct_status st = receiving ? wait_request(pg, &rreq, true, got_tag, got_bytes, what) : CT_OK;
+  if (st == CT_OK && send) st = wait_request(pg, &sreq, true, NULL, NULL, what);
+  return st;
+}
+
+ct_status ct_dist_exchange(ct_process_group *pg, int peer, const void *send, int send_bytes, int send_tag, void *recv,
+                           int capacity, int recv_tag, int *got_tag, int *got_bytes, const char *what) {
+  return exchange(pg, peer, send, send_bytes, send_tag, recv, false, capacity, recv_tag, got_tag, got_bytes, what);
 }
 
 ct_status ct_dist_begin(ct_process_group *pg, const char *what) {
@@ -189,7 +222,33 @@ ct_status ct_dist_begin(ct_process_group *pg, const char *what) {
   return CT_OK;
 }
 
-void ct_dist_end(ct_process_group *pg) { pthread_mutex_unlock(&pg->lock); }
+/* The process this one first hears from in an agreement: its partner in
+ * the first step, or, for the even rank of a folded pair, the odd one
+ * that sends it the result. -1 alone. */
+static int first_peer(const ct_process_group *pg) {
+  int n = pg->size, me = pg->rank, p = 1;
+  while (p * 2 <= n) p *= 2;
+  int rem = n - p;
+  if (me < 2 * rem) return me % 2 == 0 ? me + 1 : me - 1;
+  if (p == 1) return -1;
+  int partner_new = (me - rem) ^ 1;
+  return partner_new < rem ? partner_new * 2 + 1 : partner_new + rem;
+}
+
+void ct_dist_end(ct_process_group *pg) {
+  /* The next agreement's first message can arrive into a receive that is
+   * already posted -- matched as it lands instead of queued as unexpected
+   * and copied again -- and posting it is off the critical path. Every
+   * message of this collective has been received, so the next one from
+   * that process is the next agreement's. */
+  int peer = first_peer(pg);
+  if (!pg->broken && !pg->next_recv_posted && peer >= 0 && pg->agree_buf) {
+    void *in = (unsigned char *)pg->agree_buf + AGREE_FUSE_MAX;
+    if (pg->mpi->irecv(pg->comm, in, AGREE_FUSE_MAX, peer, CT_MPI_ANY_TAG, &pg->next_recv) == 0)
+      pg->next_recv_posted = true;
+  }
+  pthread_mutex_unlock(&pg->lock);
+}
 
 /* ---- the agreement check -------------------------------------------------- */
 
@@ -305,124 +364,87 @@ static ct_status mismatch(ct_process_group *pg, const int64_t *mine, const char 
  * for small all-reduces (recursive doubling, with the ranks beyond the
  * largest power of two folded in first) cost what MPI_Allreduce does.
  *
- * A message is a 32-byte header -- a 64-bit hash of every field of the
- * call and the bytes of data that follow, each as (v, -v), combined with
- * max so that each rank ends with their maximum and minimum -- followed,
- * for a small all_reduce of a CPU tensor, by the data itself, reduced on
- * the way ("fused": one exchange moves the call and its data). The header
- * is a hash, not the fields, because the exchange's time grows with the
- * message from about 64 bytes on (shared memory, Open MPI 4.1); two
- * different calls agree only if their hashes collide (2^-64). Receives
- * take up to the largest message, so processes that disagree on the size
- * (a shape mismatch) still exchange headers without an MPI error, and
- * then fail together from the same numbers. */
-#define AGREE_TAG 0x6354
-enum { H_DESC, H_BYTES, H_NDESC, H_NBYTES, F_HEADER };
-#define HEADER_BYTES (F_HEADER * (int)sizeof(int64_t))
+ * A message has no header: what the sender asks for travels in its MPI
+ * tag -- a hash of every field of the call, and one bit saying that the
+ * message carries data -- and for a small all_reduce of a CPU tensor the
+ * message is the data itself, reduced on the way ("fused": one exchange
+ * moves the call and its data, in messages exactly as long as
+ * MPI_Allreduce's; a single byte more would cross Open MPI's 256-byte
+ * inline limit or its 4 KiB eager limit on shared memory, and take twice
+ * the time). Tag 0 says that some process seen so far asked for something
+ * else; it spreads through the remaining steps, so that every process ends
+ * knowing, and they all fail together. Two different calls agree only if
+ * their hashes collide (one in 2^30 with the tag range of Open MPI and
+ * MPICH, 2^31 - 1; one in 2^14 with the least MPI allows, 32767). Receives take up to AGREE_FUSE_MAX bytes, the most anyone
+ * sends, so processes that disagree on the size (a shape mismatch) still
+ * exchange without an MPI error. */
+#define TAG_DISAGREE 0
 
-/* Data is combined only between headers that agree on what it is; the
- * lower ranks' contribution always goes left, so every process computes
- * the same expression and gets the same bits. */
-#define COMBINE_AS(T, n, lo, hi, out, op)                                        \
-  do {                                                                           \
-    const T *a_ = (const T *)(lo), *b_ = (const T *)(hi);                        \
-    T *o_ = (T *)(out);                                                          \
-    for (int64_t i_ = 0; i_ < (n); i_++) {                                       \
-      T a = a_[i_], b = b_[i_];                                                  \
-      switch (op) {                                                              \
-        case CT_REDUCE_PROD: o_[i_] = a * b; break;                              \
-        case CT_REDUCE_MAX: o_[i_] = a > b || a != a ? a : b; break;             \
-        case CT_REDUCE_MIN: o_[i_] = a < b || a != a ? a : b; break;             \
-        default: o_[i_] = a + b; break;                                          \
-      }                                                                          \
-    }                                                                            \
-  } while (0)
+typedef struct agree_state {
+  int hash;   /* this process's call, as the tag's upper bits (never 0) */
+  bool agree; /* every process heard from so far asked for the same */
+  bool fused; /* ... and every one sent its data */
+  int nbytes; /* the data's size when fused */
+} agree_state;
 
-static float f16_load(uint16_t h, bool bf) { return bf ? ct_bfloat16_to_float(h) : ct_half_to_float(h); }
+static int state_tag(const agree_state *s) { return s->agree ? s->hash << 1 | (s->fused ? 1 : 0) : TAG_DISAGREE; }
 
-static void combine_data(ct_dtype d, int op, const void *lo, const void *hi, void *out, int64_t n) {
-  switch (d) {
-    case CT_FLOAT32: COMBINE_AS(float, n, lo, hi, out, op); break;
-    case CT_FLOAT64: COMBINE_AS(double, n, lo, hi, out, op); break;
-    case CT_INT32: COMBINE_AS(int32_t, n, lo, hi, out, op); break;
-    case CT_INT64: COMBINE_AS(int64_t, n, lo, hi, out, op); break;
-    case CT_FLOAT16:
-    case CT_BFLOAT16: {
-      /* float per step, as the MPI plugin's user operations compute */
-      bool bf = d == CT_BFLOAT16;
-      const uint16_t *a_ = lo, *b_ = hi;
-      uint16_t *o_ = out;
-      for (int64_t i = 0; i < n; i++) {
-        float a = f16_load(a_[i], bf), b = f16_load(b_[i], bf), r;
-        switch (op) {
-          case CT_REDUCE_PROD: r = a * b; break;
-          case CT_REDUCE_MAX: r = a > b || a != a ? a : b; break;
-          case CT_REDUCE_MIN: r = a < b || a != a ? a : b; break;
-          default: r = a + b; break;
-        }
-        o_[i] = bf ? ct_float_to_bfloat16(r) : ct_float_to_half(r);
-      }
-      break;
-    }
-    default: break;
+/* What arrived (tag, bytes in `in`) merged into this process's state; the
+ * partner's data goes left when its ranks come before this process's, so
+ * every process computes the same expression and gets the same bits. */
+static void merge(agree_state *s, int tag, int bytes, void *mine, const void *in, bool theirs_lower,
+                  const ct_collective_call *call) {
+  if (!s->agree) return;
+  if (tag == TAG_DISAGREE || tag >> 1 != s->hash) {
+    s->agree = false;
+    return;
+  }
+  /* Same call, so same size: a different count is a process that did not
+   * send its data (it holds the tensor elsewhere) -- not a mismatch, the
+   * data then moves after the agreement. */
+  if (s->fused && (tag & 1) && bytes == s->nbytes) {
+    int64_t n = s->nbytes / (int64_t)ct_dtype_size(call->dtype);
+    ct_dist_combine(call->dtype, call->op, theirs_lower ? in : mine, theirs_lower ? mine : in, mine, n);
+  } else {
+    s->fused = false;
   }
 }
 
-/* mine = combine(mine, theirs); `theirs_lower`: the partner's ranks come
- * before this process's. Data is combined as this process's call says
- * (dtype, op): the partner's hash and size being equal, so is its call. */
-static void combine(int64_t *mine, const int64_t *theirs, bool theirs_lower, const ct_collective_call *call) {
-  bool same = mine[H_BYTES] && theirs[H_BYTES] == mine[H_BYTES] && theirs[H_NBYTES] == mine[H_NBYTES] &&
-              theirs[H_DESC] == mine[H_DESC] && theirs[H_NDESC] == mine[H_NDESC];
-  if (same) {
-    int64_t n = mine[H_BYTES] / (int64_t)ct_dtype_size(call->dtype);
-    const void *t = theirs + F_HEADER;
-    void *m = mine + F_HEADER;
-    combine_data(call->dtype, call->op, theirs_lower ? t : m, theirs_lower ? m : t, m, n);
-  }
-  for (int i = 0; i < F_HEADER; i++)
-    if (theirs[i] > mine[i]) mine[i] = theirs[i];
-  /* The size's maximum is not a promise that anyone combined: a partner
-   * without data (or with other data) leaves none. */
-  if (!same) mine[H_BYTES] = 0;
-}
-
-static ct_status exchange_step(ct_process_group *pg, int peer, bool send, bool recv, int64_t *mine, int64_t *in,
-                               int bytes, const char *what) {
-  void *rreq = NULL, *sreq = NULL;
-  int rc = recv ? pg->mpi->irecv(pg->comm, in, HEADER_BYTES + AGREE_FUSE_MAX, peer, AGREE_TAG, &rreq) : 0;
-  if (rc == 0 && send) rc = pg->mpi->isend(pg->comm, mine, bytes, peer, AGREE_TAG, &sreq);
-  if (rc != 0) {
-    if (rreq) pg->mpi->abandon(rreq);
-    return ct_dist_mpi_error(pg, rc, what);
-  }
-  ct_status st = recv ? ct_dist_wait(pg, rreq, what) : CT_OK;
-  if (sreq) {
-    if (st == CT_OK) st = ct_dist_wait(pg, sreq, what);
-    else pg->mpi->abandon(sreq);
-  }
+static ct_status step(ct_process_group *pg, agree_state *s, int peer, bool send, bool recv, void *mine, void *in,
+                      bool theirs_lower, const ct_collective_call *call, const char *what) {
+  int tag = 0, bytes = 0;
+  /* The first receive of an agreement is the one posted early, into `in`. */
+  ct_status st = exchange(pg, peer, send ? mine : NULL, s->fused ? s->nbytes : 0, state_tag(s), recv ? in : NULL,
+                          recv && pg->next_recv_posted, AGREE_FUSE_MAX, CT_MPI_ANY_TAG, &tag, &bytes, what);
+  if (st == CT_OK && recv) merge(s, tag, bytes, mine, in, theirs_lower, call);
   return st;
 }
 
-/* Every process ends with the combination of every process's buffer. */
-static ct_status exchange_all(ct_process_group *pg, int64_t *mine, int64_t *in, const ct_collective_call *call,
-                              const char *what) {
+/* Every process ends with the merge of every process's state. */
+static ct_status exchange_all(ct_process_group *pg, agree_state *s, void *mine, void *in,
+                              const ct_collective_call *call, const char *what) {
   int n = pg->size, me = pg->rank, p = 1;
   while (p * 2 <= n) p *= 2;
   int rem = n - p;
-#define BYTES(b) (HEADER_BYTES + (int)(b)[H_BYTES])
   /* The first 2*rem ranks pair up; the even one of each pair hands its
-   * buffer to the odd one and waits for the result. */
+   * state to the odd one and takes the result back at the end: the
+   * result's tag and data replace its own. */
   int newrank;
   if (me < 2 * rem) {
     if (me % 2 == 0) {
-      ct_status st = exchange_step(pg, me + 1, true, false, mine, in, BYTES(mine), what);
-      if (st == CT_OK) st = exchange_step(pg, me + 1, false, true, mine, mine, 0, what);
-      return st;
+      ct_status st = step(pg, s, me + 1, true, false, mine, in, false, call, what);
+      if (st != CT_OK) return st;
+      int tag = 0, bytes = 0;
+      st = exchange(pg, me + 1, NULL, 0, 0, in, pg->next_recv_posted, AGREE_FUSE_MAX, CT_MPI_ANY_TAG, &tag, &bytes,
+                    what);
+      if (st != CT_OK) return st;
+      if (bytes > 0) memcpy(mine, in, (size_t)bytes);
+      if (tag == TAG_DISAGREE || tag >> 1 != s->hash) s->agree = false;
+      else if (!(tag & 1) || bytes != s->nbytes) s->fused = false;
+      return CT_OK;
     }
-    ct_status st = exchange_step(pg, me - 1, false, true, mine, in, 0, what);
+    ct_status st = step(pg, s, me - 1, false, true, mine, in, true, call, what);
     if (st != CT_OK) return st;
-    combine(mine, in, true, call);
     newrank = me / 2;
   } else {
     newrank = me - rem;
@@ -430,12 +452,10 @@ static ct_status exchange_all(ct_process_group *pg, int64_t *mine, int64_t *in, 
   for (int mask = 1; mask < p; mask <<= 1) {
     int partner_new = newrank ^ mask;
     int partner = partner_new < rem ? partner_new * 2 + 1 : partner_new + rem;
-    ct_status st = exchange_step(pg, partner, true, true, mine, in, BYTES(mine), what);
+    ct_status st = step(pg, s, partner, true, true, mine, in, partner_new < newrank, call, what);
     if (st != CT_OK) return st;
-    combine(mine, in, partner_new < newrank, call);
   }
-  if (me < 2 * rem) return exchange_step(pg, me - 1, true, false, mine, in, BYTES(mine), what);
-#undef BYTES
+  if (me < 2 * rem) return step(pg, s, me - 1, true, false, mine, in, false, call, what);
   return CT_OK;
 }
 
@@ -446,32 +466,48 @@ ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, co
   if (!pg->agree_buf) {
     /* Two messages: this process's and the partner's. Never freed while a
      * request may still own it (see ct_process_group_free). */
-    pg->agree_buf = malloc(2 * (size_t)(HEADER_BYTES + AGREE_FUSE_MAX));
+    pg->agree_buf = malloc(2 * (size_t)AGREE_FUSE_MAX);
     if (!pg->agree_buf) return broken(pg, CT_RESOURCE_EXHAUSTED, "%s: out of memory for the agreement", what);
   }
-  int64_t *buf = pg->agree_buf, *in = buf + (HEADER_BYTES + AGREE_FUSE_MAX) / (int)sizeof(int64_t);
+  unsigned char *buf = (unsigned char *)pg->agree_buf, *in = buf + AGREE_FUSE_MAX;
   int64_t mine[F_COUNT];
   pg->seq++;
   encode(pg, call, mine);
   /* all_gather's first dimension may differ: compared as 0, sent after. */
   int64_t dim0 = mine[F_DIM0];
   if (call->kind == CT_COLL_ALL_GATHER) mine[F_DIM0] = 0;
-  /* FNV-1a over the fields; the sign bit is dropped so that -hash exists */
-  uint64_t h = 14695981039346656037ull;
-  for (int i = 0; i < F_COUNT; i++) h = (h ^ (uint64_t)mine[i]) * 1099511628211ull;
-  buf[H_DESC] = (int64_t)(h >> 1);
-  buf[H_BYTES] = data && nbytes > 0 && nbytes <= AGREE_FUSE_MAX ? (int64_t)nbytes : 0;
-  buf[H_NDESC] = -buf[H_DESC];
-  buf[H_NBYTES] = -buf[H_BYTES];
-  if (buf[H_BYTES]) memcpy(buf + F_HEADER, data, nbytes);
-  ct_status st = exchange_all(pg, buf, in, call, what);
+  /* A hash of the fields: a sum of independent products (one multiply's
+   * latency, not one per field), then MurmurHash3's finaliser so that
+   * every field reaches the tag's bits. Dimensions past the rank are 0. */
+  static const uint64_t k[F_COUNT] = {
+      0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull, 0xd6e8feb86659fd93ull,
+      0xa0761d6478bd642full, 0xe7037ed1a0b428dbull, 0x8ebc6af09c88c6e3ull, 0x589965cc75374cc3ull,
+      0x1d8e4e27c47d124full, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull, 0x85ebca77c2b2ae63ull,
+      0x27d4eb2f165667c5ull, 0xff51afd7ed558ccdull, 0xc4ceb9fe1a85ec53ull, 0x87c37b91114253d5ull};
+  _Static_assert(F_COUNT <= 16, "one multiplier per field");
+  int n_fields = F_DIM0 + (call->rank > 0 && call->rank <= CT_MAX_RANK ? call->rank : 0);
+  uint64_t h = 0;
+  for (int i = 0; i < n_fields; i++) h += (uint64_t)mine[i] * k[i];
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  agree_state s;
+  s.hash = (int)(h & (uint64_t)pg->tag_hash_mask);
+  if (s.hash == 0) s.hash = 1;
+  s.agree = true;
+  s.fused = data && nbytes > 0 && nbytes <= AGREE_FUSE_MAX;
+  s.nbytes = s.fused ? (int)nbytes : 0;
+  if (s.fused) memcpy(buf, data, nbytes);
+  ct_status st = exchange_all(pg, &s, buf, in, call, what);
   if (st != CT_OK) return st;
-  if (buf[H_DESC] != -buf[H_NDESC]) {
+  if (!s.agree) {
     mine[F_DIM0] = dim0;
     return mismatch(pg, mine, local_error);
   }
   /* Every process combined the data exactly when every process sent it. */
-  if (fused && buf[H_BYTES] && -buf[H_NBYTES] == buf[H_BYTES]) *fused = buf + F_HEADER;
+  if (fused && s.fused) *fused = buf;
   if (call->kind != CT_COLL_ALL_GATHER) return CT_OK;
   int *counts = malloc(2 * sizeof(int) * (size_t)pg->size);
   if (!counts) return broken(pg, CT_RESOURCE_EXHAUSTED, "all_gather: out of memory");
@@ -535,17 +571,26 @@ ct_status ct_process_group_new(ct_context *ctx, const ct_process_group_options *
   if (ctx->group)
     return ct_error(CT_FAILED_PRECONDITION, "process_group_new: the context already has a process group (job '%s')",
                     ctx->job);
-  ct_status st = start_mpi();
+  ct_dist_algorithm algorithm;
+  ct_status st = ct_dist_algorithm_from_env(&algorithm);
+  if (st == CT_OK) st = start_mpi();
   if (st != CT_OK) return st;
   ct_process_group *pg = calloc(1, sizeof *pg);
   if (!pg) return ct_error(CT_RESOURCE_EXHAUSTED, "process_group_new: out of memory");
   pg->mpi = plugin;
+  pg->algorithm = (int)algorithm;
   pg->timeout = opts && opts->timeout_seconds > 0 ? opts->timeout_seconds : env_timeout();
   snprintf(pg->job, sizeof pg->job, "%s", job);
   plugin->library_version(pg->mpi_version, sizeof pg->mpi_version);
   pthread_mutex_init(&pg->lock, NULL);
   int rc = plugin->comm_new(&pg->comm);
   if (rc == 0) rc = plugin->comm_info(pg->comm, &pg->rank, &pg->size, &pg->local_rank, &pg->local_size);
+  if (rc == 0) {
+    /* The hash takes every bit of the tag but the lowest (data or not). */
+    int half = plugin->tag_max(pg->comm) >> 1;
+    pg->tag_hash_mask = 1;
+    while (pg->tag_hash_mask * 2 + 1 <= half) pg->tag_hash_mask = pg->tag_hash_mask * 2 + 1;
+  }
   if (rc != 0) {
     char text[256];
     plugin->error_string(rc, text, sizeof text);
@@ -587,8 +632,10 @@ void ct_process_group_free(ct_process_group *pg) {
   /* A broken group may have a request MPI still owns: leave its
    * communicator alone rather than free it under MPI's feet. */
   ct_dist_nccl_free(pg);
+  if (!pg->broken && pg->next_recv_posted) pg->mpi->cancel_p2p(&pg->next_recv);
   if (!pg->broken) pg->mpi->comm_free(pg->comm);
   if (!pg->broken) free(pg->agree_buf);
+  if (!pg->broken) free(pg->scratch);
   ct_context_release(pg->ctx);
   pthread_mutex_destroy(&pg->lock);
   free(pg->peers);

@@ -313,12 +313,98 @@ TEST(mismatched_shapes_fail_everywhere) {
   ct_tensor_release(x);
 }
 
+/* Past AGREE_FUSE_MAX bytes the data moves after the agreement, point to
+ * point (src/dist/allreduce.c), by whichever algorithm CTest forces
+ * (CT_COLLECTIVE_ALGORITHM: recursive doubling, Rabenseifner's) or the
+ * cost model picks: every dtype and op, an odd length so that halves are
+ * uneven. */
+TEST(all_reduce_point_to_point_every_dtype_and_op) {
+  enum { N = 3001 };
+  int64_t shape[1] = {N};
+  static double v[N], got[N];
+  for (int i = 0; i < N; i++) v[i] = (rank_ + 1) * (i % 3 + 1);
+  for (int d = 0; d < N_NUMERIC; d++) {
+    ct_tensor *x = make(numeric[d], shape, 1, v);
+    for (int op = CT_REDUCE_SUM; op <= CT_REDUCE_PROD; op++) {
+      ct_tensor *y = NULL;
+      CHECK_OK(ct_process_group_all_reduce(pg, x, (ct_reduce_op)op, &y));
+      if (!y) continue;
+      values(y, got, N);
+      int bad = -1;
+      for (int i = 0; i < N && bad < 0; i++) {
+        double k = i % 3 + 1;
+        double want = op == CT_REDUCE_SUM ? 6 * k : op == CT_REDUCE_MEAN ? 2 * k : op == CT_REDUCE_MAX ? 3 * k
+                    : op == CT_REDUCE_MIN ? k : 6 * k * k * k;
+        if (got[i] != want) bad = i;
+      }
+      if (bad >= 0)
+        fprintf(stderr, "rank %d: all_reduce %s %s [%d] = %g\n", rank_, ct_dtype_name(numeric[d]),
+                ct_reduce_op_name((ct_reduce_op)op), bad, got[bad]);
+      CHECK(bad < 0);
+      ct_tensor_release(y);
+    }
+    ct_tensor_release(x);
+  }
+}
+
+/* Values whose float32 sum rounds: every process must end with the same
+ * bits, and they are those of one fixed expression -- with 3 processes,
+ * rank 0's and rank 1's folded first, then rank 2's: (x0 + x1) + x2. The
+ * length spans two of the 8 MiB segments. */
+static float wobble(int rank, int64_t i) { return (float)(rank + 1) * 0.1f + (float)(i % 1009) * 1e-3f; }
+
+TEST(all_reduce_same_bits_everywhere) {
+  const int64_t n = 2200000;
+  float *v = malloc((size_t)n * sizeof(float)), *got = malloc((size_t)n * sizeof(float));
+  CHECK(v && got);
+  if (!v || !got) {
+    free(v);
+    free(got);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) v[i] = wobble(rank_, i);
+  ct_tensor *x = NULL, *y = NULL;
+  CHECK_OK(ct_tensor_from_host(ctx, CT_FLOAT32, &n, 1, v, &x));
+  CHECK_OK(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y));
+  if (y) {
+    CHECK_OK(ct_tensor_to_host(y, got, (size_t)n * sizeof(float)));
+    int64_t bad = -1;
+    for (int64_t i = 0; i < n && bad < 0; i++) {
+      float want = (wobble(0, i) + wobble(1, i)) + wobble(2, i);
+      if (memcmp(&got[i], &want, sizeof want) != 0) bad = i;
+    }
+    if (bad >= 0) fprintf(stderr, "rank %d: element %lld = %.9g\n", rank_, (long long)bad, (double)got[bad]);
+    CHECK(bad < 0);
+  }
+  ct_tensor_release(x);
+  ct_tensor_release(y);
+  free(v);
+  free(got);
+}
+
+/* CT_COLLECTIVE_ALGORITHM names the algorithm; anything else is refused
+ * when the group is made, naming the value. */
+TEST(algorithm_variable_checked) {
+  const char *was = getenv("CT_COLLECTIVE_ALGORITHM");
+  char saved[64];
+  snprintf(saved, sizeof saved, "%s", was ? was : "");
+  setenv("CT_COLLECTIVE_ALGORITHM", "butterfly", 1);
+  ct_context *other = NULL;
+  ct_process_group *g = NULL;
+  CHECK_OK(ct_context_new(&other));
+  CHECK_ERR(ct_process_group_new(other, NULL, &g), CT_INVALID_ARGUMENT, "CT_COLLECTIVE_ALGORITHM='butterfly'");
+  CHECK(g == NULL);
+  ct_context_free(other);
+  if (was) setenv("CT_COLLECTIVE_ALGORITHM", saved, 1);
+  else unsetenv("CT_COLLECTIVE_ALGORITHM");
+}
+
 /* Up to AGREE_FUSE_MAX bytes the data rides in the agreement exchange;
- * past it, it moves in its own MPI call. Both give the same sums, and a
+ * past it, it moves in messages of its own. Both give the same sums, and a
  * process on one side of the line and a process on the other still only
  * fail, with the shapes named. */
 TEST(fused_and_separate_all_reduce) {
-  const int64_t sizes[] = {1, 4095, 4096, 4097, 40000}; /* float32: 16 KiB is 4096 */
+  const int64_t sizes[] = {1, 999, 1000, 1001, 40000}; /* float32: AGREE_FUSE_MAX (4000 bytes) is 1000 */
   static float v[40000], got[40000];
   for (int k = 0; k < 5; k++) {
     int64_t n = sizes[k];
@@ -443,6 +529,9 @@ int main(int argc, char **argv) {
   RUN(placed_logged_counted);
   RUN(mismatched_shapes_fail_everywhere);
   RUN(fused_and_separate_all_reduce);
+  RUN(all_reduce_point_to_point_every_dtype_and_op);
+  RUN(all_reduce_same_bits_everywhere);
+  RUN(algorithm_variable_checked);
   RUN(mismatched_order_and_dtype_fail_everywhere);
   RUN(local_failure_reaches_everyone);
   RUN(stuck_collective_times_out);

@@ -283,6 +283,33 @@ TEST(staged_counted_and_logged) {
   ct_context_set_log_callback(ctx, NULL, NULL);
 }
 
+/* The same all_reduce with the tensor on a GPU in one process and on the
+ * CPU in the other: the CPU one could send its data in the agreement, the
+ * staged one cannot, and both must still agree and get the sum. */
+TEST(staged_and_host_tensors_mix) {
+  int64_t s[1] = {3};
+  double v[3], got[3];
+  for (int i = 0; i < 3; i++) v[i] = (rank_ + 1) * (i + 1);
+  ct_tensor *x = NULL, *y = NULL;
+  if (rank_ == 0) {
+    x = gpu(CT_FLOAT32, s, 1, v);
+  } else {
+    float f[3] = {(float)v[0], (float)v[1], (float)v[2]};
+    CHECK_OK(ct_tensor_from_host(ctx, CT_FLOAT32, s, 1, f, &x));
+  }
+  CHECK_OK(ct_process_group_all_reduce(pg, x, CT_REDUCE_SUM, &y));
+  if (y && rank_ == 0) {
+    values(y, got, 3);
+    for (int i = 0; i < 3; i++) CHECK(got[i] == 3 * (i + 1));
+  } else if (y) {
+    float f[3];
+    CHECK_OK(ct_tensor_to_host(y, f, sizeof f));
+    for (int i = 0; i < 3; i++) CHECK(f[i] == 3 * (i + 1));
+  }
+  ct_tensor_release(x);
+  ct_tensor_release(y);
+}
+
 TEST(staged_refused_in_strict_mode) {
   CHECK_OK(ct_config_set_soft_placement(ctx, false));
   int64_t s[1] = {2};
@@ -329,6 +356,7 @@ int main(int argc, char **argv) {
   if (staged) {
     RUN(staged_counted_and_logged);
     RUN(staged_refused_in_strict_mode);
+    RUN(staged_and_host_tensors_mix);
     RUN(nccl_listed_as_missing);
   } else {
     RUN(all_reduce_every_dtype_and_op);
