@@ -123,19 +123,21 @@ ct_status ct_dist_algorithm_from_env(ct_dist_algorithm *out) {
                   v);
 }
 
-/* The model of one step, in microseconds, fitted to shared memory (Open
- * MPI 4.1, docs/distributed.md): a message within the eager limit (4096
- * bytes with MPI's 64-byte header) costs a fixed latency; a larger one
- * waits for a rendezvous round trip first. Then every byte moved, and
+/* The model of one step, in microseconds, fitted to both algorithms
+ * forced on 2 processes over shared memory (Open MPI 4.1, 16 KiB to
+ * 16 MiB, docs/distributed.md): a message within the eager limit (4096
+ * bytes with MPI's 64-byte header) costs a fixed latency; a larger one a
+ * rendezvous round trip and a cold buffer. Then every byte moved, and
  * every byte combined or copied out of the receive buffer. Only the
  * crossing points matter: recursive doubling wins while its one message
- * stays eager or while the latency of Rabenseifner's extra steps outweighs
- * the bandwidth it saves. */
+ * stays eager, or while the latency of Rabenseifner's extra steps
+ * outweighs the memory traffic it saves (to about 800 KB on 2 processes;
+ * measured: 4.4 against 7.4 us at 16 KiB, even at 1 MiB, 0.87x at 4 MiB). */
 #define ALPHA_EAGER 0.3
-#define ALPHA_RENDEZVOUS 2.0
-#define US_PER_BYTE_MOVED 8e-5
+#define ALPHA_RENDEZVOUS 4.0
+#define US_PER_BYTE_MOVED 6e-5
 #define US_PER_BYTE_COMBINED 4e-5
-#define US_PER_BYTE_COPIED 2e-5
+#define US_PER_BYTE_COPIED 3e-5
 
 static double message_cost(double bytes) {
   return (bytes + 64 <= 4096 ? ALPHA_EAGER : ALPHA_RENDEZVOUS) + bytes * US_PER_BYTE_MOVED;
