@@ -868,7 +868,10 @@ typedef struct ct_process_group_options {
  * have done it first, and then finalises it too), and makes a group of
  * every process of MPI_COMM_WORLD attached to ctx. Collective: every
  * process calls it. FAILED_PRECONDITION if ctx is initialised already or
- * has a group; UNAVAILABLE without the plugin or MPI. opts may be NULL. */
+ * has a group; UNAVAILABLE without the plugin or MPI; INVALID_ARGUMENT for
+ * a $CT_COLLECTIVE_ALGORITHM other than auto, recursive_doubling or
+ * rabenseifner (how a CPU all_reduce's data moves, docs/distributed.md).
+ * opts may be NULL. */
 CT_API ct_status ct_process_group_new(ct_context *ctx, const ct_process_group_options *opts,
                                       ct_process_group **out);
 /* Detaches the group from its context (whose device names stay) and frees
