@@ -67,6 +67,20 @@ foreach(_algo recursive_doubling rabenseifner)
     ENVIRONMENT "${CT_MPI_ENV};CT_COLLECTIVE_ALGORITHM=${_algo}" TIMEOUT 90)
 endforeach()
 
+# MPI finalised by the program (or mpi4py's exit handler) before the group
+# is freed: the group's posted receive must not be cancelled through a
+# finalised MPI.
+add_executable(dist_finalize_first ${CMAKE_SOURCE_DIR}/tests/dist/finalize_first.c)
+target_include_directories(dist_finalize_first PRIVATE ${CMAKE_SOURCE_DIR}/include)
+target_compile_options(dist_finalize_first PRIVATE ${CT_WARN} ${CT_SAN_FLAGS})
+target_link_options(dist_finalize_first PRIVATE ${CT_SAN_FLAGS})
+target_link_libraries(dist_finalize_first PRIVATE ctensor_static MPI::MPI_C)
+add_dependencies(dist_finalize_first ctensor_mpi)
+add_test(NAME dist_finalize_first
+         COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${MPIEXEC_PREFLAGS}
+                 $<TARGET_FILE:dist_finalize_first> ${MPIEXEC_POSTFLAGS})
+set_tests_properties(dist_finalize_first PROPERTIES ENVIRONMENT "${CT_MPI_ENV}" TIMEOUT 60)
+
 # A process that dies mid-job (rank 2 exits without MPI_Finalize): the others
 # must fail with UNAVAILABLE within a fraction of the timeout.
 add_test(NAME dist_rank_death

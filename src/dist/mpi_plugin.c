@@ -312,6 +312,11 @@ static int p_test_p2p(ct_mpi_request *req, int *done, int *tag, int *bytes) {
 }
 
 static int p_cancel_p2p(ct_mpi_request *req) {
+  /* mpi4py's exit handler may have finalised MPI before the group is
+   * freed: then there is no request left to cancel. */
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (finalized) return MPI_SUCCESS;
   int rc = MPI_Cancel(p2p_request(req));
   if (rc == MPI_SUCCESS) rc = MPI_Wait(p2p_request(req), MPI_STATUS_IGNORE);
   return rc;
