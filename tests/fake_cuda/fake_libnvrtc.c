@@ -337,14 +337,30 @@ static void remove_dir(const char *dir, fake_prog *p) {
 
 /* Whether any text of the program names a barrier or a shuffle (then the
  * threads of a block must be fibers). */
-static int uses_barriers(const fake_prog *p) {
+/* Whether text, or a header it includes (transitively), has a barrier.
+ * Every program is given every header, so a header it does not include
+ * must not count: one with the row walks of two modules would otherwise
+ * run every elementwise kernel as fibers. */
+static int barriers_in(const fake_prog *p, const char *text, unsigned char *seen) {
   static const char *const words[] = {"__syncthreads", "__shfl"};
-  for (int w = 0; w < 2; w++) {
-    if (strstr(p->src, words[w])) return 1;
-    for (int i = 0; i < p->n_headers; i++)
-      if (strstr(p->header_text[i], words[w])) return 1;
+  for (int w = 0; w < 2; w++)
+    if (strstr(text, words[w])) return 1;
+  for (int i = 0; i < p->n_headers; i++) {
+    char quoted[300];
+    snprintf(quoted, sizeof quoted, "\"%s\"", p->header_name[i]);
+    if (seen[i] || !strstr(text, quoted)) continue;
+    seen[i] = 1;
+    if (barriers_in(p, p->header_text[i], seen)) return 1;
   }
   return 0;
+}
+
+static int uses_barriers(const fake_prog *p) {
+  unsigned char *seen = calloc((size_t)p->n_headers + 1, 1);
+  /* no memory to tell: barriers, which are right for every program */
+  int r = seen ? barriers_in(p, p->src, seen) : 1;
+  free(seen);
+  return r;
 }
 
 /* Appends "CT_EMU_ENTRY(name)\n" for every `__global__ void name` in pre. */

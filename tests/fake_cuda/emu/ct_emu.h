@@ -17,7 +17,8 @@
  *     the other warps wait at a __syncthreads further on.
  * A block that can make no progress (a barrier not every thread reaches)
  * is reported as a deadlock: the launch fails instead of hanging. A
- * program whose text has no barrier is compiled with CT_EMU_NO_BARRIERS:
+ * program whose text, with the headers it includes, has no barrier is
+ * compiled with CT_EMU_NO_BARRIERS:
  * its threads are plain calls, one after another (context switches cost
  * a system call each).
  *
