@@ -27,6 +27,13 @@ unsigned ct_cuda_check_libraries(ct_context *ctx, unsigned need);
  * extent, the product of the dims after it (argmax, softmax, log_softmax). */
 void ct_cuda_axis_split(const ct_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner);
 
+/* Rows along a contiguous axis (inner == 1) at least this long get a block
+ * each (src/cuda/kernels/rows.cuh: softmax, log_softmax, the
+ * cross-entropies); shorter ones a thread each, which then reads
+ * with a stride of len, but a block's setup and reductions would cost more
+ * than the row. */
+#define CT_CUDA_ROW_PER_BLOCK 128
+
 /* The ops for gradients and training (kernels_nn_register.c): registers
  * their GPU kernels; whether fn is one of them (all need NVRTC). */
 void ct_cuda_register_nn_kernels(ct_registry *r);

@@ -25,8 +25,6 @@
 #include "ops/nn_check.h"
 
 #define BLOCK 256
-/* rows at least this long get a block each (as softmax) */
-#define ROW_PER_BLOCK 128
 
 typedef struct gpu_strided { /* common.cuh: Strided */
   int rank, pad_;
@@ -111,7 +109,7 @@ static ct_status log_softmax_kernel(const ct_kernel_args *args) {
   if (s != CT_OK) return s;
   int64_t outer, len, inner;
   ct_cuda_axis_split(x, at->axis, &outer, &len, &inner);
-  int per_row = inner == 1 && len >= ROW_PER_BLOCK;
+  int per_row = inner == 1 && len >= CT_CUDA_ROW_PER_BLOCK;
   void *po = o->data, *px = x->data;
   void *params[] = {&po, &px, &outer, &len, &inner, &per_row};
   ct_cuda_device *cd = ct_cuda_device_of(args->device);
@@ -136,7 +134,7 @@ static ct_status xent_kernel(const ct_kernel_args *args) {
     if (s == CT_OK && first >= 0) s = report_bad(dev, args->op, labels, first, classes);
     if (s != CT_OK) return s;
   }
-  int per_row = classes >= ROW_PER_BLOCK;
+  int per_row = classes >= CT_CUDA_ROW_PER_BLOCK;
   void *pl = args->out->data, *pb = at->backprop ? dptr(at->backprop) : NULL;
   void *px = dptr(logits), *py = dptr(labels);
   void *params[] = {&pl, &pb, &px, &py, &batch, &classes, &per_row};

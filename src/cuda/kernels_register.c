@@ -395,8 +395,7 @@ static ct_status softmax_kernel(const ct_kernel_args *args) {
   if (s != CT_OK) return s;
   int64_t outer, len, inner;
   ct_cuda_axis_split(x, at->axis, &outer, &len, &inner);
-  /* a block per row pays when rows are long; short rows get a thread each */
-  int per_row = inner == 1 && len >= 128;
+  int per_row = inner == 1 && len >= CT_CUDA_ROW_PER_BLOCK;
   void *po = o->data, *px = x->data;
   void *params[] = {&po, &px, &outer, &len, &inner, &per_row};
   ct_cuda_device *cd = ct_cuda_device_of(args->device);

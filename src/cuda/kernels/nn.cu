@@ -3,12 +3,12 @@
  * compute in float, float64 in double); U an element of 1, 2, 4 or 8 bytes
  * (one kernel serves every dtype of that size); I an index type (int, i64).
  *
- * Rows: the input is seen as [outer, len, inner], softmax along len.
- * block_per_row (only with inner == 1): one block per row (blockDim.x a
- * multiple of 32), else one thread per (outer, inner) column.
+ * Rows: the input is seen as [outer, len, inner], softmax along len;
+ * block_per_row and the row walk are rows.cuh's, shared with reduce.cu.
  *
  * ct_log_softmax_<dt>(T *out, const T *in, i64 outer, i64 len, i64 inner,
- *                     int block_per_row): x - max - log(sum(exp(x - max))).
+ *                     int block_per_row): x - max - log(sum(exp(x - max))),
+ *   the same body as reduce.cu's ct_softmax_<dt> (rows.cuh, softmax_rows).
  * ct_sxent_<dt>_<it>(T *loss, T *backprop, const T *logits, const I *labels,
  *                    i64 batch, i64 classes, int block_per_row): sparse
  *   softmax cross-entropy of rows [batch, classes]; loss[r] = log(sum) -
@@ -41,81 +41,15 @@
  *   CT_DXENT(float, f32)   CT_ONE_HOT(u32, int, i32)   CT_SELECT(u32)
  *   CT_SEGSUM(f16, f16, i64, i64)   CT_FIND_BAD(int, i32)
  */
-#include "common.cuh"
+#include "rows.cuh"
 
-CT_DEV float neg_inf(float) { return -__int_as_float(0x7f800000); }
-CT_DEV double neg_inf(double) { return -__longlong_as_double(0x7ff0000000000000LL); }
 CT_DEV float quiet_nan(float) { return __int_as_float(0x7fc00000); }
 CT_DEV double quiet_nan(double) { return __longlong_as_double(0x7ff8000000000000LL); }
-
-/* A NaN anywhere makes the row's max NaN, so the whole row comes out NaN. */
-struct RowMax { template <class A> static CT_DEV A f(A x, A y) { return (x > y || ct_isnan(x)) ? x : y; } };
-struct RowSum { template <class A> static CT_DEV A f(A x, A y) { return x + y; } };
-
-/* v combined over the block; every thread receives the result. Warp
- * partials are combined by thread 0 in warp order, so the result does not
- * depend on timing. */
-template <class Op, class A> CT_DEV A block_all(A v) {
-  __shared__ A part[33];
-  for (int o = 16; o > 0; o >>= 1) v = Op::f(v, __shfl_down_sync(0xffffffffu, v, o));
-  __syncthreads(); /* the previous call's readers are done with part[32] */
-  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = v;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    A r = part[0];
-    for (int w = 1; w < (int)(blockDim.x >> 5); w++) r = Op::f(r, part[w]);
-    part[32] = r;
-  }
-  __syncthreads();
-  return part[32];
-}
-
-/* The max and sum(exp(x - max)) of the row p[0], p[step], ... p[(len-1)*step],
- * by the calling thread alone, or by the whole block (k0 = threadIdx.x,
- * dk = blockDim.x). */
-template <class T, class A> struct RowStats {
-  A m, s;
-  CT_DEV RowStats(const T *p, i64 len, i64 step, i64 k0, i64 dk, bool block) {
-    m = neg_inf((A)0);
-    for (i64 k = k0; k < len; k += dk) m = RowMax::f(m, (A)to_acc(p[k * step]));
-    if (block) m = block_all<RowMax>(m);
-    s = 0;
-    for (i64 k = k0; k < len; k += dk) s += ct_exp((A)to_acc(p[k * step]) - m);
-    if (block) s = block_all<RowSum>(s);
-  }
-};
-
-/* Runs job.row(base, step, row, k0, dk, block) for every row of in seen as
- * [outer, len, inner], by the strategy block_per_row picks. */
-template <class Job> CT_DEV void each_row(Job &job, i64 outer, i64 len, i64 inner, int block_per_row) {
-  if (block_per_row) {
-    for (i64 row = blockIdx.x; row < outer; row += gridDim.x) job.row(row * len, 1, row, threadIdx.x, blockDim.x, true);
-    return;
-  }
-  CT_GRID_STRIDE(o, outer * inner) {
-    i64 a = o / inner, b = o - a * inner;
-    job.row(a * len * inner + b, inner, o, 0, 1, false);
-  }
-}
-
-template <class T> struct LogSoftmax {
-  typedef typename Acc<T>::type A;
-  T *out;
-  const T *in;
-  i64 len;
-  CT_DEV void row(i64 base, i64 step, i64, i64 k0, i64 dk, bool block) {
-    const T *p = in + base;
-    RowStats<T, A> st(p, len, step, k0, dk, block);
-    A ls = ct_log(st.s);
-    for (i64 k = k0; k < len; k += dk) out[base + k * step] = conv<T>(((A)to_acc(p[k * step]) - st.m) - ls);
-  }
-};
 
 #define CT_LOG_SOFTMAX(T, sfx)                                                                        \
   extern "C" __global__ void ct_log_softmax_##sfx(T *out, const T *in, i64 outer, i64 len, i64 inner, \
                                                   int block_per_row) {                                \
-    LogSoftmax<T> job = {out, in, len};                                                               \
-    each_row(job, outer, len, inner, block_per_row);                                                  \
+    softmax_rows<T, true>(out, in, outer, len, inner, block_per_row);                                 \
   }
 
 template <class T, class I> struct SparseXent {

@@ -31,14 +31,15 @@
  *   One thread per output.
  * ct_softmax_<dt>(T *out, const T *in, i64 outer, i64 len, i64 inner,
  *                 int block_per_row): exp(x - max) / sum along the middle
- *   axis, in float (float64 for float64); block_per_row (only with
+ *   axis, in float (float64 for float64); the body of nn.cu's
+ *   ct_log_softmax_<dt> too (rows.cuh). block_per_row (only with
  *   inner == 1): one block per row, else one thread per (outer, inner)
- *   column.
+ *   column (rows.cuh's each_row).
  *
  * Instantiation lines: CT_REDUCE(sum, OpSum, float, f32)
  *   CT_ARGMAX(float, f32)   CT_SOFTMAX(float, f32)
  */
-#include "common.cuh"
+#include "rows.cuh"
 
 struct Reduce {
   int out_rank;
@@ -240,45 +241,8 @@ template <class T> CT_DEV void argmax_kernel(void *out, const T *in, i64 outer, 
     argmax_kernel<T>(out, in, outer, len, inner, out_is_64);                                       \
   }
 
-template <class T> CT_DEV void softmax_kernel(T *out, const T *in, i64 outer, i64 len, i64 inner, int block_per_row) {
-  typedef typename Acc<T>::type A;
-  if (block_per_row) {
-    /* one block per row */
-    for (i64 row = blockIdx.x; row < outer; row += gridDim.x) {
-      const T *p = in + row * len;
-      T *q = out + row * len;
-      A m = Limits<A>::lowest();
-      for (i64 k = threadIdx.x; k < len; k += blockDim.x) m = OpMax::f(m, to_acc(p[k]));
-      __shared__ A bcast;
-      m = block_reduce<OpMax>(m);
-      if (threadIdx.x == 0) bcast = m;
-      __syncthreads();
-      m = bcast;
-      A s = 0;
-      for (i64 k = threadIdx.x; k < len; k += blockDim.x) s += ct_exp(to_acc(p[k]) - m);
-      s = block_reduce<OpSum>(s);
-      if (threadIdx.x == 0) bcast = s;
-      __syncthreads();
-      s = bcast;
-      for (i64 k = threadIdx.x; k < len; k += blockDim.x) q[k] = conv<T>(ct_exp(to_acc(p[k]) - m) / s);
-      __syncthreads();
-    }
-    return;
-  }
-  CT_GRID_STRIDE(o, outer * inner) {
-    i64 a = o / inner, b = o - a * inner;
-    const T *p = in + a * len * inner + b;
-    T *q = out + a * len * inner + b;
-    A m = Limits<A>::lowest();
-    for (i64 k = 0; k < len; k++) m = OpMax::f(m, to_acc(p[k * inner]));
-    A s = 0;
-    for (i64 k = 0; k < len; k++) s += ct_exp(to_acc(p[k * inner]) - m);
-    for (i64 k = 0; k < len; k++) q[k * inner] = conv<T>(ct_exp(to_acc(p[k * inner]) - m) / s);
-  }
-}
-
 #define CT_SOFTMAX(T, sfx)                                                                         \
   extern "C" __global__ void ct_softmax_##sfx(T *out, const T *in, i64 outer, i64 len, i64 inner,  \
                                               int block_per_row) {                                 \
-    softmax_kernel<T>(out, in, outer, len, inner, block_per_row);                                   \
+    softmax_rows<T, false>(out, in, outer, len, inner, block_per_row);                             \
   }
