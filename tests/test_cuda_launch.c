@@ -295,18 +295,39 @@ TEST(argmax_and_softmax) {
   ct_fake_cuda_launch l;
   last_launch(&l);
   CHECK_EQ_STR(l.name, "ct_argmax_bf16");
-  CHECK_EQ_INT(l.n_params, 6);
+  CHECK_EQ_INT(l.n_params, 7);
   CHECK_EQ_INT(p_i64(&l, 2), 3);
   CHECK_EQ_INT(p_i64(&l, 3), 300);
   CHECK_EQ_INT(p_i64(&l, 4), 2);
   CHECK_EQ_INT(l.size[5], 4);
   CHECK_EQ_INT(p_i32(&l, 5), 0);
+  CHECK_EQ_INT(l.size[6], 4);
+  CHECK_EQ_INT(p_i32(&l, 6), 0); /* strided rows: a thread per output */
   ct_tensor_release(y);
   GPU(ct_argmax(ctx, x, 2, CT_INT64, &y));
   last_launch(&l);
   CHECK_EQ_INT(p_i32(&l, 5), 1);
+  CHECK_EQ_INT(p_i32(&l, 6), 0); /* rows of 2 */
   ct_tensor_release(y);
   ct_tensor_release(x);
+  /* contiguous rows switch to a block each at softmax's length */
+  static const struct {
+    int64_t len;
+    int per_row;
+    unsigned block;
+  } am[] = {{127, 0, 128}, {128, 1, 256}, {100000, 1, 256}};
+  for (int i = 0; i < 3; i++) {
+    int64_t rs[2] = {5, am[i].len};
+    x = gpu_tensor(CT_FLOAT32, rs, 2);
+    GPU(ct_argmax(ctx, x, 1, CT_INT64, &y));
+    last_launch(&l);
+    CHECK_EQ_STR(l.name, "ct_argmax_f32");
+    CHECK_EQ_INT(p_i32(&l, 6), am[i].per_row);
+    CHECK_EQ_INT(l.block[0], am[i].block);
+    if (am[i].per_row) CHECK(l.grid[0] >= 1 && l.grid[0] <= 5);
+    ct_tensor_release(y);
+    ct_tensor_release(x);
+  }
 
   int64_t r[2] = {5, 1000};
   x = gpu_tensor(CT_FLOAT32, r, 2);

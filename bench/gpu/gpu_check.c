@@ -24,7 +24,8 @@
  * tensors (the suite's by about 10x, keeping every kernel strategy: vector
  * bodies and tails, a block per reduction chunk or row, a block per
  * softmax row; matmul to n = 128 and 256, bandwidth to 1 Mi elements, the
- * row sum to [40, 16 Ki]) for the emulated GPU of the test suite (tests
+ * row sum to [40, 16 Ki]; the suite's argmax rows of 1M elements stay,
+ * they are cheap) for the emulated GPU of the test suite (tests
  * gpu_emulated and gpu_run_script: the fake driver runs the kernels on the
  * host, one CUDA thread at a time). Small
  * timings measure nothing; they check the program.
@@ -856,6 +857,98 @@ static void row_reduce_suite(ct_context *ctx) {
       }
 }
 
+/* The first maximum of row[0..len), NaN above everything (the first NaN
+ * wins): the rule of both devices' kernels, restated here so that the
+ * CPU's answer is checked too, not only the GPU's agreement with it. */
+static int64_t argmax_ref(const void *buf, ct_dtype dt, int64_t base, int64_t len) {
+  int64_t best = 0;
+  double bv = load(buf, dt, base);
+  for (int64_t k = 1; k < len && !isnan(bv); k++) {
+    double v = load(buf, dt, base + k);
+    if (v > bv || isnan(v)) bv = v, best = k;
+  }
+  return best;
+}
+
+/* argmax along contiguous rows: a block per row from 128 elements on
+ * (CT_CUDA_ROW_PER_BLOCK, src/cuda/cuda_kernels.h), a thread per row
+ * below. Rows of 1M and 100k elements, few of them (a block walks each
+ * alone), and rows of 127 and 128, enough of them that the emulated GPU's
+ * grid (32 blocks per SM) loops. Row r plants case r % 6 into random
+ * values: the maximum first; last; tied at three places, the first two in
+ * the last and first thread of a 256-thread block (so that the later index
+ * lives in the lower thread); NaNs after a maximum (floats); every element
+ * equal (floats: -0 and +0 alternating, which compare equal); a NaN first
+ * (floats). Integers tie all over their random values anyway. */
+static void argmax_rows_suite(ct_context *ctx) {
+  const struct {
+    int64_t rows, len;
+  } cases[] = {{6, 1000003}, {6, 100000}, {100, 127}, {100, 128}};
+  char name[128];
+  for (int c = 0; c < N_OF(cases); c++)
+    for (int d = 0; d < N_OF(all_dtypes); d++) {
+      ct_dtype dt = all_dtypes[d];
+      int64_t rows = cases[c].rows, len = cases[c].len, shape[2] = {rows, len};
+      bool fl = is_float(dt);
+      double big = dt == CT_BOOL ? 1 : fl ? 100 : 1000;
+      void *host = malloc((size_t)(rows * len) * 8);
+      for (int64_t r = 0; r < rows; r++) {
+        int64_t base = r * len, tie = (len / 2) | 255;
+        if (tie >= len - 2) tie = len / 2;
+        for (int64_t k = 0; k < len; k++) {
+          double v = dt == CT_BOOL ? (double)(urand() < 0.5) : fl ? urand() * 8 - 4 : floor(urand() * 200 - 100);
+          if (r % 6 == 4) v = fl ? (k % 2 ? 0.0 : -0.0) : 0;
+          store(host, dt, base + k, v);
+        }
+        switch (r % 6) {
+        case 0: store(host, dt, base, big); break;
+        case 1: store(host, dt, base + len - 1, big); break;
+        case 2:
+          store(host, dt, base + tie, big), store(host, dt, base + tie + 1, big);
+          store(host, dt, base + len - 1, big);
+          break;
+        case 3:
+          store(host, dt, base + 1, big);
+          if (fl) {
+            store(host, dt, base + len / 3 + 257 < len ? base + len / 3 + 257 : base + len - 1, NAN);
+            store(host, dt, base + len / 3, NAN), store(host, dt, base + len - 1, NAN);
+          }
+          break;
+        case 5:
+          if (fl) store(host, dt, base, NAN), store(host, dt, base + len / 2, NAN);
+          break;
+        }
+      }
+      ct_tensor *gx = NULL, *g = NULL, *cr = NULL;
+      OK(ct_device_scope_push(ctx, dut));
+      OK(ct_tensor_from_host(ctx, dt, shape, 2, host, &gx));
+      OK(ct_device_scope_pop(ctx));
+      ct_tensor *cx = copy_to(ctx, gx, "/CPU:0");
+      ct_dtype odt = c % 2 ? CT_INT32 : CT_INT64;
+      TRY(dut, g, ct_argmax(ctx, gx, 1, odt, &g));
+      TRY("/CPU:0", cr, ct_argmax(ctx, cx, 1, odt, &cr));
+      snprintf(name, sizeof name, "argmax %s rows of %lld", ct_dtype_name(dt), (long long)len);
+      compare(name, g, cr, 0, false);
+      if (cr) {
+        void *got = malloc((size_t)rows * 8);
+        OK(ct_tensor_to_host(cr, got, (size_t)rows * ct_dtype_size(odt)));
+        checks++;
+        for (int64_t r = 0; r < rows; r++) {
+          int64_t want = argmax_ref(host, dt, r * len, len), have = (int64_t)load(got, odt, r);
+          if (have != want) {
+            failures++;
+            printf("FAIL %-40s row %lld (case %lld): CPU %lld, want %lld\n", name, (long long)r, (long long)(r % 6),
+                   (long long)have, (long long)want);
+            break;
+          }
+        }
+        free(got);
+      }
+      free(host);
+      ct_tensor_release(g), ct_tensor_release(cr), ct_tensor_release(gx), ct_tensor_release(cx);
+    }
+}
+
 static void suite(ct_context *ctx) {
   char name[96];
   /* creation */
@@ -1002,6 +1095,7 @@ static void suite(ct_context *ctx) {
           ct_tensor_release(g), ct_tensor_release(c), ct_tensor_release(gx), ct_tensor_release(cx);
         }
   row_reduce_suite(ctx);
+  argmax_rows_suite(ctx);
   /* argmax, softmax */
   for (int d = 0; d < N_OF(all_dtypes); d++)
     for (int axis = 0; axis < 3; axis++) {

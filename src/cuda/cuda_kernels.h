@@ -29,7 +29,7 @@ void ct_cuda_axis_split(const ct_tensor *x, int axis, int64_t *outer, int64_t *l
 
 /* Rows along a contiguous axis (inner == 1) at least this long get a block
  * each (src/cuda/kernels/rows.cuh: softmax, log_softmax, the
- * cross-entropies); shorter ones a thread each, which then reads
+ * cross-entropies, argmax); shorter ones a thread each, which then reads
  * with a stride of len, but a block's setup and reductions would cost more
  * than the row. */
 #define CT_CUDA_ROW_PER_BLOCK 128

@@ -377,11 +377,14 @@ static ct_status argmax_kernel(const ct_kernel_args *args) {
   if (s != CT_OK) return s;
   int64_t outer, len, inner;
   ct_cuda_axis_split(x, at->axis, &outer, &len, &inner);
-  int out64 = o->dtype == CT_INT64;
+  /* softmax's rule: a thread walking a long row alone (1M classes, a few
+   * rows) leaves the GPU idle and reads one element per trip */
+  int out64 = o->dtype == CT_INT64, per_row = inner == 1 && len >= CT_CUDA_ROW_PER_BLOCK;
   void *po = o->data, *px = x->data;
-  void *params[] = {&po, &px, &outer, &len, &inner, &out64};
+  void *params[] = {&po, &px, &outer, &len, &inner, &out64, &per_row};
   ct_cuda_device *cd = ct_cuda_device_of(args->device);
-  return ct_cuda_launch(cd, args->op, fn[0], ct_cuda_grid_for(cd, outer * inner, 128), 1, 128, params);
+  unsigned grid = per_row ? ct_cuda_grid_for(cd, outer * BLOCK, BLOCK) : ct_cuda_grid_for(cd, outer * inner, 128);
+  return ct_cuda_launch(cd, args->op, fn[0], grid, 1, per_row ? BLOCK : 128, params);
 }
 
 static ct_status softmax_kernel(const ct_kernel_args *args) {

@@ -26,15 +26,17 @@
  * ct_<op>fin_<dt>(T *out, const A *part, i64 n_out, i64 parts, i64 divisor)
  *
  * ct_argmax_<dt>(void *out, const T *in, i64 outer, i64 len, i64 inner,
- *                int out_is_64): first index of the maximum along the
- *   middle axis; NaN counts as larger than anything (the first NaN wins).
- *   One thread per output.
+ *                int out_is_64, int block_per_row): first index of the
+ *   maximum along the middle axis; NaN counts as larger than anything (the
+ *   first NaN wins). block_per_row as softmax: a block's threads each take
+ *   every blockDim.x-th element of the row, then combine (value, index)
+ *   candidates in shared memory.
  * ct_softmax_<dt>(T *out, const T *in, i64 outer, i64 len, i64 inner,
  *                 int block_per_row): exp(x - max) / sum along the middle
  *   axis, in float (float64 for float64); the body of nn.cu's
  *   ct_log_softmax_<dt> too (rows.cuh). block_per_row (only with
  *   inner == 1): one block per row, else one thread per (outer, inner)
- *   column (rows.cuh's each_row).
+ *   column (rows.cuh's each_row, for argmax too).
  *
  * Instantiation lines: CT_REDUCE(sum, OpSum, float, f32)
  *   CT_ARGMAX(float, f32)   CT_SOFTMAX(float, f32)
@@ -214,31 +216,81 @@ CT_DEV void reduce_finish(T *out, const typename RAcc<T>::type *part, i64 n_out,
     reduce_finish<T, Op>(out, part, n_out, parts, divisor);                                          \
   }
 
-template <class T> CT_DEV void argmax_kernel(void *out, const T *in, i64 outer, i64 len, i64 inner, int out_is_64) {
+/* An argmax candidate: value and index; k < 0 stands for no element (a
+ * thread past the end of a short row). */
+template <class A> struct ArgBest {
+  A v;
+  i64 k;
+};
+
+template <class A> CT_DEV ArgBest<A> shfl_down_any(ArgBest<A> b, int o) {
+  ArgBest<A> r;
+  r.v = __shfl_down_sync(0xffffffffu, b.v, o);
+  r.k = __shfl_down_sync(0xffffffffu, b.k, o);
+  return r;
+}
+
+/* NaN above every number (the first NaN wins, as on the CPU), then the
+ * larger value, then the smaller index. A total order: the block may
+ * combine its threads' candidates in any order and still find what the
+ * serial walk finds, the first maximum. */
+struct ArgBetter {
+  template <class A> static CT_DEV ArgBest<A> f(ArgBest<A> a, ArgBest<A> b) {
+    if (b.k < 0) return a;
+    if (a.k < 0) return b;
+    bool an = ct_isnan(a.v), bn = ct_isnan(b.v);
+    if (an != bn) return an ? a : b;
+    if (!an && a.v != b.v) return a.v > b.v ? a : b;
+    return a.k < b.k ? a : b;
+  }
+};
+
+/* Each thread walks its share of the row in rising index order, so a
+ * strictly greater value keeps its first maximum; once it holds a NaN
+ * nothing later can win and it stops reading. */
+template <class A> CT_DEV void arg_take(ArgBest<A> &b, A v, i64 k) {
+  if (!ct_isnan(b.v) && (b.k < 0 || v > b.v || ct_isnan(v))) {
+    b.v = v;
+    b.k = k;
+  }
+}
+
+template <class T> struct Argmax {
   typedef typename Acc<T>::type A;
-  CT_GRID_STRIDE(o, outer * inner) {
-    i64 a = o / inner, b = o - a * inner;
-    const T *p = in + a * len * inner + b;
-    i64 best = 0;
-    A bv = len > 0 ? to_acc(p[0]) : (A)0;
-    for (i64 k = 1; k < len && !ct_isnan(bv); k++) {
-      A v = to_acc(p[k * inner]);
-      if (v > bv || ct_isnan(v)) {
-        bv = v;
-        best = k;
-      }
+  void *out;
+  const T *in;
+  i64 len;
+  int out_is_64;
+  CT_DEV void row(i64 base, i64 step, i64 o, i64 k0, i64 dk, bool block) {
+    const T *p = in + base;
+    ArgBest<A> b;
+    b.v = (A)0;
+    b.k = -1;
+    i64 k = k0;
+    /* eight loads in flight per trip, as strided_part */
+    for (; k + 7 * dk < len && !ct_isnan(b.v); k += 8 * dk) {
+      T v[8];
+#pragma unroll
+      for (int j = 0; j < 8; j++) v[j] = p[(k + j * dk) * step];
+#pragma unroll
+      for (int j = 0; j < 8; j++) arg_take(b, (A)to_acc(v[j]), k + j * dk);
     }
+    for (; k < len && !ct_isnan(b.v); k += dk) arg_take(b, (A)to_acc(p[k * step]), k);
+    if (block) b = block_all<ArgBetter>(b);
+    if (k0 != 0) return;
+    i64 best = b.k < 0 ? 0 : b.k;
     if (out_is_64)
       ((i64 *)out)[o] = best;
     else
       ((int *)out)[o] = (int)best;
   }
-}
+};
 
 #define CT_ARGMAX(T, sfx)                                                                         \
   extern "C" __global__ void ct_argmax_##sfx(void *out, const T *in, i64 outer, i64 len, i64 inner, \
-                                             int out_is_64) {                                      \
-    argmax_kernel<T>(out, in, outer, len, inner, out_is_64);                                       \
+                                             int out_is_64, int block_per_row) {                   \
+    Argmax<T> job = {out, in, len, out_is_64};                                                     \
+    each_row(job, outer, len, inner, block_per_row);                                               \
   }
 
 #define CT_SOFTMAX(T, sfx)                                                                         \

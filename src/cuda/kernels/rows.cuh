@@ -1,5 +1,5 @@
 /*
- * Row walks shared by reduce.cu (softmax) and nn.cu (log_softmax,
+ * Row walks shared by reduce.cu (softmax, argmax) and nn.cu (log_softmax,
  * the cross-entropies): one copy of the row machinery, so that the two
  * modules cannot drift apart (softmax and log_softmax were once two
  * copies of the same algorithm, with different block reductions).
