@@ -13,7 +13,8 @@
  *                      device-to-device copy of one, GB/s
  *   gpu_check reduce   the sum of each row of [2048, 4 Mi] float32 (a
  *                      block per row), GB/s read, and its ratio to that
- *                      copy's GB/s
+ *                      copy's GB/s; argmax of each row of [16, 1 Mi]
+ *                      float32 (a block per row), GB/s read
  *   gpu_check first    one small add on the GPU, copied back (for timing
  *                      the whole process: cold and warm kernel cache)
  *   gpu_check dry-run  the suite with the CPU standing in for the GPU: no
@@ -24,8 +25,9 @@
  * tensors (the suite's by about 10x, keeping every kernel strategy: vector
  * bodies and tails, a block per reduction chunk or row, a block per
  * softmax row; matmul to n = 128 and 256, bandwidth to 1 Mi elements, the
- * row sum to [40, 16 Ki]; the suite's argmax rows of 1M elements stay,
- * they are cheap) for the emulated GPU of the test suite (tests
+ * row sum to [40, 16 Ki], the timed argmax to [4, 64 Ki]; the suite's
+ * argmax rows of 1M elements stay, they are cheap) for the emulated GPU
+ * of the test suite (tests
  * gpu_emulated and gpu_run_script: the fake driver runs the kernels on the
  * host, one CUDA thread at a time). Small
  * timings measure nothing; they check the program.
@@ -1281,6 +1283,48 @@ static double row_sum_bandwidth(ct_context *ctx, int64_t shape[2]) {
   return (double)shape[0] * (double)shape[1] * 4 * iters / sec / 1e9;
 }
 
+/* argmax along each row of [16, 1Mi] float32 (a few rows of many classes,
+ * a block per row), in GB/s read; every row's planted maximum must come
+ * back. */
+static double argmax_bandwidth(ct_context *ctx, int64_t shape[2]) {
+  shape[0] = size_of(16, 4);
+  shape[1] = size_of(1ll << 20, 1ll << 16);
+  int64_t n = shape[0] * shape[1];
+  float *host = malloc((size_t)n * sizeof *host);
+  for (int64_t i = 0; i < n; i++) host[i] = (float)(urand() * 2 - 1);
+  for (int64_t r = 0; r < shape[0]; r++) host[r * shape[1] + (r * 104729 + 17) % shape[1]] = 2;
+  ct_tensor *a = NULL, *m = NULL;
+  OK(ct_device_scope_push(ctx, dut));
+  OK(ct_tensor_from_host(ctx, CT_FLOAT32, shape, 2, host, &a));
+  free(host);
+  int iters = small ? 2 : 20;
+  for (int i = 0; i < 2; i++) { /* warm up: the kernel's compile, the output's allocation */
+    OK(ct_argmax(ctx, a, 1, CT_INT64, &m));
+    ct_tensor_release(m);
+  }
+  OK(ct_context_synchronize(ctx));
+  double t0 = now();
+  for (int i = 0; i < iters; i++) {
+    OK(ct_argmax(ctx, a, 1, CT_INT64, &m));
+    if (i + 1 < iters) ct_tensor_release(m);
+  }
+  OK(ct_context_synchronize(ctx));
+  double sec = now() - t0;
+  int64_t *at = malloc((size_t)shape[0] * sizeof *at);
+  OK(ct_tensor_to_host(m, at, (size_t)shape[0] * sizeof *at));
+  for (int64_t r = 0; r < shape[0]; r++)
+    if (at[r] != (r * 104729 + 17) % shape[1]) {
+      failures++;
+      printf("FAIL argmax row %lld: %lld, want %lld\n", (long long)r, (long long)at[r],
+             (long long)((r * 104729 + 17) % shape[1]));
+      break;
+    }
+  free(at);
+  ct_tensor_release(m), ct_tensor_release(a);
+  OK(ct_device_scope_pop(ctx));
+  return (double)n * 4 * iters / sec / 1e9;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "suite";
   ct_context *ctx = NULL;
@@ -1346,6 +1390,9 @@ int main(int argc, char **argv) {
     printf("reduce_sum rows float32 [%lld, %lld] axis 1 %.1f GB/s\n", (long long)shape[0], (long long)shape[1], sum);
     printf("reduce_sum rows / copy d2d %.2f (copy d2d %s %.1f GB/s)\n", copy > 0 ? sum / copy : 0,
            small ? "1Mi" : "64Mi", copy);
+    int64_t ashape[2];
+    double am = argmax_bandwidth(ctx, ashape);
+    printf("argmax rows float32 [%lld, %lld] axis 1 %.1f GB/s\n", (long long)ashape[0], (long long)ashape[1], am);
   } else {
     fprintf(stderr, "gpu_check: unknown mode '%s' (suite, gradients, matmul, bandwidth, reduce, first, dry-run)\n", mode);
     failures = 1;

@@ -13,8 +13,9 @@
 # Steps: tests/test_cuda_nvrtc (every kernel compiles); every GPU op
 # against the CPU oracle (gpu_check suite); matmul TFLOP/s and add/copy
 # bandwidth beside PyTorch on the same GPU; the sum of many long rows
-# against a device-to-device copy; whole-process time to a first
-# GPU result with a cold and a warm kernel cache beside
+# against a device-to-device copy; argmax of a few rows of 1M classes;
+# whole-process time to a first GPU result with a cold and a warm kernel
+# cache beside
 # `python3 -c "import torch; torch.ones(1, device='cuda')"`; collectives on
 # one GPU (bench/gpu/gpu_dist under mpirun -np 1: NCCL, then the staging
 # through the host without it).
@@ -191,7 +192,7 @@ fi
 step "performance: ctensor, then PyTorch, on the same GPU"
 ct "$CHECK" matmul >"$LOGS/perf.txt" 2>&1 || { echo "gpu_check matmul FAILED:"; tail -5 "$LOGS/perf.txt"; fail=1; }
 ct "$CHECK" bandwidth >>"$LOGS/perf.txt" 2>&1 || { echo "gpu_check bandwidth FAILED:"; tail -5 "$LOGS/perf.txt"; fail=1; }
-# many long rows, a block per row (issue 16 item 9)
+# many long rows, a block per row (issue 16 item 9); argmax of a few long rows
 ct "$CHECK" reduce >>"$LOGS/perf.txt" 2>&1 || { echo "gpu_check reduce FAILED:"; tail -5 "$LOGS/perf.txt"; fail=1; }
 cat "$LOGS/perf.txt"
 python3 bench/gpu/torch_peer.py >"$LOGS/torch.txt" 2>"$LOGS/torch.err" ||
@@ -223,6 +224,8 @@ say "| add / d2d copy (ctensor) | $(ratio "$(num "$LOGS/perf.txt" "add float32 $
 ROWS=$(grep -F 'reduce_sum rows float32 ' "$LOGS/perf.txt" | head -1 | sed 's/^reduce_sum rows float32 \(\[[^]]*\]\).*/\1/')
 say "| sum of each row, float32 ${ROWS:-(failed)} | $(num "$LOGS/perf.txt" "reduce_sum rows float32") GB/s | | | |"
 say "| row sum / d2d copy (ctensor) | $(grep -F 'reduce_sum rows / copy d2d ' "$LOGS/perf.txt" | head -1 | awk '{print $6}') | | | >= 0.8 |"
+AROWS=$(grep -F 'argmax rows float32 ' "$LOGS/perf.txt" | head -1 | sed 's/^argmax rows float32 \(\[[^]]*\]\).*/\1/')
+say "| argmax of each row, float32 ${AROWS:-(failed)} | $(num "$LOGS/perf.txt" "argmax rows float32") GB/s | | | |"
 
 # ---- time to first result -----------------------------------------------------------
 step "time to first GPU result (whole process)"
