@@ -253,12 +253,12 @@ void ct_dist_end(ct_process_group *pg) {
 /* ---- the agreement check -------------------------------------------------- */
 
 /* A call as numbers. The first step of every collective, whatever its
- * kind, is the same exchange of a hash of these (below), which yields its
- * maximum and minimum over the processes. They are equal everywhere
- * exactly when every process asked for the same thing -- so a mismatch is
- * found by every process from the same numbers, and they all fail
- * together, after exchanging the fields themselves to say how they differ.
- * It doubles as the check that the others are alive and as the barrier. */
+ * kind, is the same exchange of a hash of these (below), after which every
+ * process knows whether all of them asked for the same thing -- so a
+ * mismatch is found by every process in the same exchange, and they all
+ * fail together, after exchanging the fields themselves to say how they
+ * differ. It doubles as the check that the others are alive and as the
+ * barrier. */
 enum { F_MAGIC, F_SEQ, F_KIND, F_OP, F_ROOT, F_PATH, F_DTYPE, F_RANK, F_DIM0, F_COUNT = F_DIM0 + CT_MAX_RANK };
 #define CALL_MAGIC 0x63744331 /* "ctC1" */
 
