@@ -915,6 +915,19 @@ CT_API const char *ct_reduce_op_name(ct_reduce_op op);
  * dtype and shape everywhere; numeric dtypes, not bool). */
 CT_API ct_status ct_process_group_all_reduce(ct_process_group *pg, const ct_tensor *x, ct_reduce_op op,
                                              ct_tensor **out);
+/* n all_reduces in one collective ("tensor fusion", as Horovod does for
+ * gradients): outs[i] is what ct_process_group_all_reduce(pg, xs[i], op)
+ * would give (the same bits with up to 3 processes; see
+ * docs/distributed.md for more), each run, logged and counted as its own
+ * CollectiveReduceV2 op; but one agreement checks the whole group (n and
+ * every member's dtype, shape and path: processes passing different groups
+ * all fail with INVALID_ARGUMENT), and when every member of every process
+ * is a host CPU tensor, the members of each dtype are packed and moved by
+ * one exchange per dtype. Members may differ in dtype and shape, and may
+ * be empty; n >= 1, no NULL member, no bool. All or nothing: on an error
+ * no entry of outs is written. n == 1 is the single call. */
+CT_API ct_status ct_process_group_all_reduce_n(ct_process_group *pg, const ct_tensor *const *xs, int n,
+                                               ct_reduce_op op, ct_tensor **outs);
 /* Every process gets root's x (same dtype and shape everywhere; any dtype). */
 CT_API ct_status ct_process_group_broadcast(ct_process_group *pg, const ct_tensor *x, int root, ct_tensor **out);
 /* The processes' x concatenated along axis 0 in rank order; the first

@@ -380,6 +380,167 @@ ct_status ct_process_group_all_reduce(ct_process_group *pg, const ct_tensor *x, 
   return run(&c, x, x->shape, &attrs, out);
 }
 
+/* ---- all_reduce_n: a group of all_reduces under one agreement ------------- */
+
+/* Folds one number into the members' hash (the agreement compares it, so
+ * processes passing different groups fail together). */
+static uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h * 0xff51afd7ed558ccdull;
+}
+
+/* What one all_reduce_n call holds until its outputs are handed over. */
+typedef struct group {
+  coll *cs;         /* n: each member's device, path, why staged */
+  int64_t *offset;  /* n: each member's byte offset in pack */
+  ct_tensor **made; /* n: the outputs so far */
+  unsigned char *pack;
+} group;
+
+static void group_free(group *g, int n) {
+  for (int i = 0; g->made && i < n; i++) ct_tensor_release(g->made[i]);
+  free(g->cs);
+  free(g->offset);
+  free(g->made);
+  free(g->pack);
+}
+
+/* Packing (can_pack true): every member of dtype d goes, in call order,
+ * into one vector at pack + doff[d] of total[d] elements, so that one
+ * ct_dist_allreduce_host per dtype moves them all. Reserves the receive
+ * buffer for whichever way the data will move. */
+static ct_status group_prepare(ct_process_group *pg, group *g, const ct_tensor *const *xs, int n, bool can_pack,
+                               int64_t *total, int64_t *doff) {
+  if (!can_pack) {
+    for (int i = 0; i < n; i++) {
+      if (g->cs[i].call.path != CT_PATH_MPI) continue;
+      ct_status st = ct_dist_reserve_scratch(pg, xs[i]->numel, xs[i]->dtype);
+      if (st != CT_OK) return st;
+    }
+    return CT_OK;
+  }
+  for (int i = 0; i < n; i++) total[xs[i]->dtype] += xs[i]->numel;
+  int64_t bytes = 0;
+  for (int d = 0; d < CT_DTYPE_COUNT; d++) {
+    doff[d] = bytes;
+    bytes += (total[d] * (int64_t)ct_dtype_size((ct_dtype)d) + 7) & ~(int64_t)7; /* each vector 8-byte aligned */
+    if (total[d] > 0) {
+      ct_status st = ct_dist_reserve_scratch(pg, total[d], (ct_dtype)d);
+      if (st != CT_OK) return st;
+    }
+  }
+  g->pack = malloc((size_t)(bytes > 0 ? bytes : 1));
+  if (!g->pack)
+    return ct_error(CT_RESOURCE_EXHAUSTED, "all_reduce_n: out of memory for a %lld-byte packing buffer",
+                    (long long)bytes);
+  int64_t at[CT_DTYPE_COUNT];
+  memcpy(at, doff, sizeof at);
+  for (int i = 0; i < n; i++) {
+    const ct_tensor *x = xs[i];
+    g->offset[i] = at[x->dtype];
+    if (x->nbytes > 0) memcpy(g->pack + at[x->dtype], x->data, x->nbytes);
+    at[x->dtype] += (int64_t)x->nbytes;
+  }
+  return CT_OK;
+}
+
+ct_status ct_process_group_all_reduce_n(ct_process_group *pg, const ct_tensor *const *xs, int n, ct_reduce_op op,
+                                        ct_tensor **outs) {
+  if (pg == NULL) return ct_error(CT_INVALID_ARGUMENT, "all_reduce_n: NULL group");
+  /* One tensor is the single call, whose data may ride in the agreement. */
+  if (n == 1 && xs && outs) return ct_process_group_all_reduce(pg, xs[0], op, outs);
+  const char *what = "all_reduce_n";
+  ct_status st = ct_dist_begin(pg, what);
+  if (st != CT_OK) return st;
+  group g = {NULL, NULL, NULL, NULL};
+  ct_status local = CT_OK;
+  if (n <= 0) local = ct_error(CT_INVALID_ARGUMENT, "all_reduce_n: n = %d (at least one tensor)", n);
+  else if (!xs || !outs) local = ct_error(CT_INVALID_ARGUMENT, "all_reduce_n: NULL %s array", xs ? "output" : "tensor");
+  if (local == CT_OK) {
+    g.cs = malloc((size_t)n * sizeof *g.cs);
+    g.offset = calloc((size_t)n, sizeof *g.offset);
+    g.made = calloc((size_t)n, sizeof *g.made);
+    if (!g.cs || !g.offset || !g.made) local = ct_error(CT_RESOURCE_EXHAUSTED, "all_reduce_n: out of memory");
+  }
+  for (int i = 0; local == CT_OK && i < n; i++) {
+    local = check_local(pg, what, xs[i], true, false, op);
+    if (local != CT_OK) {
+      /* which member, added only on failure: formatting it per member
+       * would cost more than a small member's own work */
+      char why[1024];
+      snprintf(why, sizeof why, "%s", ct_last_error());
+      local = ct_error(local, "%s (tensor %d of %d)", why, i, n);
+    }
+  }
+  if (local == CT_OK) local = ct_context_ensure(pg->ctx);
+  /* Every process's first collective lists devices (see begin()). */
+  if (!pg->devices_known) {
+    st = exchange_devices(pg);
+    if (st != CT_OK) {
+      ct_dist_end(pg);
+      group_free(&g, n); /* nothing made yet */
+      return st;
+    }
+  }
+  /* Each member placed as the single call places it; the group packs only
+   * when every member is host memory that needs no move (begin()'s
+   * condition for riding in the agreement). */
+  uint64_t members = (uint64_t)n;
+  bool can_pack = local == CT_OK;
+  for (int i = 0; local == CT_OK && i < n; i++) {
+    const ct_tensor *x = xs[i];
+    coll_init(&g.cs[i], pg, CT_OP_ALL_REDUCE, CT_COLL_ALL_REDUCE, (int)op, -1);
+    local = place_collective(&g.cs[i], x);
+    if (local != CT_OK) break;
+    can_pack = can_pack && g.cs[i].dev == x->device && x->backing->type == CT_DEV_CPU;
+    members = mix(mix(mix(members, (uint64_t)x->dtype), (uint64_t)g.cs[i].call.path), (uint64_t)x->rank);
+    for (int k = 0; k < x->rank; k++) members = mix(members, (uint64_t)x->shape[k]);
+  }
+  int64_t total[CT_DTYPE_COUNT] = {0}, doff[CT_DTYPE_COUNT] = {0};
+  if (local == CT_OK) local = group_prepare(pg, &g, xs, n, can_pack, total, doff);
+  char local_error[1024];
+  local_error[0] = '\0';
+  ct_collective_call call;
+  memset(&call, 0, sizeof call);
+  call.kind = CT_COLL_ALL_REDUCE_N;
+  call.op = (int)op;
+  call.root = -1;
+  call.count = n;
+  call.members = members;
+  if (local != CT_OK) {
+    snprintf(local_error, sizeof local_error, "%s", ct_last_error());
+    call.kind = CT_COLL_ERROR;
+    can_pack = false;
+  }
+  /* Whether every process packs is the AND of the data bit: a flag with no
+   * data. No second agreement either way. */
+  const void *all_pack = NULL;
+  st = ct_dist_agree(pg, &call, local != CT_OK ? local_error : NULL, NULL, can_pack ? (const void *)xs : NULL, 0,
+                     &all_pack);
+  if (st == CT_OK && local != CT_OK) st = ct_error(local, "%s", local_error);
+  /* One move per dtype of the packed vectors, reduced in place; each output
+   * then takes its slice through the kernel's `fused` copy (and divides
+   * for mean). Unpacked, each member moves by itself, in call order. */
+  for (int d = 0; st == CT_OK && all_pack && d < CT_DTYPE_COUNT; d++)
+    if (total[d] > 0)
+      st = ct_dist_allreduce_host(pg, g.pack + doff[d], g.pack + doff[d], total[d], (ct_dtype)d, (int)op, what);
+  for (int i = 0; st == CT_OK && i < n; i++) {
+    const ct_tensor *x = xs[i];
+    ct_collective_attrs a = {pg, op, -1, NULL, NULL, g.cs[i].call.path, g.cs[i].staged_why,
+                             all_pack ? g.pack + g.offset[i] : NULL};
+    st = ct_op_run_on(pg->ctx, g.cs[i].dev, CT_OP_ALL_REDUCE, x->dtype, &x, 1, x->shape, x->rank, x->dtype, &a,
+                      &g.made[i]);
+  }
+  ct_dist_end(pg);
+  if (st == CT_OK) {
+    memcpy(outs, g.made, (size_t)n * sizeof *outs);
+    free(g.made);
+    g.made = NULL; /* handed over */
+  }
+  group_free(&g, n);
+  return st;
+}
+
 ct_status ct_process_group_broadcast(ct_process_group *pg, const ct_tensor *x, int root, ct_tensor **out) {
   if (pg == NULL || out == NULL) return ct_error(CT_INVALID_ARGUMENT, "broadcast: NULL %s", pg ? "out" : "group");
   if (root < 0 || root >= pg->size) {

@@ -62,7 +62,8 @@ typedef enum ct_dist_algorithm {
 /* What every process says about the collective it is about to run. */
 typedef enum ct_collective_kind {
   CT_COLL_ERROR = 0, /* this process failed before it could take part */
-  CT_COLL_ALL_REDUCE, CT_COLL_BROADCAST, CT_COLL_ALL_GATHER, CT_COLL_REDUCE_SCATTER, CT_COLL_BARRIER
+  CT_COLL_ALL_REDUCE, CT_COLL_BROADCAST, CT_COLL_ALL_GATHER, CT_COLL_REDUCE_SCATTER, CT_COLL_BARRIER,
+  CT_COLL_ALL_REDUCE_N /* a group of all_reduces under one agreement (count, members) */
 } ct_collective_kind;
 
 /* How the data moves; part of the agreement, since a process moving it
@@ -77,6 +78,10 @@ typedef struct ct_collective_call {
   ct_dtype dtype;
   int rank;
   int64_t shape[CT_MAX_RANK];
+  /* CT_COLL_ALL_REDUCE_N: how many tensors, and a hash of every one's
+   * dtype, shape and path (dtype, rank and shape above are unused) */
+  int64_t count;
+  uint64_t members;
 } ct_collective_call;
 
 /* Attributes of the collective ops (ct_kernel_args.attrs). */
@@ -100,7 +105,10 @@ void ct_dist_end(ct_process_group *pg);
  * dimension. `local` is this process's failure, if any (kind ERROR). An
  * all_reduce may pass its host data (nbytes <= AGREE_FUSE_MAX): when every
  * process did, *fused points to the reduced result (valid until the next
- * collective of the group), else NULL and the data moves separately. */
+ * collective of the group), else NULL and the data moves separately.
+ * data non-NULL with nbytes 0 is a flag only: this process could take part
+ * in a fused move (all_reduce_n: its tensors can be packed) and sends no
+ * data; *fused is then non-NULL exactly when every process set it. */
 ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, const char *local_error,
                         int64_t *dims0, const void *data, size_t nbytes, const void **fused);
 /* Waits for a request of a collective within the group's timeout. */
@@ -115,8 +123,9 @@ ct_status ct_dist_exchange(ct_process_group *pg, int peer, const void *send, int
  * Mean combines as sum. Float16 and bfloat16 compute in float. */
 void ct_dist_combine(ct_dtype dtype, int op, const void *lo, const void *hi, void *out, int64_t n);
 /* The data of an all_reduce of host memory (allreduce.c): out = the
- * reduction of every process's `in` (count elements), mean as sum. Call
- * with pg->lock held, after the agreement. */
+ * reduction of every process's `in` (count elements), mean as sum; out may
+ * be in (every step sends before it combines into out). Call with pg->lock
+ * held, after the agreement. */
 ct_status ct_dist_allreduce_host(ct_process_group *pg, const void *in, void *out, int64_t count, ct_dtype dtype,
                                  int op, const char *what);
 /* Makes the scratch buffer big enough for an all_reduce of count elements

@@ -273,11 +273,19 @@ static void encode(const ct_process_group *pg, const ct_collective_call *c, int6
   f[F_DTYPE] = c->dtype;
   f[F_RANK] = c->rank;
   for (int i = 0; i < c->rank && i < CT_MAX_RANK; i++) f[F_DIM0 + i] = c->shape[i];
+  if (c->kind == CT_COLL_ALL_REDUCE_N) {
+    /* the group as two "dimensions": its size and its members' hash, so
+     * that both enter the agreement's hash and the mismatch report */
+    f[F_DTYPE] = 0;
+    f[F_RANK] = 2;
+    f[F_DIM0] = c->count;
+    f[F_DIM0 + 1] = (int64_t)c->members;
+  }
 }
 
 static const char *kind_name(int64_t k) {
   static const char *const names[] = {"(failed before the collective)", "all_reduce", "broadcast", "all_gather",
-                                      "reduce_scatter", "barrier"};
+                                      "reduce_scatter", "barrier", "all_reduce_n"};
   return k >= 0 && k < (int64_t)CT_ARRAY_LEN(names) ? names[k] : "(not a ctensor collective)";
 }
 
@@ -290,6 +298,14 @@ static void describe(const int64_t *f, char *out, size_t size) {
   int rank = (int)(f[F_RANK] < 0 ? 0 : f[F_RANK] > CT_MAX_RANK ? CT_MAX_RANK : f[F_RANK]);
   ct_shape_str(f + F_DIM0, rank, shape, sizeof shape);
   char extra[48] = "";
+  if (f[F_KIND] == CT_COLL_ALL_REDUCE_N) {
+    /* The members differ only by their hash here: it shows which ranks
+     * passed the same group (a second exchange could name the member). */
+    snprintf(out, size, "#%lld all_reduce_n(%s) of %lld tensors (dtypes, shapes and paths hashed: %08llx)",
+             (long long)f[F_SEQ], ct_reduce_op_name((ct_reduce_op)f[F_OP]), (long long)f[F_DIM0],
+             (unsigned long long)((uint64_t)f[F_DIM0 + 1] >> 32));
+    return;
+  }
   if (f[F_KIND] == CT_COLL_ALL_REDUCE || f[F_KIND] == CT_COLL_REDUCE_SCATTER)
     snprintf(extra, sizeof extra, "(%s)", ct_reduce_op_name((ct_reduce_op)f[F_OP]));
   else if (f[F_KIND] == CT_COLL_BROADCAST)
@@ -404,7 +420,7 @@ static void merge(agree_state *s, int tag, int bytes, void *mine, const void *in
    * data then moves after the agreement. */
   if (s->fused && (tag & 1) && bytes == s->nbytes) {
     int64_t n = s->nbytes / (int64_t)ct_dtype_size(call->dtype);
-    ct_dist_combine(call->dtype, call->op, theirs_lower ? in : mine, theirs_lower ? mine : in, mine, n);
+    if (n > 0) ct_dist_combine(call->dtype, call->op, theirs_lower ? in : mine, theirs_lower ? mine : in, mine, n);
   } else {
     s->fused = false;
   }
@@ -485,7 +501,7 @@ ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, co
       0x1d8e4e27c47d124full, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull, 0x85ebca77c2b2ae63ull,
       0x27d4eb2f165667c5ull, 0xff51afd7ed558ccdull, 0xc4ceb9fe1a85ec53ull, 0x87c37b91114253d5ull};
   _Static_assert(F_COUNT <= 16, "one multiplier per field");
-  int n_fields = F_DIM0 + (call->rank > 0 && call->rank <= CT_MAX_RANK ? call->rank : 0);
+  int n_fields = F_DIM0 + (mine[F_RANK] > 0 && mine[F_RANK] <= CT_MAX_RANK ? (int)mine[F_RANK] : 0);
   uint64_t h = 0;
   for (int i = 0; i < n_fields; i++) h += (uint64_t)mine[i] * k[i];
   h ^= h >> 33;
@@ -497,7 +513,8 @@ ct_status ct_dist_agree(ct_process_group *pg, const ct_collective_call *call, co
   s.hash = (int)(h & (uint64_t)pg->tag_hash_mask);
   if (s.hash == 0) s.hash = 1;
   s.agree = true;
-  s.fused = data && nbytes > 0 && nbytes <= AGREE_FUSE_MAX;
+  /* nbytes 0 with data: the data bit alone (all_reduce_n's "I can pack") */
+  s.fused = data && nbytes <= AGREE_FUSE_MAX;
   s.nbytes = s.fused ? (int)nbytes : 0;
   if (s.fused) memcpy(buf, data, nbytes);
   ct_status st = exchange_all(pg, &s, buf, in, call, what);

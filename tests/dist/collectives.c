@@ -466,6 +466,178 @@ TEST(local_failure_reaches_everyone) {
   CHECK_OK(ct_process_group_barrier(pg));
 }
 
+/* ---- all_reduce_n ------------------------------------------------------------ */
+
+/* The group of the tests below: mixed dtypes and shapes, an empty member,
+ * a scalar, one past AGREE_FUSE_MAX (alone it would move after the
+ * agreement, grouped it is packed with the small ones). Float values round
+ * when summed, so that a wrong order or a wrong slice shows in the bits. */
+#define GROUP_N 9
+static const ct_dtype group_dtype[GROUP_N] = {CT_FLOAT32, CT_FLOAT64, CT_INT32, CT_FLOAT16, CT_BFLOAT16,
+                                              CT_INT64,   CT_FLOAT32, CT_FLOAT32, CT_FLOAT64};
+static const int group_rank[GROUP_N] = {2, 0, 2, 1, 1, 1, 1, 1, 3};
+static const int64_t group_shape[GROUP_N][3] = {{2, 3}, {0}, {0, 3}, {5}, {4}, {7}, {1500}, {3}, {2, 1, 2}};
+
+static void make_group(ct_tensor **xs, int salt) {
+  static double v[1500];
+  for (int m = 0; m < GROUP_N; m++) {
+    bool integer = group_dtype[m] == CT_INT32 || group_dtype[m] == CT_INT64;
+    for (int i = 0; i < 1500; i++)
+      v[i] = integer ? (rank_ + 1) * ((i + m + salt) % 5 + 1) : (rank_ + 1) * 0.1 + (double)((i + m + salt) % 1009) * 1e-3;
+    xs[m] = make(group_dtype[m], group_shape[m], group_rank[m], v);
+  }
+}
+
+static bool same_tensor(const ct_tensor *a, const ct_tensor *b) {
+  if (!a || !b || ct_tensor_dtype(a) != ct_tensor_dtype(b) || ct_tensor_rank(a) != ct_tensor_rank(b)) return false;
+  for (int k = 0; k < ct_tensor_rank(a); k++)
+    if (ct_tensor_dim(a, k) != ct_tensor_dim(b, k)) return false;
+  if (strcmp(ct_tensor_device(a), ct_tensor_device(b)) != 0) return false;
+  size_t bytes = (size_t)ct_tensor_num_elements(a) * ct_dtype_size(ct_tensor_dtype(a));
+  unsigned char *x = malloc(bytes + 1), *y = malloc(bytes + 1);
+  bool same = x && y && ct_tensor_to_host(a, x, bytes) == CT_OK && ct_tensor_to_host(b, y, bytes) == CT_OK &&
+              memcmp(x, y, bytes) == 0;
+  free(x);
+  free(y);
+  return same;
+}
+
+/* Every op: the group gives the bits of one all_reduce per member, in one
+ * collective, counted as one CollectiveReduceV2 per member. */
+TEST(all_reduce_n_matches_separate_calls) {
+  ct_tensor *xs[GROUP_N], *one[GROUP_N], *grouped[GROUP_N];
+  make_group(xs, 0);
+  for (int op = CT_REDUCE_SUM; op <= CT_REDUCE_PROD; op++) {
+    for (int m = 0; m < GROUP_N; m++) {
+      one[m] = NULL;
+      CHECK_OK(ct_process_group_all_reduce(pg, xs[m], (ct_reduce_op)op, &one[m]));
+    }
+    uint64_t seq0 = ct_process_group_collective_count(pg), ops0 = 0, ops1 = 0;
+    CHECK_OK(ct_device_op_count(ctx, "CPU:0", &ops0));
+    memset(grouped, 0, sizeof grouped);
+    CHECK_OK(ct_process_group_all_reduce_n(pg, (const ct_tensor *const *)xs, GROUP_N, (ct_reduce_op)op, grouped));
+    CHECK_OK(ct_device_op_count(ctx, "CPU:0", &ops1));
+    CHECK_EQ_INT(ct_process_group_collective_count(pg) - seq0, 1);
+    CHECK_EQ_INT(ops1 - ops0, GROUP_N);
+    for (int m = 0; m < GROUP_N; m++) {
+      if (!same_tensor(one[m], grouped[m]))
+        fprintf(stderr, "rank %d: all_reduce_n %s member %d (%s) differs from all_reduce\n", rank_,
+                ct_reduce_op_name((ct_reduce_op)op), m, ct_dtype_name(group_dtype[m]));
+      CHECK(same_tensor(one[m], grouped[m]));
+      ct_tensor_release(one[m]);
+      ct_tensor_release(grouped[m]);
+    }
+  }
+  /* n == 1 is the single call: one collective, same bits */
+  ct_tensor *a = NULL, *b = NULL;
+  CHECK_OK(ct_process_group_all_reduce(pg, xs[6], CT_REDUCE_MEAN, &a));
+  uint64_t seq0 = ct_process_group_collective_count(pg);
+  CHECK_OK(ct_process_group_all_reduce_n(pg, (const ct_tensor *const *)&xs[6], 1, CT_REDUCE_MEAN, &b));
+  CHECK_EQ_INT(ct_process_group_collective_count(pg) - seq0, 1);
+  CHECK(same_tensor(a, b));
+  ct_tensor_release(a);
+  ct_tensor_release(b);
+  for (int m = 0; m < GROUP_N; m++) ct_tensor_release(xs[m]);
+}
+
+/* Placed and logged per member, like the single call. */
+TEST(all_reduce_n_logged_per_member) {
+  ct_tensor *xs[GROUP_N], *ys[GROUP_N] = {NULL};
+  make_group(xs, 1);
+  log_text[0] = '\0';
+  ct_context_set_log_callback(ctx, capture, NULL);
+  CHECK_OK(ct_config_set_log_placement(ctx, true));
+  CHECK_OK(ct_process_group_all_reduce_n(pg, (const ct_tensor *const *)xs, GROUP_N, CT_REDUCE_SUM, ys));
+  CHECK_OK(ct_config_set_log_placement(ctx, false));
+  ct_context_set_log_callback(ctx, NULL, NULL);
+  int logged = 0;
+  for (const char *p = log_text; (p = strstr(p, "Executing op CollectiveReduceV2")) != NULL; p++) logged++;
+  CHECK_EQ_INT(logged, GROUP_N);
+  for (int m = 0; m < GROUP_N; m++) {
+    ct_tensor_release(xs[m]);
+    ct_tensor_release(ys[m]);
+  }
+}
+
+static bool untouched(ct_tensor *const *ys, int n) {
+  for (int m = 0; m < n; m++)
+    if (ys[m] != NULL) return false;
+  return true;
+}
+
+/* Different groups fail on every process, naming the ranks; local errors
+ * reach the others; nothing is written on a failure; the group stays
+ * usable. */
+TEST(all_reduce_n_mismatches_and_errors) {
+  ct_tensor *xs[GROUP_N], *ys[GROUP_N] = {NULL};
+  make_group(xs, 2);
+  const ct_tensor *const *cx = (const ct_tensor *const *)xs;
+  /* rank 1 passes one tensor fewer */
+  CHECK_ERR(ct_process_group_all_reduce_n(pg, cx, rank_ == 1 ? GROUP_N - 1 : GROUP_N, CT_REDUCE_SUM, ys),
+            CT_INVALID_ARGUMENT, "rank 1: #");
+  CHECK(strstr(ct_last_error(), "ranks 0,2: #") && strstr(ct_last_error(), "all_reduce_n(sum) of 9 tensors") &&
+        strstr(ct_last_error(), "all_reduce_n(sum) of 8 tensors"));
+  CHECK(untouched(ys, GROUP_N));
+  /* rank 2's fourth member has another shape (same count of elements) */
+  ct_tensor *other = NULL;
+  if (rank_ == 2) {
+    int64_t shape[2] = {5, 1};
+    double v[5] = {1, 2, 3, 4, 5};
+    other = make(CT_FLOAT16, shape, 2, v);
+    ct_tensor_release(xs[3]);
+    xs[3] = other;
+  }
+  CHECK_ERR(ct_process_group_all_reduce_n(pg, cx, GROUP_N, CT_REDUCE_MAX, ys), CT_INVALID_ARGUMENT, "rank 2: #");
+  CHECK(strstr(ct_last_error(), "ranks 0,1: #") && strstr(ct_last_error(), "all_reduce_n(max) of 9 tensors"));
+  CHECK(untouched(ys, GROUP_N));
+  /* a group and a single all_reduce */
+  ct_status st = rank_ == 0 ? ct_process_group_all_reduce(pg, xs[0], CT_REDUCE_SUM, &ys[0])
+                            : ct_process_group_all_reduce_n(pg, cx, GROUP_N, CT_REDUCE_SUM, ys);
+  CHECK_EQ_INT(st, CT_INVALID_ARGUMENT);
+  CHECK(strstr(ct_last_error(), "rank 0: #") && strstr(ct_last_error(), "all_reduce(sum) float32 [2,3]"));
+  CHECK(untouched(ys, GROUP_N));
+  /* n == 0 and NULL arrays everywhere */
+  CHECK_ERR(ct_process_group_all_reduce_n(pg, cx, 0, CT_REDUCE_SUM, ys), CT_INVALID_ARGUMENT, "n = 0");
+  CHECK_ERR(ct_process_group_all_reduce_n(pg, NULL, 2, CT_REDUCE_SUM, ys), CT_INVALID_ARGUMENT, "NULL tensor array");
+  CHECK_ERR(ct_process_group_all_reduce_n(pg, cx, 2, CT_REDUCE_SUM, NULL), CT_INVALID_ARGUMENT, "NULL output array");
+  /* a NULL member on rank 0, a bool member on rank 1: each fails with its
+   * own message, the others are told */
+  ct_tensor *saved = xs[5], *flag = NULL;
+  if (rank_ == 1) {
+    int64_t two[1] = {2};
+    double v[2] = {1, 0};
+    flag = make(CT_BOOL, two, 1, v);
+  }
+  for (int who = 0; who < 2; who++) {
+    xs[5] = rank_ == 0 && who == 0 ? NULL : rank_ == 1 && who == 1 ? flag : saved;
+    st = ct_process_group_all_reduce_n(pg, cx, GROUP_N, CT_REDUCE_SUM, ys);
+    CHECK_EQ_INT(st, CT_INVALID_ARGUMENT);
+    if (rank_ == who) {
+      CHECK(strstr(ct_last_error(), who == 0 ? "tensor is NULL (tensor 5 of 9)" : "bool cannot be reduced") != NULL);
+    } else {
+      char want[32];
+      snprintf(want, sizeof want, "rank %d: #", who);
+      CHECK(strstr(ct_last_error(), want) && strstr(ct_last_error(), "failed before the collective"));
+    }
+    CHECK(untouched(ys, GROUP_N));
+  }
+  xs[5] = saved;
+  ct_tensor_release(flag);
+  /* still usable */
+  if (rank_ == 2) {
+    ct_tensor_release(xs[3]);
+    double v[5] = {0};
+    xs[3] = make(CT_FLOAT16, group_shape[3], 1, v);
+  }
+  CHECK_OK(ct_process_group_all_reduce_n(pg, cx, GROUP_N, CT_REDUCE_SUM, ys));
+  CHECK(ys[8] != NULL && ct_tensor_num_elements(ys[8]) == 4);
+  for (int m = 0; m < GROUP_N; m++) {
+    ct_tensor_release(xs[m]);
+    ct_tensor_release(ys[m]);
+  }
+  CHECK_OK(ct_process_group_barrier(pg));
+}
+
 /* Last: rank 2 skips a collective; 0 and 1 give up after the timeout. */
 TEST(stuck_collective_times_out) {
   CHECK_OK(ct_process_group_set_timeout(pg, 1.0));
@@ -534,6 +706,9 @@ int main(int argc, char **argv) {
   RUN(algorithm_variable_checked);
   RUN(mismatched_order_and_dtype_fail_everywhere);
   RUN(local_failure_reaches_everyone);
+  RUN(all_reduce_n_matches_separate_calls);
+  RUN(all_reduce_n_logged_per_member);
+  RUN(all_reduce_n_mismatches_and_errors);
   RUN(stuck_collective_times_out);
   printf("rank %d: %.2f s\n", rank_, seconds() - t0);
   ct_process_group_free(pg);

@@ -310,6 +310,71 @@ TEST(staged_and_host_tensors_mix) {
   ct_tensor_release(y);
 }
 
+/* How many all_reduces were staged through the host so far. */
+static int64_t staged_reduces(void) {
+  int64_t n = 0;
+  for (int i = 0; i < ct_fallback_count(ctx); i++) {
+    ct_fallback_record r;
+    CHECK_OK(ct_fallback_get(ctx, i, &r));
+    if (strcmp(r.op, "CollectiveReduceV2") == 0) n += (int64_t)r.count;
+  }
+  return n;
+}
+
+/* A group in which rank 0 has one GPU tensor (staged) and rank 1 only CPU
+ * tensors: rank 0 cannot pack, so after the one agreement every process
+ * moves each member by itself -- and the sums are still right. */
+TEST(staged_group_unpacked) {
+  int64_t s3[1] = {3}, s2[2] = {2, 2};
+  double v[4];
+  ct_tensor *xs[3] = {NULL, NULL, NULL}, *ys[3] = {NULL, NULL, NULL};
+  for (int i = 0; i < 4; i++) v[i] = (rank_ + 1) * (i + 1);
+  /* host tensors are made in a /CPU:0 scope: by default they go to the GPU */
+  if (rank_ == 0) xs[1] = gpu(CT_FLOAT32, s2, 2, v);
+  CHECK_OK(ct_device_scope_push(ctx, "/CPU:0"));
+  CHECK_OK(ct_tensor_from_host(ctx, CT_FLOAT64, s3, 1, v, &xs[0]));
+  if (rank_ != 0) {
+    float f[4] = {(float)v[0], (float)v[1], (float)v[2], (float)v[3]};
+    CHECK_OK(ct_tensor_from_host(ctx, CT_FLOAT32, s2, 2, f, &xs[1]));
+  }
+  int32_t k[3] = {rank_ + 1, 2 * (rank_ + 1), 3 * (rank_ + 1)};
+  CHECK_OK(ct_tensor_from_host(ctx, CT_INT32, s3, 1, k, &xs[2]));
+  CHECK_OK(ct_device_scope_pop(ctx));
+  for (int i = 0; i < 3; i++) CHECK(strstr(ct_tensor_device(xs[i]), rank_ == 0 && i == 1 ? "GPU:0" : "CPU:0") != NULL);
+  /* the group stages what the single call on its GPU member stages */
+  int64_t before = staged_reduces();
+  ct_tensor *single = NULL;
+  CHECK_OK(ct_process_group_all_reduce(pg, xs[1], CT_REDUCE_SUM, &single));
+  ct_tensor_release(single);
+  int64_t per_call = staged_reduces() - before, fallbacks = staged_reduces();
+  CHECK_EQ_INT(per_call > 0, rank_ == 0);
+  CHECK_OK(ct_process_group_all_reduce_n(pg, (const ct_tensor *const *)xs, 3, CT_REDUCE_SUM, ys));
+  double got[4];
+  if (ys[1] && rank_ == 0) {
+    values(ys[1], got, 4);
+    for (int i = 0; i < 4; i++) CHECK(got[i] == 3 * (i + 1));
+    CHECK_EQ_INT(staged_reduces(), fallbacks + per_call); /* the GPU member alone was staged */
+  } else if (ys[1]) {
+    float f[4];
+    CHECK_OK(ct_tensor_to_host(ys[1], f, sizeof f));
+    for (int i = 0; i < 4; i++) CHECK(f[i] == 3 * (i + 1));
+  }
+  if (ys[0]) {
+    CHECK_OK(ct_tensor_to_host(ys[0], got, 3 * sizeof(double)));
+    for (int i = 0; i < 3; i++) CHECK(got[i] == 3 * (i + 1));
+  }
+  if (ys[2]) {
+    int32_t g[3];
+    CHECK_OK(ct_tensor_to_host(ys[2], g, sizeof g));
+    for (int i = 0; i < 3; i++) CHECK(g[i] == 3 * (i + 1));
+  }
+  for (int i = 0; i < 3; i++) {
+    CHECK(ys[i] != NULL);
+    ct_tensor_release(xs[i]);
+    ct_tensor_release(ys[i]);
+  }
+}
+
 TEST(staged_refused_in_strict_mode) {
   CHECK_OK(ct_config_set_soft_placement(ctx, false));
   int64_t s[1] = {2};
@@ -357,6 +422,7 @@ int main(int argc, char **argv) {
     RUN(staged_counted_and_logged);
     RUN(staged_refused_in_strict_mode);
     RUN(staged_and_host_tensors_mix);
+    RUN(staged_group_unpacked);
     RUN(nccl_listed_as_missing);
   } else {
     RUN(all_reduce_every_dtype_and_op);
