@@ -65,6 +65,59 @@ static PyObject *m_dist_collective(PyObject *m, PyObject *args) {
   return wrap_result(st, t);
 }
 
+/* all_reduce_n over a sequence of tensors: a list of the results, in
+ * order. The C call writes nothing on an error, so nothing leaks. */
+static PyObject *m_dist_all_reduce_n(PyObject *m, PyObject *args) {
+  PyObject *seq_in;
+  int op;
+  if (!PyArg_ParseTuple(args, "Oi", &seq_in, &op)) return NULL;
+  ct_process_group *pg = group_or_raise();
+  if (!pg) return NULL;
+  PyObject *seq = PySequence_Fast(seq_in, "dist_all_reduce_n: expected a list of tensors");
+  if (!seq) return NULL;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  if (n > INT_MAX) {
+    Py_DECREF(seq);
+    PyErr_Format(PyExc_ValueError, "dist_all_reduce_n: %zd tensors, at most %d", n, INT_MAX);
+    return NULL;
+  }
+  const ct_tensor **xs = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *xs);
+  ct_tensor **outs = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *outs);
+  PyObject *list = NULL;
+  if (!xs || !outs) {
+    PyErr_NoMemory();
+    goto done;
+  }
+  for (Py_ssize_t i = 0; i < n; i++)
+    if (!(xs[i] = tensor_of(PySequence_Fast_GET_ITEM(seq, i), "all_reduce_n"))) goto done;
+  ct_status st;
+  /* the tensors stay referenced by seq while the GIL is released */
+  OP_BEGIN;
+  st = ct_process_group_all_reduce_n(pg, xs, (int)n, (ct_reduce_op)op, outs);
+  OP_END;
+  if (st != CT_OK) {
+    raise_status(st);
+    goto done;
+  }
+  list = PyList_New(n);
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyObject *t = list ? wrap(outs[i]) : NULL;
+    if (!t) {
+      /* wrap() owns what it was given; the rest are released here */
+      for (Py_ssize_t k = i + 1; k < n; k++) ct_tensor_release(outs[k]);
+      if (!list) ct_tensor_release(outs[i]);
+      Py_CLEAR(list);
+      break;
+    }
+    PyList_SET_ITEM(list, i, t);
+  }
+done:
+  PyMem_Free(xs);
+  PyMem_Free(outs);
+  Py_DECREF(seq);
+  return list;
+}
+
 static PyObject *m_dist_barrier(PyObject *m, PyObject *unused) {
   ct_process_group *pg = group_or_raise();
   if (!pg) return NULL;
@@ -121,6 +174,7 @@ static PyMethodDef dist_methods[] = {
     {"dist_init", m_dist_init, METH_VARARGS, NULL},
     {"dist_info", m_dist_info, METH_NOARGS, NULL},
     {"dist_collective", m_dist_collective, METH_VARARGS, NULL},
+    {"dist_all_reduce_n", m_dist_all_reduce_n, METH_VARARGS, NULL},
     {"dist_barrier", m_dist_barrier, METH_NOARGS, NULL},
     {"dist_set_timeout", m_dist_set_timeout, METH_VARARGS, NULL},
     {"dist_devices", m_dist_devices, METH_NOARGS, NULL},

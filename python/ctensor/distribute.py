@@ -13,7 +13,8 @@ Launch one process per device with MPI and call :func:`init` first::
     with tf.GradientTape() as tape:
         loss = ...
     tape = dist.DistributedGradientTape(tape)
-    grads = tape.gradient(loss, model_variables)   # averaged over processes
+    grads = tape.gradient(loss, model_variables)   # averaged over processes,
+                                                   # in one grouped all-reduce
 
 Collectives are ops: placed, logged and counted like the others. Every
 process must issue the same collectives in the same order with the same
@@ -105,6 +106,16 @@ def all_reduce(tensor, op="sum"):
     return _ctensor.dist_collective(0, _ops.convert_to_tensor(tensor), _op(op))
 
 
+def grouped_all_reduce(tensors, op="sum"):
+    """``[all_reduce(t, op) for t in tensors]`` -- the same results -- in one
+    collective ("tensor fusion", as Horovod does for gradients): one check
+    that every process passes the same group, and when every tensor of every
+    process is on the CPU, the tensors of each dtype packed and moved
+    together. Dtypes and shapes may differ within the group; every process
+    must pass the same dtypes and shapes in the same order."""
+    return _ctensor.dist_all_reduce_n([_ops.convert_to_tensor(t) for t in tensors], _op(op))
+
+
 def broadcast(tensor, root=0):
     """``root``'s tensor, on every process."""
     return _ctensor.dist_collective(1, _ops.convert_to_tensor(tensor), int(root))
@@ -134,20 +145,44 @@ def broadcast_variables(variables, root=0):
         v.assign(broadcast(v.read_value(), root))
 
 
-def _reduce_structure(grads, op):
+def _leaves(grads, out):
+    if grads is None:
+        return
+    if isinstance(grads, (list, tuple)):
+        for g in grads:
+            _leaves(g, out)
+    elif isinstance(grads, dict):
+        for g in grads.values():
+            _leaves(g, out)
+    else:
+        out.append(grads)
+
+
+def _rebuild(grads, reduced):
     if grads is None:
         return None
     if isinstance(grads, (list, tuple)):
-        return type(grads)(_reduce_structure(g, op) for g in grads)
+        return type(grads)(_rebuild(g, reduced) for g in grads)
     if isinstance(grads, dict):
-        return {k: _reduce_structure(g, op) for k, g in grads.items()}
-    return all_reduce(grads, op)
+        return {k: _rebuild(g, reduced) for k, g in grads.items()}
+    return next(reduced)
+
+
+def _reduce_structure(grads, op):
+    """Every non-None leaf reduced in one grouped all-reduce; the structure
+    kept, None left None (the same on every process, so every process
+    issues the same group, or none when there is no gradient at all)."""
+    leaves = []
+    _leaves(grads, leaves)
+    reduced = iter(grouped_all_reduce(leaves, op) if leaves else [])
+    return _rebuild(grads, reduced)
 
 
 class DistributedGradientTape:
     """Wraps a GradientTape: ``gradient()`` returns the gradients averaged
-    (``op="mean"``) or summed over every process. A source without a
-    gradient (None) must be None on every process."""
+    (``op="mean"``) or summed over every process, all of them in one
+    :func:`grouped_all_reduce`. A source without a gradient (None) must be
+    None on every process."""
 
     def __init__(self, tape, op="mean"):
         _op(op)
@@ -175,5 +210,5 @@ def _shutdown():
 
 
 __all__ = ["init", "is_initialized", "rank", "size", "local_rank", "local_size", "job_name", "mpi_library_version",
-           "set_timeout", "list_devices", "all_reduce", "broadcast", "all_gather", "reduce_scatter", "barrier",
+           "set_timeout", "list_devices", "all_reduce", "grouped_all_reduce", "broadcast", "all_gather", "reduce_scatter", "barrier",
            "broadcast_variables", "DistributedGradientTape"]

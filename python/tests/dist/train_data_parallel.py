@@ -62,6 +62,31 @@ try:
 except ValueError:
     pass
 
+# ---- grouped all-reduce: one collective, the results of one all_reduce each ------------
+group = [tf.constant([[0.1 * (RANK + 1), 0.7], [1.3, 2.9]]), tf.constant(3 * (RANK + 1), dtype=tf.int64),
+         tf.constant([], dtype=tf.float64), tf.constant([0.3 * (RANK + 1)] * 1200)]
+for op in ("sum", "mean", "max", "prod"):
+    got = dist.grouped_all_reduce(group, op=op)
+    want = [dist.all_reduce(t, op=op) for t in group]
+    check(len(got) == len(want) and all(g.dtype == w.dtype and g.shape == w.shape and g.tolist() == w.tolist()
+                                        for g, w in zip(got, want)), "grouped_all_reduce %s" % op)
+try:
+    dist.grouped_all_reduce(group[:3] if RANK == 1 else group)
+    check(False, "grouped mismatch detected")
+except tf.errors.InvalidArgumentError as e:
+    check("rank 1:" in str(e) and "of 3 tensors" in str(e), "grouped mismatch names ranks: %s" % e)
+try:
+    dist.grouped_all_reduce([])
+    check(False, "empty group refused")
+except tf.errors.InvalidArgumentError as e:
+    check("n = 0" in str(e), "empty group message: %s" % e)
+# the tape's structure: None stays None, nesting kept
+nested = dist._reduce_structure({"a": [group[0], None], "b": (group[1],), "c": None}, "sum")
+check(nested["c"] is None and nested["a"][1] is None and isinstance(nested["b"], tuple)
+      and nested["b"][0].tolist() == 9 and abs(nested["a"][0].tolist()[1][0] - 2.6) < 1e-6,
+      "gradient structure kept")
+check(dist._reduce_structure([None, None], "sum") == [None, None], "no gradient: no collective")
+
 # ---- data-parallel training -------------------------------------------------------------
 rng = random.Random(7)
 N_IN, N_HIDDEN, N_OUT, GLOBAL_BATCH, STEPS, LR = 64, 32, 10, 64, 30, 0.1
