@@ -18,9 +18,12 @@
 #ifndef CT_FAKE_FAIL_H
 #define CT_FAKE_FAIL_H
 
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define FAKE_FAIL_MAX_ENTRIES 48
 #define FAKE_FAIL_MAX_RULES 16
@@ -96,6 +99,63 @@ static inline int fake_fail_call(fake_fail *f, int e) {
 static inline long fake_fail_count(const fake_fail *f, const char *name) {
   int e = fake_fail_find(f, name, strlen(name));
   return e < 0 ? -1 : f->calls[e];
+}
+
+/* ---- the libraries beside the driver (cuBLAS, NVRTC, NCCL) --------------- */
+
+/* The fake driver ctensor loaded -- $CT_CUDA_DRIVER_PATH (a file or its
+ * directory), else by name -- without loading one; NULL when there is
+ * none. The caller may dlclose the handle: ctensor never unloads it. */
+static inline void *fake_driver_open(void) {
+  const char *p = getenv("CT_CUDA_DRIVER_PATH");
+  void *h = NULL;
+  if (p && *p) {
+    char path[1024];
+    struct stat sb;
+    snprintf(path, sizeof path, stat(p, &sb) == 0 && S_ISDIR(sb.st_mode) ? "%s/libcuda.so.1" : "%s", p);
+    h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  }
+  if (!h) h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+  return h;
+}
+
+/* The fake driver's configuration count (0 without it): a library beside
+ * it counts its calls from the same cuInit as the driver's own. */
+static inline long fake_driver_epoch(void) {
+  static long (*epoch_fn)(void);
+  if (!epoch_fn) {
+    void *d = fake_driver_open();
+    if (d) {
+      epoch_fn = (long (*)(void))dlsym(d, "ct_fake_cuda_epoch");
+      dlclose(d);
+    }
+  }
+  return epoch_fn ? epoch_fn() : 0;
+}
+
+/* fake_fail_call for such a library, under its lock, restarting the count
+ * (*epoch holds the driver configuration it belongs to) whenever the
+ * driver was configured again. */
+static inline int fake_fail_inject(fake_fail *f, long *epoch, pthread_mutex_t *lock, int e) {
+  long ep = fake_driver_epoch();
+  pthread_mutex_lock(lock);
+  if (ep != *epoch) {
+    *epoch = ep;
+    fake_fail_reset(f);
+  }
+  int r = fake_fail_call(f, e);
+  pthread_mutex_unlock(lock);
+  return r;
+}
+
+/* fake_fail_count for such a library: 0 for a known entry point while the
+ * driver's current configuration has seen no call, -1 for an unknown one. */
+static inline long fake_fail_calls(const fake_fail *f, const long *epoch, pthread_mutex_t *lock, const char *entry) {
+  long ep = fake_driver_epoch();
+  pthread_mutex_lock(lock);
+  long n = ep != *epoch ? (fake_fail_find(f, entry, strlen(entry)) < 0 ? -1 : 0) : fake_fail_count(f, entry);
+  pthread_mutex_unlock(lock);
+  return n;
 }
 
 #endif /* CT_FAKE_FAIL_H */

@@ -128,45 +128,12 @@ static const fake_fail_entry fail_entries[F_COUNT] = {
 static fake_fail fails = {"CT_FAKE_CUBLAS_FAIL", "fake libcublas", fail_entries, F_COUNT, {0}, {{0, 0, 0}}, 0, 0};
 static long fails_epoch = -1;
 
-static void *find_driver(void);
-
-/* The fake driver's configuration count (0 without it): calls are counted
- * from the same cuInit as the driver's own. */
-static long driver_epoch(void) {
-  static long (*epoch_fn)(void);
-  if (!epoch_fn) {
-    void *d = find_driver();
-    if (d) {
-      epoch_fn = (long (*)(void))dlsym(d, "ct_fake_cuda_epoch");
-      dlclose(d); /* loaded by ctensor, which never unloads it */
-    }
-  }
-  return epoch_fn ? epoch_fn() : 0;
-}
-
 /* Counts a call; returns the status it must fail with, or 0. */
-static int inject(int e) {
-  long ep = driver_epoch();
-  pthread_mutex_lock(&lock);
-  if (ep != fails_epoch) {
-    fails_epoch = ep;
-    fake_fail_reset(&fails);
-  }
-  int r = fake_fail_call(&fails, e);
-  pthread_mutex_unlock(&lock);
-  return r;
-}
+static int inject(int e) { return fake_fail_inject(&fails, &fails_epoch, &lock, e); }
 
 /* Calls of an entry point ("cublasGemmEx") since the count started; -1
  * for a name CT_FAKE_CUBLAS_FAIL does not know. */
-EXPORT long ct_fake_cublas_calls(const char *entry) {
-  long ep = driver_epoch();
-  pthread_mutex_lock(&lock);
-  long n = ep != fails_epoch ? (fake_fail_find(&fails, entry, strlen(entry)) < 0 ? -1 : 0)
-                             : fake_fail_count(&fails, entry);
-  pthread_mutex_unlock(&lock);
-  return n;
-}
+EXPORT long ct_fake_cublas_calls(const char *entry) { return fake_fail_calls(&fails, &fails_epoch, &lock, entry); }
 
 EXPORT void ct_fake_cublas_last_call(ct_fake_cublas_call *out) {
   pthread_mutex_lock(&lock);
@@ -176,22 +143,6 @@ EXPORT void ct_fake_cublas_last_call(ct_fake_cublas_call *out) {
 
 /* ---- handles ------------------------------------------------------------ */
 
-static void *find_driver(void) {
-  const char *p = getenv("CT_CUDA_DRIVER_PATH");
-  void *h = NULL;
-  if (p && *p) {
-    char path[1024];
-    struct stat sb;
-    if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-      snprintf(path, sizeof path, "%s/libcuda.so.1", p);
-    } else {
-      snprintf(path, sizeof path, "%s", p);
-    }
-    h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
-  }
-  if (!h) h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
-  return h;
-}
 
 EXPORT int cublasCreate_v2(fake_handle **out) {
   if (!out) return ST_INVALID_VALUE;
@@ -202,7 +153,7 @@ EXPORT int cublasCreate_v2(fake_handle **out) {
   if (forced) return forced;
   fake_handle *h = calloc(1, sizeof *h);
   if (!h) return 3; /* CUBLAS_STATUS_ALLOC_FAILED */
-  h->driver = find_driver();
+  h->driver = fake_driver_open();
   if (h->driver) {
     h->valid_range = (int (*)(unsigned long long, size_t))dlsym(h->driver, "ct_fake_cuda_valid_range");
     h->ctx_get_current = (int (*)(void **))dlsym(h->driver, "cuCtxGetCurrent");

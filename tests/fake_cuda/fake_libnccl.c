@@ -30,6 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fake_fail.h"
+
 #define EXPORT __attribute__((visibility("default")))
 
 enum { R_SUCCESS = 0, R_SYSTEM = 2, R_INTERNAL = 3, R_INVALID_ARGUMENT = 4, R_INVALID_USAGE = 5 };
@@ -71,15 +73,7 @@ static int (*ctx_get_current)(void **);
 
 static int find_driver(void) {
   if (valid_range && ctx_get_current) return 1;
-  const char *p = getenv("CT_CUDA_DRIVER_PATH");
-  void *h = NULL;
-  if (p && *p) {
-    char path[1024];
-    struct stat sb;
-    snprintf(path, sizeof path, stat(p, &sb) == 0 && S_ISDIR(sb.st_mode) ? "%s/libcuda.so.1" : "%s", p);
-    h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
-  }
-  if (!h) h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+  void *h = fake_driver_open();
   if (!h) return 0;
   valid_range = (int (*)(unsigned long long, size_t))dlsym(h, "ct_fake_cuda_valid_range");
   ctx_get_current = (int (*)(void **))dlsym(h, "cuCtxGetCurrent");

@@ -105,40 +105,8 @@ static fake_fail fails = {"CT_FAKE_NVRTC_FAIL", "fake libnvrtc", fail_entries, F
 static long fails_epoch = -1;
 static int programs_live;
 
-/* The fake driver's configuration count (0 without it), found as the fake
- * cuBLAS finds the driver: calls are counted from the same cuInit. */
-static long driver_epoch(void) {
-  static long (*epoch_fn)(void);
-  if (!epoch_fn) {
-    const char *p = getenv("CT_CUDA_DRIVER_PATH");
-    void *d = NULL;
-    if (p && *p) {
-      char path[1024];
-      struct stat sb;
-      snprintf(path, sizeof path, stat(p, &sb) == 0 && S_ISDIR(sb.st_mode) ? "%s/libcuda.so.1" : "%s", p);
-      d = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
-    }
-    if (!d) d = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
-    if (d) {
-      epoch_fn = (long (*)(void))dlsym(d, "ct_fake_cuda_epoch");
-      dlclose(d); /* loaded by ctensor, which never unloads it */
-    }
-  }
-  return epoch_fn ? epoch_fn() : 0;
-}
-
 /* Counts a call; returns the result it must fail with, or 0. */
-static int inject(int e) {
-  long ep = driver_epoch();
-  pthread_mutex_lock(&lock);
-  if (ep != fails_epoch) {
-    fails_epoch = ep;
-    fake_fail_reset(&fails);
-  }
-  int r = fake_fail_call(&fails, e);
-  pthread_mutex_unlock(&lock);
-  return r;
-}
+static int inject(int e) { return fake_fail_inject(&fails, &fails_epoch, &lock, e); }
 
 #define FAIL_POINT(e)         \
   do {                        \
@@ -148,14 +116,7 @@ static int inject(int e) {
 
 /* Calls of an entry point ("nvrtcCompileProgram") since the count started;
  * -1 for a name CT_FAKE_NVRTC_FAIL does not know. */
-EXPORT long ct_fake_nvrtc_calls(const char *entry) {
-  long ep = driver_epoch();
-  pthread_mutex_lock(&lock);
-  long n = ep != fails_epoch ? (fake_fail_find(&fails, entry, strlen(entry)) < 0 ? -1 : 0)
-                             : fake_fail_count(&fails, entry);
-  pthread_mutex_unlock(&lock);
-  return n;
-}
+EXPORT long ct_fake_nvrtc_calls(const char *entry) { return fake_fail_calls(&fails, &fails_epoch, &lock, entry); }
 
 /* Programs created and not yet destroyed. */
 EXPORT int ct_fake_nvrtc_live_programs(void) {
