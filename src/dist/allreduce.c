@@ -177,15 +177,12 @@ static ct_status segment(const job *j, const char *x, char *out, int64_t n, ct_d
   ct_process_group *pg = j->pg;
   char *scratch = pg->scratch;
   size_t es = j->esize;
-  int me = pg->rank, p = 1;
-  while (p * 2 <= pg->size) p *= 2;
-  int rem = pg->size - p, steps = 0;
-  for (int m = 1; m < p; m <<= 1) steps++;
-  if (algo == CT_ALGO_AUTO) algo = choose((double)n * (double)es, steps);
+  int me = pg->rank;
+  ct_dist_fold f = ct_dist_fold_of(pg->size, me);
+  if (algo == CT_ALGO_AUTO) algo = choose((double)n * (double)es, f.steps);
   ct_status st;
   const char *src = x; /* this process's vector: its input until a step writes out */
-  int newrank;
-  if (me < 2 * rem) {
+  if (me < 2 * f.rem) {
     if (me % 2 == 0) {
       st = swap(j, me + 1, x, n, NULL, 0);
       if (st == CT_OK) st = swap(j, me + 1, NULL, 0, scratch, n);
@@ -196,11 +193,9 @@ static ct_status segment(const job *j, const char *x, char *out, int64_t n, ct_d
     if (st != CT_OK) return st;
     combine(j, out, x, scratch, true, n);
     src = out;
-    newrank = me / 2;
-  } else {
-    newrank = me - rem;
   }
-#define RANK_OF(nr) ((nr) < rem ? (nr) * 2 + 1 : (nr) + rem)
+  int newrank = f.newrank, p = f.p;
+#define RANK_OF(nr) ct_dist_fold_rank(&f, (nr))
   if (algo == CT_ALGO_RECURSIVE_DOUBLING) {
     for (int mask = 1; mask < p; mask <<= 1) {
       int partner_new = newrank ^ mask;
@@ -246,7 +241,7 @@ static ct_status segment(const job *j, const char *x, char *out, int64_t n, ct_d
   }
 #undef RANK_OF
   if (src != out) memcpy(out, src, (size_t)n * es); /* one process: nothing to combine */
-  if (me < 2 * rem) return swap(j, me - 1, out, n, NULL, 0);
+  if (me < 2 * f.rem) return swap(j, me - 1, out, n, NULL, 0);
   return CT_OK;
 }
 

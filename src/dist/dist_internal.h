@@ -50,6 +50,35 @@ struct ct_process_group {
  * splitting the data over Rabenseifner's steps is then faster. */
 #define AGREE_FUSE_MAX 4000
 
+/* Recursive doubling over any number of processes, as MPI's own small
+ * all-reduces do it: p is the largest power of two <= size; the first
+ * 2*rem ranks (rem = size - p) fold in pairs -- the even one hands its
+ * part to the odd one and takes the result back at the end -- and the p
+ * processes left, renumbered 0..p-1 ("newrank"), exchange in `steps`
+ * rounds with newrank ^ mask. Used by the agreement (process_group.c) and
+ * the all-reduce's data (allreduce.c). */
+typedef struct ct_dist_fold {
+  int p, rem, steps;
+  int newrank; /* -1 for the even rank of a folded pair */
+} ct_dist_fold;
+
+static inline ct_dist_fold ct_dist_fold_of(int size, int rank) {
+  ct_dist_fold f = {1, 0, 0, -1};
+  while (f.p * 2 <= size) {
+    f.p *= 2;
+    f.steps++;
+  }
+  f.rem = size - f.p;
+  if (rank >= 2 * f.rem) f.newrank = rank - f.rem;
+  else if (rank % 2 == 1) f.newrank = rank / 2;
+  return f;
+}
+
+/* The rank of the process numbered `newrank` among the p. */
+static inline int ct_dist_fold_rank(const ct_dist_fold *f, int newrank) {
+  return newrank < f->rem ? newrank * 2 + 1 : newrank + f->rem;
+}
+
 /* How an all_reduce's data moves over point-to-point messages
  * (allreduce.c): chosen per call by a cost model, or forced by
  * CT_COLLECTIVE_ALGORITHM. */

@@ -226,13 +226,9 @@ ct_status ct_dist_begin(ct_process_group *pg, const char *what) {
  * the first step, or, for the even rank of a folded pair, the odd one
  * that sends it the result. -1 alone. */
 static int first_peer(const ct_process_group *pg) {
-  int n = pg->size, me = pg->rank, p = 1;
-  while (p * 2 <= n) p *= 2;
-  int rem = n - p;
-  if (me < 2 * rem) return me % 2 == 0 ? me + 1 : me - 1;
-  if (p == 1) return -1;
-  int partner_new = (me - rem) ^ 1;
-  return partner_new < rem ? partner_new * 2 + 1 : partner_new + rem;
+  ct_dist_fold f = ct_dist_fold_of(pg->size, pg->rank);
+  if (pg->rank < 2 * f.rem) return pg->rank % 2 == 0 ? pg->rank + 1 : pg->rank - 1;
+  return f.p == 1 ? -1 : ct_dist_fold_rank(&f, f.newrank ^ 1);
 }
 
 void ct_dist_end(ct_process_group *pg) {
@@ -439,14 +435,10 @@ static ct_status step(ct_process_group *pg, agree_state *s, int peer, bool send,
 /* Every process ends with the merge of every process's state. */
 static ct_status exchange_all(ct_process_group *pg, agree_state *s, void *mine, void *in,
                               const ct_collective_call *call, const char *what) {
-  int n = pg->size, me = pg->rank, p = 1;
-  while (p * 2 <= n) p *= 2;
-  int rem = n - p;
-  /* The first 2*rem ranks pair up; the even one of each pair hands its
-   * state to the odd one and takes the result back at the end: the
-   * result's tag and data replace its own. */
-  int newrank;
-  if (me < 2 * rem) {
+  int me = pg->rank;
+  ct_dist_fold f = ct_dist_fold_of(pg->size, me);
+  /* A folded pair: the result's tag and data replace the even one's own. */
+  if (me < 2 * f.rem) {
     if (me % 2 == 0) {
       ct_status st = step(pg, s, me + 1, true, false, mine, in, false, call, what);
       if (st != CT_OK) return st;
@@ -461,17 +453,14 @@ static ct_status exchange_all(ct_process_group *pg, agree_state *s, void *mine, 
     }
     ct_status st = step(pg, s, me - 1, false, true, mine, in, true, call, what);
     if (st != CT_OK) return st;
-    newrank = me / 2;
-  } else {
-    newrank = me - rem;
   }
-  for (int mask = 1; mask < p; mask <<= 1) {
-    int partner_new = newrank ^ mask;
-    int partner = partner_new < rem ? partner_new * 2 + 1 : partner_new + rem;
-    ct_status st = step(pg, s, partner, true, true, mine, in, partner_new < newrank, call, what);
+  for (int mask = 1; mask < f.p; mask <<= 1) {
+    int partner_new = f.newrank ^ mask;
+    ct_status st =
+        step(pg, s, ct_dist_fold_rank(&f, partner_new), true, true, mine, in, partner_new < f.newrank, call, what);
     if (st != CT_OK) return st;
   }
-  if (me < 2 * rem) return step(pg, s, me - 1, true, false, mine, in, false, call, what);
+  if (me < 2 * f.rem) return step(pg, s, me - 1, true, false, mine, in, false, call, what);
   return CT_OK;
 }
 
